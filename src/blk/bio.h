@@ -1,0 +1,69 @@
+// blk::Bio — one I/O as the application asked for it, and nothing about any path.
+//
+// A Bio carries the operation, the LBA range, the buffer, the completion callback and the head's
+// own bookkeeping (state, retry and failover counts, the requeue link). Everything that belongs
+// to one attempt on one path (QoS ticket, command id, queue pair, timeout) lives in that path's
+// attempt object, which cannot outlive the attempt — so nothing per-path can travel back to the
+// head on failover (the bug class of shared/seeds/000_e7fa2f9d4a0f70e0.txt).
+//
+// Thread: a Bio belongs to the reactor it was submitted on until it completes.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+
+#include "base/assert.h"
+#include "base/time.h"
+#include "blk/qos.h"
+#include "nvmpath/status.h"
+
+namespace nvmpath::blk {
+
+enum class Op : uint8_t { kRead, kWrite, kFlush, kWriteZeroes, kDeallocate };
+
+const char* OpName(Op op);
+// True for operations that change data (and so must be fenced against stale copies).
+constexpr bool ModifiesData(Op op) { return op == Op::kWrite || op == Op::kWriteZeroes || op == Op::kDeallocate; }
+// True for operations that address an LBA range (all but flush).
+constexpr bool HasRange(Op op) { return op != Op::kFlush; }
+
+enum class BioState : uint8_t {
+  kIdle,      // owned by the application
+  kAdmitting, // at the head, waiting for head QoS admission
+  kQueued,    // on the head's requeue list: no usable path yet
+  kInFlight,  // an attempt on a path owns it
+  kRetryWait, // waiting out a CRD delay before retrying on the same path
+  kDone,      // completed to the application (owned by it again)
+};
+
+struct Bio {
+  using OnDone = std::function<void(Bio& bio)>;
+
+  // What the application asked for.
+  Op op = Op::kRead;
+  uint64_t lba = 0;
+  uint32_t nblocks = 0;
+  std::span<uint8_t> data;  // read: destination; write: source; nblocks * block size bytes
+  bool nowait = false;      // fail with kUnavailable instead of waiting for head QoS admission
+  OnDone on_done;
+  uint64_t user_tag = 0;    // free for the application
+
+  // The outcome, valid in on_done.
+  Status status;
+
+  // Head bookkeeping. Only the head touches these.
+  BioState state = BioState::kIdle;
+  uint32_t retries = 0;     // same-path retries of the current path
+  uint32_t failovers = 0;
+  TimePoint submitted_at{};
+  TimePoint queued_at{};    // when it last entered the requeue list
+  int16_t retry_slot = -1;  // the path slot a same-path retry goes back to
+  bool range_checked = false;
+  Ticket head_ticket;       // head QoS admission, held until the Bio completes
+  Bio* next = nullptr;      // requeue / wait list link
+
+  uint64_t bytes(uint32_t block_size) const { return uint64_t{nblocks} * block_size; }
+};
+
+}  // namespace nvmpath::blk

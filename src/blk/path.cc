@@ -1,0 +1,41 @@
+#include "blk/path.h"
+
+#include <fmt/format.h>
+
+namespace nvmpath::blk {
+
+const char* AnaStateName(AnaState s) {
+  switch (s) {
+    case AnaState::kOptimized: return "optimized";
+    case AnaState::kNonOptimized: return "non-optimized";
+    case AnaState::kInaccessible: return "inaccessible";
+    case AnaState::kPersistentLoss: return "persistent-loss";
+    case AnaState::kChange: return "change";
+  }
+  return "?";
+}
+
+const char* CtrlStateName(CtrlState s) {
+  switch (s) {
+    case CtrlState::kNew: return "new";
+    case CtrlState::kConnecting: return "connecting";
+    case CtrlState::kLive: return "live";
+    case CtrlState::kResetting: return "resetting";
+    case CtrlState::kDeleting: return "deleting";
+    case CtrlState::kDeletingNoIo: return "deleting (no I/O)";
+    case CtrlState::kDead: return "dead";
+  }
+  return "?";
+}
+
+std::string DescribePathState(const PathState& s) {
+  if (s.ctrl != CtrlState::kLive && s.ctrl != CtrlState::kDeleting) {
+    return s.failfast_expired ? fmt::format("{} (fast-fail expired)", CtrlStateName(s.ctrl))
+                              : CtrlStateName(s.ctrl);
+  }
+  if (!s.ready) return "namespace not ready";
+  if (s.ana_pending) return "ANA state pending";
+  return fmt::format("{}, ANA {}", CtrlStateName(s.ctrl), AnaStateName(s.ana));
+}
+
+}  // namespace nvmpath::blk

@@ -1,0 +1,95 @@
+// blk::Path — what a head sees of one path: a namespace reached through one controller.
+//
+// The head picks a path per Bio and calls Submit on the reactor the Bio runs on. The path wraps
+// the Bio in its own attempt object (QoS ticket, command id, queue, timeout), and when the attempt
+// ends it first destroys that object — so every per-path resource has gone back to the path — and
+// then hands the bare Bio and the NVMe status back through AttemptSink. The head decides what
+// happens next (nvme::Decide): complete, retry here, fail over, fail.
+//
+// Implementations: host::MemPath (in-process, memory-backed, with fault controls) and the NVMe/TCP
+// host's per-controller namespace.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "blk/bio.h"
+#include "nvme/status.h"
+
+namespace nvmpath::blk {
+
+enum class AnaState : uint8_t {
+  kOptimized = 0x1,
+  kNonOptimized = 0x2,
+  kInaccessible = 0x3,
+  kPersistentLoss = 0x4,
+  kChange = 0xF,
+};
+const char* AnaStateName(AnaState s);
+
+// Controller states (Linux nvme_ctrl_state).
+enum class CtrlState : uint8_t { kNew, kConnecting, kLive, kResetting, kDeleting, kDeletingNoIo, kDead };
+const char* CtrlStateName(CtrlState s);
+
+// What the head needs to know to decide whether a path is usable. Reported by the path on the
+// head's home reactor whenever any field changes.
+struct PathState {
+  CtrlState ctrl = CtrlState::kNew;
+  AnaState ana = AnaState::kOptimized;
+  bool ana_pending = false;       // an ANA error was seen; waiting for the ANA log re-read
+  bool ready = false;             // the namespace is attached and identified on this controller
+  bool failfast_expired = false;  // fast_io_fail_tmo passed while reconnecting
+  uint64_t capacity_blocks = 0;
+  uint32_t block_size = 512;
+  int numa_node = 0;
+  // Command Retry Delay Times from Identify Controller, in units of 100 ms (CRDT1..3).
+  std::array<uint16_t, 3> crdt{};
+
+  friend bool operator==(const PathState&, const PathState&) = default;
+};
+
+// "live, optimized" / "connecting" / "live, ANA inaccessible" — for error messages.
+std::string DescribePathState(const PathState& s);
+
+class AttemptSink {
+ public:
+  virtual ~AttemptSink() = default;
+  // The attempt of `bio` on `path` ended with `status`. Every per-path resource of the attempt is
+  // already released. Called on the reactor the attempt was submitted on, never inside Submit.
+  virtual void OnAttemptDone(Bio* bio, nvme::NvmeStatus status) = 0;
+};
+
+class PathObserver {
+ public:
+  virtual ~PathObserver() = default;
+  // Called on the path's home reactor after any field of its PathState changed.
+  virtual void OnPathStateChanged(class Path* path) = 0;
+};
+
+class Path {
+ public:
+  virtual ~Path() = default;
+  virtual const std::string& name() const = 0;
+
+  // Starts one attempt of `bio`; sink->OnAttemptDone runs exactly once for it, later, on the
+  // calling reactor. The path does not check the Bio's range against its own capacity: the head
+  // checked it against the head's capacity.
+  // REQUIRES: called on one of the path's reactors.
+  virtual void Submit(Bio* bio, AttemptSink* sink) = 0;
+
+  // The current state. REQUIRES: called on the path's home reactor.
+  virtual PathState state() const = 0;
+
+  // The head saw an ANA error (kAnaPending) or a namespace-gone status (kNamespaceGone) on this
+  // path. The path marks itself (ana_pending / not ready), tells its observer, and recovers on its
+  // own: it re-reads the ANA log, or rescans the namespace.
+  // REQUIRES: called on the path's home reactor.
+  virtual void OnPathError(nvme::PathAction action) = 0;
+
+  // The observer (the head) told about state changes; nullptr detaches.
+  // REQUIRES: called on the path's home reactor.
+  virtual void SetObserver(PathObserver* observer) = 0;
+};
+
+}  // namespace nvmpath::blk

@@ -1,0 +1,563 @@
+#include "mpath/head.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "base/assert.h"
+#include "blk/capacity.h"
+
+namespace nvmpath::mpath {
+
+using blk::Bio;
+using blk::BioState;
+
+struct Head::Shard {
+  unsigned index = 0;
+  reactor::Reactor* reactor = nullptr;
+  std::shared_ptr<const PathSet> set;
+  uint64_t generation = 0;
+  PolicyCursor cursor;
+  std::array<uint32_t, kMaxPaths> in_flight{};
+  std::array<PathCounters, kMaxPaths> path_counters{};
+  std::array<bool, kMaxPaths> draining{};
+  // Paths that failed an attempt since the last snapshot: passed over while another path is
+  // usable, so a failing path is not picked again before its new state arrives.
+  uint32_t skip_mask = 0;
+  HeadCounters counters;
+  Bio* queue_head = nullptr;
+  Bio* queue_tail = nullptr;
+  bool requeue_posted = false;
+  bool in_submit = false;
+  reactor::TimerId deadline_timer = reactor::kNoTimer;
+  std::unique_ptr<blk::Limiter> qos;
+};
+
+// ---------------------------------------------------------------------------------------------
+// construction
+
+Head::Head(HeadOptions options, std::vector<reactor::Reactor*> shards, unsigned home)
+    : options_(std::move(options)), shards_reactors_(std::move(shards)), home_(home) {
+  NVMP_ASSERT(!shards_reactors_.empty() && home_ < shards_reactors_.size());
+  for (unsigned i = 0; i < shards_reactors_.size(); ++i) {
+    auto s = std::make_unique<Shard>();
+    s->index = i;
+    s->reactor = shards_reactors_[i];
+    if (!options_.qos.unlimited()) {
+      s->qos = std::make_unique<blk::Limiter>(*s->reactor, options_.name + " head QoS",
+                                              options_.qos);
+    }
+    shards_.push_back(std::move(s));
+  }
+  for (uint16_t i = 0; i < kMaxPaths; ++i) {
+    sinks_[i].head = this;
+    sinks_[i].slot = i;
+  }
+  installed_.assign(shards_.size(), 0);
+  latest_ = BuildPathSet();
+}
+
+Head::~Head() {
+  NVMP_ASSERT(messages_in_flight_.load() == 0, "head destroyed with messages in flight");
+  for (Slot& slot : slots_) {
+    if (slot.path) slot.path->SetObserver(nullptr);
+  }
+  for (auto& s : shards_) {
+    NVMP_ASSERT(s->counters.outstanding == 0, "head destroyed with Bios outstanding");
+    if (s->deadline_timer != reactor::kNoTimer) s->reactor->CancelTimer(s->deadline_timer);
+  }
+}
+
+void Head::PostTo(unsigned shard, std::function<void()> fn) {
+  messages_in_flight_.fetch_add(1);
+  shards_reactors_[shard]->Post([this, fn = std::move(fn)] {
+    fn();
+    messages_in_flight_.fetch_sub(1);
+  });
+}
+
+Head::Shard& Head::Here() {
+  reactor::Reactor* r = reactor::Current();
+  for (auto& s : shards_) {
+    if (s->reactor == r) return *s;
+  }
+  NVMP_UNREACHABLE("head used from a reactor that is not one of its shards");
+}
+
+// ---------------------------------------------------------------------------------------------
+// data path
+
+void Head::Submit(Bio* bio) {
+  Shard& s = Here();
+  NVMP_ASSERT(bio->state == BioState::kIdle || bio->state == BioState::kDone,
+              "Bio submitted while the head still owns it");
+  bio->state = BioState::kAdmitting;
+  bio->status = Status::Ok();
+  bio->retries = 0;
+  bio->failovers = 0;
+  bio->retry_slot = -1;
+  bio->range_checked = false;
+  bio->next = nullptr;
+  bio->submitted_at = s.reactor->now();
+  ++s.counters.submitted;
+  ++s.counters.outstanding;
+
+  s.in_submit = true;
+  Admit(s, bio);
+  s.in_submit = false;
+}
+
+void Head::Admit(Shard& s, Bio* bio) {
+  // Fail a bad range before it takes QoS budget; when the capacity is not known yet, Dispatch
+  // checks it as soon as it is.
+  if (s.set && s.set->capacity_known && s.generation == published_generation_.load()) {
+    Status st = blk::CheckRange(*bio, s.set->capacity_blocks, s.set->block_size);
+    if (!st.ok()) return Complete(s, bio, st.WithContext(options_.name));
+    bio->range_checked = true;
+  }
+  if (s.qos) {
+    uint64_t bytes = bio->bytes(s.set ? s.set->block_size : 512);
+    if (auto t = s.qos->TryAcquire(bytes)) {
+      bio->head_ticket = std::move(*t);
+    } else if (bio->nowait) {
+      return Complete(s, bio, Status(Code::kUnavailable, options_.name + ": head QoS limit reached (nowait)"));
+    } else {
+      auto* w = new blk::Limiter::Waiter;
+      w->bytes = bytes;
+      w->on_admit = [this, &s, bio, w](blk::Ticket t) {
+        delete w;
+        bio->head_ticket = std::move(t);
+        Dispatch(s, bio);
+      };
+      s.qos->Wait(w);
+      return;
+    }
+  }
+  Dispatch(s, bio);
+}
+
+void Head::Dispatch(Shard& s, Bio* bio) {
+  const PathSet* set = s.set.get();
+  // A reactor that has not installed the newest set waits for it rather than decide on an old
+  // one: an I/O never fails because this reactor had not heard of a path yet.
+  if (set == nullptr || s.generation < published_generation_.load(std::memory_order_acquire)) {
+    return Enqueue(s, bio);
+  }
+  if (!set->head_live) return FailNoPath(s, bio, "the head is being removed");
+  if (!bio->range_checked) {
+    if (!set->capacity_known) {
+      if (set->may_return || options_.queue_if_no_path) return Enqueue(s, bio);
+      return FailNoPath(s, bio, "");
+    }
+    Status st = blk::CheckRange(*bio, set->capacity_blocks, set->block_size);
+    if (!st.ok()) return Complete(s, bio, st.WithContext(options_.name));
+    bio->range_checked = true;
+  }
+
+  int idx = -1;
+  if (bio->retry_slot >= 0) {
+    for (size_t i = 0; i < set->paths.size(); ++i) {
+      if (set->paths[i].slot == bio->retry_slot && set->paths[i].usable) idx = static_cast<int>(i);
+    }
+  }
+  Policy policy = static_cast<Policy>(set->policy);
+  if (idx < 0) idx = SelectPath(policy, *set, s.cursor, s.in_flight, s.skip_mask, 0);
+  if (idx < 0 && s.skip_mask != 0) idx = SelectPath(policy, *set, s.cursor, s.in_flight, 0, 0);
+  if (idx < 0) {
+    if (set->may_return || options_.queue_if_no_path) return Enqueue(s, bio);
+    return FailNoPath(s, bio, "");
+  }
+
+  const PathEntry& e = set->paths[idx];
+  bio->retry_slot = -1;
+  bio->state = BioState::kInFlight;
+  ++s.in_flight[e.slot];
+  PathCounters& pc = s.path_counters[e.slot];
+  ++pc.ios;
+  pc.bytes += bio->bytes(set->block_size);
+  e.path->Submit(bio, &sinks_[e.slot]);
+}
+
+void Head::Enqueue(Shard& s, Bio* bio) {
+  if (bio->state != BioState::kQueued) {
+    bio->queued_at = s.reactor->now();
+    ++s.counters.requeues;
+  }
+  bio->state = BioState::kQueued;
+  bio->next = nullptr;
+  if (s.queue_tail) {
+    s.queue_tail->next = bio;
+  } else {
+    s.queue_head = bio;
+  }
+  s.queue_tail = bio;
+  if (options_.queue_timeout.count() > 0 && s.deadline_timer == reactor::kNoTimer) {
+    s.deadline_timer = s.reactor->AddTimer(options_.queue_timeout, [this, &s] {
+      s.deadline_timer = reactor::kNoTimer;
+      CheckQueueDeadlines(s);
+    });
+  }
+}
+
+void Head::ScheduleRequeue(Shard& s) {
+  if (s.requeue_posted) return;
+  s.requeue_posted = true;
+  PostTo(s.index, [this, &s] {
+    s.requeue_posted = false;
+    RunRequeue(s);
+  });
+}
+
+void Head::RunRequeue(Shard& s) {
+  Bio* list = s.queue_head;
+  s.queue_head = s.queue_tail = nullptr;
+  while (list) {
+    Bio* bio = list;
+    list = bio->next;
+    bio->next = nullptr;
+    Dispatch(s, bio);
+  }
+}
+
+void Head::CheckQueueDeadlines(Shard& s) {
+  TimePoint now = s.reactor->now();
+  Bio* list = s.queue_head;
+  s.queue_head = s.queue_tail = nullptr;
+  TimePoint earliest = TimePoint::max();
+  while (list) {
+    Bio* bio = list;
+    list = bio->next;
+    bio->next = nullptr;
+    if (now - bio->queued_at >= options_.queue_timeout) {
+      FailNoPath(s, bio, fmt::format("for {:.3g}s", ToSeconds(now - bio->queued_at)));
+    } else {
+      earliest = std::min(earliest, bio->queued_at);
+      bio->state = BioState::kQueued;
+      if (s.queue_tail) {
+        s.queue_tail->next = bio;
+      } else {
+        s.queue_head = bio;
+      }
+      s.queue_tail = bio;
+    }
+  }
+  if (s.queue_head && s.deadline_timer == reactor::kNoTimer) {
+    s.deadline_timer = s.reactor->AddTimer(earliest + options_.queue_timeout - now, [this, &s] {
+      s.deadline_timer = reactor::kNoTimer;
+      CheckQueueDeadlines(s);
+    });
+  }
+}
+
+void Head::SlotSink::OnAttemptDone(Bio* bio, nvme::NvmeStatus status) {
+  head->AttemptDone(slot, bio, status);
+}
+
+void Head::AttemptDone(uint16_t slot, Bio* bio, nvme::NvmeStatus status) {
+  Shard& s = Here();
+  NVMP_ASSERT(bio->state == BioState::kInFlight, "attempt completed for a Bio not in flight");
+  NVMP_ASSERT(s.in_flight[slot] > 0, "attempt completed on a path with nothing in flight");
+  --s.in_flight[slot];
+  if (s.draining[slot] && s.in_flight[slot] == 0) {
+    s.draining[slot] = false;
+    PostTo(home_, [this, slot] { OnDrained(slot); });
+  }
+  PathCounters& pc = s.path_counters[slot];
+  const PathEntry* entry = nullptr;
+  for (const PathEntry& e : s.set->paths) {
+    if (e.slot == slot) entry = &e;
+  }
+  if (!status.ok()) ++pc.errors;
+
+  nvme::Decision d = nvme::Decide(status, bio->retries, /*multipath=*/true);
+  if (d.path_action != nvme::PathAction::kNone && entry != nullptr) {
+    blk::Path* path = entry->path;
+    PostTo(home_, [this, slot, path, action = d.path_action] { OnPathError(slot, path, action); });
+  }
+  switch (d.disposition) {
+    case nvme::Disposition::kComplete:
+      return Complete(s, bio, Status::Ok());
+    case nvme::Disposition::kFail: {
+      Status st = status.ToStatus();
+      return Complete(s, bio, st.WithContext(options_.name + " via " +
+                                              (entry ? entry->path->name() : "a removed path")));
+    }
+    case nvme::Disposition::kRetrySamePath: {
+      ++bio->retries;
+      ++s.counters.retries;
+      ++pc.retries;
+      bio->retry_slot = static_cast<int16_t>(slot);
+      bio->state = BioState::kRetryWait;
+      Duration delay{0};
+      if (status.crd() != 0 && entry != nullptr) {
+        delay = std::chrono::milliseconds(100) * entry->state.crdt[status.crd() - 1];
+      }
+      if (delay.count() == 0) {
+        PostTo(s.index, [this, &s, bio] { Dispatch(s, bio); });
+      } else {
+        s.reactor->AddTimer(delay, [this, &s, bio] { Dispatch(s, bio); });
+      }
+      return;
+    }
+    case nvme::Disposition::kFailover:
+      ++bio->failovers;
+      ++s.counters.failovers;
+      ++pc.failovers;
+      bio->retries = 0;
+      bio->retry_slot = -1;
+      s.skip_mask |= 1u << slot;
+      Enqueue(s, bio);
+      return ScheduleRequeue(s);
+  }
+}
+
+void Head::Complete(Shard& s, Bio* bio, Status status) {
+  NVMP_ASSERT(bio->state != BioState::kDone, "Bio completed twice");
+  bio->head_ticket.Release();
+  bio->status = std::move(status);
+  bio->state = BioState::kDone;
+  NVMP_ASSERT(s.counters.outstanding > 0);
+  --s.counters.outstanding;
+  if (bio->status.ok()) {
+    ++s.counters.completed;
+  } else {
+    ++s.counters.errors;
+  }
+  if (s.in_submit) {
+    // Callbacks never run inside Submit.
+    PostTo(s.index, [bio] { bio->on_done(*bio); });
+  } else {
+    bio->on_done(*bio);
+  }
+}
+
+void Head::FailNoPath(Shard& s, Bio* bio, std::string_view why) {
+  ++s.counters.no_path;
+  std::string msg = fmt::format("no usable path to {}", options_.name);
+  if (!why.empty()) msg += fmt::format(" {}", why);
+  msg += ": " + (s.set ? DescribePaths(*s.set) : std::string("no paths"));
+  Complete(s, bio, Status(Code::kNoPath, std::move(msg)));
+}
+
+void Head::Install(Shard& s, std::shared_ptr<const PathSet> set) {
+  NVMP_ASSERT(!s.set || set->generation > s.generation, "path sets installed out of order");
+  if (s.set && s.set->policy != set->policy) s.cursor = PolicyCursor{};
+  s.set = std::move(set);
+  s.generation = s.set->generation;
+  s.skip_mask = 0;
+  RunRequeue(s);
+  uint64_t gen = s.generation;
+  unsigned index = s.index;
+  PostTo(home_, [this, index, gen] { OnInstalled(index, gen); });
+}
+
+// ---------------------------------------------------------------------------------------------
+// control (home reactor)
+
+int Head::SlotOf(const blk::Path* path) const {
+  for (int i = 0; i < kMaxPaths; ++i) {
+    if (slots_[i].path == path) return i;
+  }
+  return -1;
+}
+
+Status Head::AddPath(blk::Path* path) {
+  if (SlotOf(path) >= 0) {
+    return Status(Code::kAlreadyExists, fmt::format("path {} is already in {}", path->name(), name()));
+  }
+  int slot = SlotOf(nullptr);
+  if (slot < 0) {
+    return Status(Code::kUnavailable,
+                  fmt::format("{} has {} paths already (the maximum)", name(), kMaxPaths));
+  }
+  slots_[slot].path = path;
+  slots_[slot].removing = false;
+  // Counters of a reused slot start from zero; the reset reaches each reactor before the set that
+  // names the new path (messages to one reactor arrive in order).
+  for (unsigned i = 0; i < shards_.size(); ++i) {
+    PostTo(i, [this, i, slot] { shards_[i]->path_counters[slot] = PathCounters{}; });
+  }
+  path->SetObserver(this);
+  OnPathStateChanged(path);
+  return Status::Ok();
+}
+
+void Head::OnPathStateChanged(blk::Path* path) {
+  int slot = SlotOf(path);
+  if (slot < 0) return;
+  Slot& sl = slots_[slot];
+  blk::PathState old = sl.state;
+  blk::PathState now = path->state();
+  bool first = sl.state.capacity_blocks == 0 && !sl.state.ready;
+  sl.state = now;
+  // Linux: the head takes the capacity a path reports when that path (re)validates; siblings with
+  // another capacity are unusable until they report the same.
+  if (now.ready && now.capacity_blocks != 0 &&
+      (first || !old.ready || now.capacity_blocks != old.capacity_blocks || !capacity_known_)) {
+    capacity_known_ = true;
+    capacity_blocks_ = now.capacity_blocks;
+    block_size_ = now.block_size;
+  }
+  Publish();
+}
+
+void Head::RemovePath(blk::Path* path, std::function<void()> on_removed) {
+  int slot = SlotOf(path);
+  NVMP_ASSERT(slot >= 0, "removing a path the head does not have");
+  NVMP_ASSERT(!slots_[slot].removing, "path removed twice");
+  slots_[slot].removing = true;
+  slots_[slot].on_removed = std::move(on_removed);
+  Publish();
+  AfterGracePeriod([this, slot] { StartDrain(static_cast<uint16_t>(slot)); });
+}
+
+void Head::StartDrain(uint16_t slot) {
+  slots_[slot].drain_acks = 0;
+  for (unsigned i = 0; i < shards_.size(); ++i) {
+    PostTo(i, [this, i, slot] {
+      Shard& s = *shards_[i];
+      if (s.in_flight[slot] == 0) {
+        PostTo(home_, [this, slot] { OnDrained(slot); });
+      } else {
+        s.draining[slot] = true;
+      }
+    });
+  }
+}
+
+void Head::OnDrained(uint16_t slot) {
+  Slot& sl = slots_[slot];
+  if (++sl.drain_acks < shards_.size()) return;
+  sl.path->SetObserver(nullptr);
+  auto done = std::move(sl.on_removed);
+  sl = Slot{};
+  if (done) done();
+}
+
+void Head::OnPathError(uint16_t slot, blk::Path* path, nvme::PathAction action) {
+  if (slots_[slot].path != path || slots_[slot].removing) return;
+  path->OnPathError(action);
+}
+
+void Head::SetPolicy(Policy policy) {
+  options_.policy = policy;
+  Publish();
+}
+
+void Head::Shutdown(std::function<void()> done) {
+  live_ = false;
+  Publish();
+  AfterGracePeriod(std::move(done));
+}
+
+std::shared_ptr<PathSet> Head::BuildPathSet() const {
+  auto set = std::make_shared<PathSet>();
+  set->policy = static_cast<uint8_t>(options_.policy);
+  set->head_live = live_;
+  set->capacity_known = capacity_known_;
+  set->capacity_blocks = capacity_blocks_;
+  set->block_size = block_size_;
+  for (uint16_t i = 0; i < kMaxPaths; ++i) {
+    const Slot& sl = slots_[i];
+    if (sl.path == nullptr || sl.removing) continue;
+    PathEntry e;
+    e.path = sl.path;
+    e.slot = i;
+    e.state = sl.state;
+    e.usable = live_ && capacity_known_ && IsUsable(sl.state, capacity_blocks_);
+    e.optimized = e.usable && sl.state.ana == blk::AnaState::kOptimized;
+    e.may_return = !e.usable && MayReturn(sl.state);
+    set->any_usable |= e.usable;
+    set->may_return |= e.usable || e.may_return;
+    set->paths.push_back(e);
+  }
+  if (!live_) set->may_return = false;
+  return set;
+}
+
+void Head::Publish() {
+  auto set = BuildPathSet();
+  set->generation = ++generation_;
+  latest_ = set;
+  published_generation_.store(generation_, std::memory_order_release);
+  for (unsigned i = 0; i < shards_.size(); ++i) {
+    PostTo(i, [this, i, set] { Install(*shards_[i], set); });
+  }
+}
+
+void Head::OnInstalled(unsigned shard, uint64_t generation) {
+  installed_[shard] = std::max(installed_[shard], generation);
+  uint64_t all = *std::min_element(installed_.begin(), installed_.end());
+  // Run waiters whose generation every reactor has installed, in the order they were added.
+  std::vector<std::function<void()>> ready;
+  auto it = grace_waiters_.begin();
+  while (it != grace_waiters_.end()) {
+    if (it->first <= all) {
+      ready.push_back(std::move(it->second));
+      it = grace_waiters_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& fn : ready) fn();
+}
+
+void Head::AfterGracePeriod(std::function<void()> fn) {
+  grace_waiters_.emplace_back(generation_, std::move(fn));
+}
+
+bool Head::HasUsablePath() const { return latest_->any_usable; }
+bool Head::MayPathReturn() const { return latest_->may_return; }
+
+HeadStats Head::TEST_Stats() const {
+  HeadStats stats;
+  for (const auto& s : shards_) stats.head.Add(s->counters);
+  for (uint16_t i = 0; i < kMaxPaths; ++i) {
+    if (!slots_[i].path) continue;
+    PathStats ps;
+    ps.name = slots_[i].path->name();
+    for (const auto& s : shards_) {
+      PathCounters c = s->path_counters[i];
+      c.in_flight = s->in_flight[i];
+      ps.counters.Add(c);
+    }
+    stats.paths.push_back(std::move(ps));
+  }
+  return stats;
+}
+
+void Head::CollectStats(std::function<void(HeadStats)> done) {
+  struct Gather {
+    HeadStats stats;
+    std::vector<std::array<PathCounters, kMaxPaths>> per_shard;
+    unsigned left = 0;
+    std::function<void(HeadStats)> done;
+  };
+  auto g = std::make_shared<Gather>();
+  g->left = static_cast<unsigned>(shards_.size());
+  g->per_shard.resize(shards_.size());
+  g->done = std::move(done);
+  for (unsigned i = 0; i < shards_.size(); ++i) {
+    PostTo(i, [this, i, g] {
+      Shard& s = *shards_[i];
+      std::array<PathCounters, kMaxPaths> pcs = s.path_counters;
+      for (int k = 0; k < kMaxPaths; ++k) pcs[k].in_flight = s.in_flight[k];
+      HeadCounters hc = s.counters;
+      PostTo(home_, [this, i, g, pcs, hc] {
+        g->stats.head.Add(hc);
+        g->per_shard[i] = pcs;
+        if (--g->left > 0) return;
+        for (uint16_t k = 0; k < kMaxPaths; ++k) {
+          if (!slots_[k].path) continue;
+          PathStats ps;
+          ps.name = slots_[k].path->name();
+          for (auto& arr : g->per_shard) ps.counters.Add(arr[k]);
+          g->stats.paths.push_back(std::move(ps));
+        }
+        g->done(std::move(g->stats));
+      });
+    });
+  }
+}
+
+}  // namespace nvmpath::mpath
