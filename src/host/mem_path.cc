@@ -20,6 +20,7 @@ struct MemPath::Attempt {
   reactor::TimerId timer = reactor::kNoTimer;
   bool parked = false;
   bool waiting_qos = false;
+  bool posted = false;  // latency 0: execution posted (cannot be cancelled, checks the epoch)
   Attempt* prev = nullptr;
   Attempt* next = nullptr;
 };
@@ -142,6 +143,15 @@ void MemPath::Submit(Bio* bio, blk::AttemptSink* sink) {
 
 void MemPath::Start(Shard& s, Attempt* a) {
   // Even a controller that is down answers later, never inside Submit.
+  Duration latency(latency_ns_.load());
+  if (latency.count() == 0) {
+    a->posted = true;
+    s.reactor->Post([this, &s, a] {
+      a->posted = false;
+      Execute(s, a);
+    });
+    return;
+  }
   a->timer = s.reactor->AddTimer(Duration(latency_ns_.load()), [this, &s, a] {
     a->timer = reactor::kNoTimer;
     Execute(s, a);
@@ -290,6 +300,7 @@ void MemPath::LoseController() {
     std::vector<Attempt*> doomed;
     for (Attempt* a = s.in_flight; a; a = a->next) doomed.push_back(a);
     for (Attempt* a : doomed) {
+      if (a->posted) continue;  // its posted execution sees the new epoch and fails it over
       if (a->timer != reactor::kNoTimer) {
         s.reactor->CancelTimer(a->timer);
         a->timer = reactor::kNoTimer;

@@ -1,0 +1,56 @@
+// The remap storm: blktests nvme/058 ("rapid namespace remapping") in the spirit of the seeds,
+// on reactor::Sim. Two heads, each a namespace reached through several in-process paths laid out
+// like 058's ports (one optimized, one non-optimized, the rest inaccessible), with a verify
+// workload on every host reactor, while a seeded schedule removes and re-adds namespaces behind
+// ports (racing removal with dispatch), resizes them, flips ANA states, loses and restores
+// controllers, injects path and transient errors, stalls and slows paths. The invariants of
+// sim::InvariantChecker are checked after every event and at the end, after every path is healed
+// and every block is read back once.
+//
+// A run is a pure function of its options (seed included): a failing seed replays exactly with
+// `nvmpath sim --scenario remap-storm --seeds N`.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "base/time.h"
+
+namespace nvmpath::sim {
+
+struct StormOptions {
+  uint64_t seed = 1;
+  int events = 40;
+  Duration mean_gap = std::chrono::microseconds(300);
+  int heads = 2;
+  int ports = 3;     // paths per head, as in 058's per-namespace layout
+  int reactors = 2;  // host reactors; each runs a workload on every head
+  uint64_t blocks = 128;
+  uint32_t block_size = 512;
+  uint32_t queue_depth = 4;  // per workload
+};
+
+struct StormResult {
+  uint64_t seed = 0;
+  uint64_t events = 0;
+  uint64_t ios = 0;
+  uint64_t app_errors = 0;
+  uint64_t blocks_verified = 0;
+  uint64_t mismatches = 0;
+  uint64_t failovers = 0;
+  uint64_t requeues = 0;
+  std::vector<std::string> violations;
+  bool ok() const { return violations.empty(); }
+};
+
+// Runs one seed. `on_event`, if given, receives a line per fault event ("t=1.234ms head 0:
+// remove ns behind port 1"), for timelines and debugging.
+StormResult RunRemapStorm(const StormOptions& options,
+                          const std::function<void(const std::string&)>& on_event = nullptr);
+
+// "nvmpath sim --scenario remap-storm --seeds 17": the command that replays `seed`.
+std::string ReplayCommand(uint64_t seed);
+
+}  // namespace nvmpath::sim

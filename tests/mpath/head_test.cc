@@ -1,0 +1,424 @@
+// mpath::Head over in-process paths on reactor::Sim: policies, ANA preference, failover and
+// requeue, waiting for a path and the "no path" error, capacity changes, removal — and the two
+// seed scenarios (shared/seeds/): per-path QoS state never travels back to the head on failover,
+// and a path removed while I/O is dispatched to it never turns into an application error while
+// another path is usable.
+#include "mpath/head.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <vector>
+
+#include "host/mem_path.h"
+#include "reactor/sim.h"
+
+namespace nvmpath::mpath {
+namespace {
+
+using blk::AnaState;
+using blk::Bio;
+using host::MemPath;
+using host::MemPathOptions;
+
+class HeadTest : public ::testing::Test {
+ protected:
+  void SetUpRig(HeadOptions ho, int reactors = 1) {
+    for (int i = 0; i < reactors; ++i) reactors_.push_back(world_.AddReactor());
+    ns_ = std::make_unique<host::MemNamespace>(1024, 512);
+    head_ = std::make_unique<Head>(ho, reactors_, 0);
+  }
+
+  MemPath* AddPath(MemPathOptions po) {
+    paths_.push_back(std::make_unique<MemPath>(po, ns_.get(), reactors_, 0));
+    MemPath* p = paths_.back().get();
+    OnHome([this, p] { ASSERT_TRUE(head_->AddPath(p).ok()); });
+    return p;
+  }
+
+  void OnHome(std::function<void()> fn) {
+    reactors_[0]->Post(std::move(fn));
+    world_.RunFor(std::chrono::microseconds(1));
+  }
+
+  // Submits `n` Bios of one block each from reactor `r`, LBAs 0..n-1.
+  void Submit(int n, blk::Op op = blk::Op::kRead, unsigned r = 0) {
+    for (int i = 0; i < n; ++i) {
+      auto b = std::make_unique<Bio>();
+      b->op = op;
+      b->lba = static_cast<uint64_t>(bios_.size() % 1024);
+      b->nblocks = 1;
+      bufs_.emplace_back(512, 0xAB);
+      b->data = bufs_.back();
+      b->on_done = [this](Bio& bio) {
+        ++done_;
+        if (!bio.status.ok()) errors_.push_back(bio.status.ToString());
+      };
+      Bio* bp = b.get();
+      bios_.push_back(std::move(b));
+      reactors_[r]->Post([this, bp] { head_->Submit(bp); });
+    }
+  }
+
+  bool RunUntilDone(Duration limit = std::chrono::seconds(5)) {
+    return world_.RunUntil([this] { return done_ == bios_.size(); }, limit);
+  }
+
+  void TearDown() override {
+    world_.RunUntilIdle(1'000'000);
+    head_.reset();
+    world_.RunUntilIdle(1'000'000);
+  }
+
+  HeadStats Stats() { return head_->TEST_Stats(); }
+  uint64_t PathIos(const std::string& name) {
+    for (auto& p : Stats().paths) {
+      if (p.name == name) return p.counters.ios;
+    }
+    return 0;
+  }
+
+  reactor::SimWorld world_{7};
+  std::vector<reactor::Reactor*> reactors_;
+  std::unique_ptr<host::MemNamespace> ns_;
+  std::vector<std::unique_ptr<MemPath>> paths_;
+  std::unique_ptr<Head> head_;
+  std::vector<std::unique_ptr<Bio>> bios_;
+  std::vector<std::vector<uint8_t>> bufs_;
+  size_t done_ = 0;
+  std::vector<std::string> errors_;
+};
+
+MemPathOptions Opts(std::string name, AnaState ana = AnaState::kOptimized) {
+  MemPathOptions o;
+  o.name = std::move(name);
+  o.ana = ana;
+  return o;
+}
+
+TEST_F(HeadTest, RoundRobinSpreadsOverOptimizedPathsOnly) {
+  SetUpRig(HeadOptions{.name = "h", .policy = Policy::kRoundRobin});
+  AddPath(Opts("a"));
+  AddPath(Opts("b"));
+  AddPath(Opts("c", AnaState::kNonOptimized));
+  Submit(100);
+  ASSERT_TRUE(RunUntilDone());
+  EXPECT_TRUE(errors_.empty());
+  EXPECT_EQ(PathIos("a"), 50u);
+  EXPECT_EQ(PathIos("b"), 50u);
+  EXPECT_EQ(PathIos("c"), 0u);
+}
+
+TEST_F(HeadTest, NumaStaysOnOnePath) {
+  SetUpRig(HeadOptions{.name = "h", .policy = Policy::kNuma});
+  AddPath(Opts("a"));
+  AddPath(Opts("b"));
+  Submit(40);
+  ASSERT_TRUE(RunUntilDone());
+  EXPECT_EQ(PathIos("a") + PathIos("b"), 40u);
+  EXPECT_TRUE(PathIos("a") == 40 || PathIos("b") == 40);
+}
+
+TEST_F(HeadTest, QueueDepthPrefersTheLessBusyPath) {
+  SetUpRig(HeadOptions{.name = "h", .policy = Policy::kQueueDepth});
+  MemPathOptions slow = Opts("slow");
+  slow.latency = std::chrono::microseconds(400);
+  AddPath(slow);
+  AddPath(Opts("fast"));
+  // Keep 8 in flight for a while: the slow path holds its I/Os longer, so it gets fewer.
+  for (int round = 0; round < 50; ++round) {
+    Submit(8);
+    world_.RunFor(std::chrono::microseconds(50));
+  }
+  ASSERT_TRUE(RunUntilDone());
+  EXPECT_GT(PathIos("fast"), 3 * PathIos("slow"));
+}
+
+TEST_F(HeadTest, NonOptimizedCarriesIoOnlyWithoutAnOptimizedPath) {
+  SetUpRig(HeadOptions{.name = "h", .policy = Policy::kRoundRobin});
+  MemPath* a = AddPath(Opts("a"));
+  AddPath(Opts("b", AnaState::kNonOptimized));
+  OnHome([a] { a->SetAnaState(AnaState::kInaccessible); });
+  world_.RunFor(std::chrono::milliseconds(1));
+  Submit(20);
+  ASSERT_TRUE(RunUntilDone());
+  EXPECT_TRUE(errors_.empty());
+  EXPECT_EQ(PathIos("b"), 20u);
+}
+
+TEST_F(HeadTest, AnaErrorFailsOverAndMarksThePathPending) {
+  SetUpRig(HeadOptions{.name = "h", .policy = Policy::kNuma});
+  MemPath* a = AddPath(Opts("a"));
+  AddPath(Opts("b", AnaState::kNonOptimized));
+  // The target flips a; the host hears of it only later, so in-flight and new I/O meet ANA
+  // statuses first.
+  OnHome([a] { a->SetAnaState(AnaState::kInaccessible); });
+  Submit(30);
+  ASSERT_TRUE(RunUntilDone());
+  EXPECT_TRUE(errors_.empty()) << errors_[0];
+  EXPECT_GT(Stats().head.failovers, 0u);
+  EXPECT_EQ(Stats().head.completed, 30u);
+}
+
+TEST_F(HeadTest, WaitsWhileAControllerReconnectsThenCompletes) {
+  SetUpRig(HeadOptions{.name = "h"});
+  MemPath* a = AddPath(Opts("a"));
+  OnHome([a] { a->LoseController(); });
+  Submit(10);
+  world_.RunFor(std::chrono::milliseconds(5));
+  EXPECT_EQ(done_, 0u) << "I/O waits while the only path may come back";
+  OnHome([a] { a->RestoreController(); });
+  ASSERT_TRUE(RunUntilDone());
+  EXPECT_TRUE(errors_.empty());
+}
+
+TEST_F(HeadTest, ControllerLossFailsOverInFlightIoAtOnce) {
+  SetUpRig(HeadOptions{.name = "h", .policy = Policy::kNuma});
+  MemPathOptions slow = Opts("a");
+  slow.latency = std::chrono::milliseconds(10);
+  MemPath* a = AddPath(slow);
+  AddPath(Opts("b"));
+  Submit(16);
+  world_.RunFor(std::chrono::microseconds(100));
+  OnHome([a] { a->LoseController(); });
+  // Far less than a's 10 ms latency: the abort, not the command, ended the attempts.
+  ASSERT_TRUE(RunUntilDone(std::chrono::milliseconds(2)));
+  EXPECT_TRUE(errors_.empty());
+  EXPECT_EQ(PathIos("b"), Stats().head.failovers + PathIos("b") - Stats().head.failovers);
+  EXPECT_GT(Stats().head.failovers, 0u);
+}
+
+TEST_F(HeadTest, NoPathLeftFailsWithAMessageNamingEveryPath) {
+  SetUpRig(HeadOptions{.name = "nqn.test:ns1"});
+  MemPath* a = AddPath(Opts("127.0.0.1:4420"));
+  MemPath* b = AddPath(Opts("127.0.0.1:4421"));
+  OnHome([a, b] {
+    a->LoseController();
+    a->ExpireFastFail();
+    b->LoseController();
+    b->ExpireFastFail();
+  });
+  Submit(1);
+  ASSERT_TRUE(RunUntilDone());
+  ASSERT_EQ(errors_.size(), 1u);
+  EXPECT_NE(errors_[0].find("no usable path to nqn.test:ns1"), std::string::npos) << errors_[0];
+  EXPECT_NE(errors_[0].find("path 127.0.0.1:4420 connecting (fast-fail expired)"),
+            std::string::npos) << errors_[0];
+  EXPECT_EQ(bios_[0]->status.code(), Code::kNoPath);
+}
+
+TEST_F(HeadTest, QueueTimeoutBoundsTheWait) {
+  SetUpRig(HeadOptions{.name = "nqn.test:ns1", .queue_timeout = std::chrono::seconds(1)});
+  MemPath* a = AddPath(Opts("p1"));
+  OnHome([a] { a->SetAnaState(AnaState::kInaccessible); });
+  world_.RunFor(std::chrono::milliseconds(1));
+  Submit(3);
+  world_.RunFor(std::chrono::milliseconds(900));
+  EXPECT_EQ(done_, 0u);
+  ASSERT_TRUE(RunUntilDone(std::chrono::milliseconds(200)));
+  ASSERT_EQ(errors_.size(), 3u);
+  EXPECT_NE(errors_[0].find("for 1s: path p1 live, ANA inaccessible"), std::string::npos)
+      << errors_[0];
+}
+
+TEST_F(HeadTest, TransientErrorRetriesOnTheSamePath) {
+  SetUpRig(HeadOptions{.name = "h", .policy = Policy::kRoundRobin});
+  MemPath* a = AddPath(Opts("a"));
+  OnHome([a] { a->FailNext(2, nvme::NvmeStatus::Of(nvme::sc::kInternalError)); });
+  Submit(1);
+  ASSERT_TRUE(RunUntilDone());
+  EXPECT_TRUE(errors_.empty());
+  EXPECT_EQ(Stats().head.retries, 2u);
+  EXPECT_EQ(Stats().head.failovers, 0u);
+}
+
+TEST_F(HeadTest, DnrAndExhaustedRetriesFailToTheApplication) {
+  SetUpRig(HeadOptions{.name = "h"});
+  MemPath* a = AddPath(Opts("a"));
+  AddPath(Opts("b"));
+  OnHome([a] {
+    a->FailNext(1, nvme::NvmeStatus::Of(nvme::sc::kInvalidField, /*dnr=*/true));
+  });
+  Submit(1);
+  ASSERT_TRUE(RunUntilDone());
+  ASSERT_EQ(errors_.size(), 1u);
+  EXPECT_NE(errors_[0].find("Invalid Field in Command"), std::string::npos);
+
+  OnHome([this] { paths_[1]->FailNext(100, nvme::NvmeStatus::Of(nvme::sc::kInternalError)); });
+  OnHome([this] { paths_[0]->FailNext(100, nvme::NvmeStatus::Of(nvme::sc::kInternalError)); });
+  Submit(1);
+  ASSERT_TRUE(RunUntilDone());
+  ASSERT_EQ(errors_.size(), 2u);
+  EXPECT_EQ(Stats().head.retries, nvme::kMaxRetries);
+}
+
+TEST_F(HeadTest, RangeIsCheckedOnceAgainstTheHeadCapacity) {
+  SetUpRig(HeadOptions{.name = "h"});
+  AddPath(Opts("a"));
+  auto b = std::make_unique<Bio>();
+  std::vector<uint8_t> buf(512 * 4);
+  b->op = blk::Op::kRead;
+  b->lba = 1022;
+  b->nblocks = 4;
+  b->data = buf;
+  b->on_done = [this](Bio&) { ++done_; };
+  Bio* bp = b.get();
+  bios_.push_back(std::move(b));
+  reactors_[0]->Post([this, bp] { head_->Submit(bp); });
+  ASSERT_TRUE(RunUntilDone());
+  EXPECT_EQ(bp->status.code(), Code::kOutOfRange);
+  EXPECT_EQ(PathIos("a"), 0u) << "an out-of-range Bio never reaches a path";
+}
+
+TEST_F(HeadTest, PathWithADifferentCapacityIsNotUsableUntilItCatchesUp) {
+  SetUpRig(HeadOptions{.name = "h", .policy = Policy::kRoundRobin});
+  MemPathOptions slow_notice = Opts("late");
+  slow_notice.notice_delay = std::chrono::milliseconds(5);
+  AddPath(Opts("early"));
+  MemPath* late = paths_.back().get();
+  (void)late;
+  MemPath* l = AddPath(slow_notice);
+  OnHome([this, l] {
+    ns_->Resize(2048);
+    paths_[0]->NoticeResize();
+    l->NoticeResize();
+  });
+  world_.RunFor(std::chrono::milliseconds(1));
+  EXPECT_EQ(head_->capacity_blocks(), 2048u);
+  Submit(10);
+  ASSERT_TRUE(RunUntilDone());
+  EXPECT_EQ(PathIos("late"), 0u);
+  world_.RunFor(std::chrono::milliseconds(10));
+  Submit(10);
+  ASSERT_TRUE(RunUntilDone());
+  EXPECT_EQ(PathIos("late"), 5u);
+}
+
+// Seed 000_e7fa2f9d4a0f70e0: a Bio admitted by path A's QoS limiter fails over to path B (the head
+// has no limiter). A's limiter gets every ticket back exactly once, B's accounting counts only
+// B's own attempts, and nothing is in flight anywhere at quiesce.
+TEST_F(HeadTest, Seed000QosTicketStaysWithThePathOnFailover) {
+  SetUpRig(HeadOptions{.name = "h", .policy = Policy::kRoundRobin}, /*reactors=*/2);
+  MemPathOptions ao = Opts("a");
+  ao.qos.max_in_flight = 2;
+  MemPathOptions bo = Opts("b");
+  bo.qos.max_in_flight = 64;
+  MemPath* a = AddPath(ao);
+  MemPath* b = AddPath(bo);
+  OnHome([a] { a->FailNext(1000, nvme::NvmeStatus::Of(nvme::sc::kInternalPathError)); });
+  Submit(100, blk::Op::kWrite, 0);
+  Submit(100, blk::Op::kWrite, 1);
+  ASSERT_TRUE(RunUntilDone());
+  EXPECT_TRUE(errors_.empty());
+  HeadStats st = Stats();
+  EXPECT_GT(st.head.failovers, 0u);
+  uint64_t a_ios = PathIos("a"), b_ios = PathIos("b");
+  uint64_t a_issued = 0, a_released = 0, b_issued = 0, b_released = 0;
+  for (unsigned r = 0; r < 2; ++r) {
+    a_issued += a->TEST_Limiter(r)->issued();
+    a_released += a->TEST_Limiter(r)->released();
+    b_issued += b->TEST_Limiter(r)->issued();
+    b_released += b->TEST_Limiter(r)->released();
+    EXPECT_EQ(a->TEST_Limiter(r)->in_flight(), 0u);
+    EXPECT_EQ(b->TEST_Limiter(r)->in_flight(), 0u);
+  }
+  EXPECT_EQ(a_issued, a_ios);
+  EXPECT_EQ(a_released, a_ios);
+  EXPECT_EQ(b_issued, b_ios) << "B's limiter saw exactly B's attempts";
+  EXPECT_EQ(b_released, b_ios);
+  EXPECT_EQ(a->TEST_InFlight() + b->TEST_InFlight(), 0u);
+  for (auto& p : st.paths) EXPECT_EQ(p.counters.in_flight, 0u) << p.name;
+  EXPECT_EQ(st.head.outstanding, 0u);
+  EXPECT_EQ(st.head.completed, 200u);
+}
+
+// Seed 001_aba0d76cf883c16f: path A is removed (its namespace goes away, capacity 0, it leaves the
+// path set) while Bios are being dispatched to it. With B usable, no error reaches the
+// application and every Bio completes exactly once.
+TEST_F(HeadTest, Seed001RemovalWhileDispatchingNeverFailsIo) {
+  SetUpRig(HeadOptions{.name = "h", .policy = Policy::kRoundRobin}, /*reactors=*/2);
+  MemPath* a = AddPath(Opts("a"));
+  AddPath(Opts("b"));
+  std::vector<int> completions;
+  bool removed = false;
+  for (int round = 0; round < 40; ++round) {
+    Submit(4, blk::Op::kRead, round % 2);
+    if (round == 10) {
+      OnHome([this, a, &removed] {
+        a->Detach();  // the namespace is gone behind A: capacity 0 when the host notices
+        head_->RemovePath(a, [&removed] { removed = true; });
+      });
+    }
+    world_.RunFor(std::chrono::microseconds(7));
+  }
+  ASSERT_TRUE(RunUntilDone());
+  EXPECT_TRUE(removed);
+  EXPECT_TRUE(errors_.empty()) << errors_.front();
+  EXPECT_EQ(Stats().head.completed, bios_.size());
+  EXPECT_EQ(head_->path_count(), 1u);
+  for (auto& b : bios_) EXPECT_EQ(b->state, blk::BioState::kDone);
+}
+
+// A path that completes one attempt twice: the head's exactly-once check fires.
+class DoubleCompletingPath final : public blk::Path {
+ public:
+  explicit DoubleCompletingPath(reactor::Reactor* r) : r_(r) {
+    state_.ctrl = blk::CtrlState::kLive;
+    state_.ready = true;
+    state_.capacity_blocks = 1024;
+  }
+  const std::string& name() const override { return name_; }
+  void Submit(Bio* bio, blk::AttemptSink* sink) override {
+    r_->Post([bio, sink] {
+      sink->OnAttemptDone(bio, nvme::NvmeStatus());
+      sink->OnAttemptDone(bio, nvme::NvmeStatus());
+    });
+  }
+  blk::PathState state() const override { return state_; }
+  void OnPathError(nvme::PathAction) override {}
+  void SetObserver(blk::PathObserver*) override {}
+
+ private:
+  reactor::Reactor* r_;
+  std::string name_ = "double";
+  blk::PathState state_;
+};
+
+TEST(HeadDeathTest, AnAttemptCompletedTwiceFires) {
+  EXPECT_DEATH(
+      {
+        reactor::SimWorld world(1);
+        reactor::Reactor* r = world.AddReactor();
+        Head head(HeadOptions{}, {r}, 0);
+        DoubleCompletingPath path(r);
+        Bio bio;
+        std::vector<uint8_t> buf(512);
+        bio.nblocks = 1;
+        bio.data = buf;
+        bio.on_done = [](Bio&) {};
+        r->Post([&] {
+          (void)head.AddPath(&path);
+        });
+        world.RunFor(std::chrono::microseconds(10));
+        r->Post([&] { head.Submit(&bio); });
+        world.RunFor(std::chrono::microseconds(10));
+      },
+      "attempt completed for a Bio not in flight");
+}
+
+TEST(HeadDeathTest, SubmittingABioTheHeadStillOwnsFires) {
+  EXPECT_DEATH(
+      {
+        reactor::SimWorld world(1);
+        reactor::Reactor* r = world.AddReactor();
+        Head head(HeadOptions{}, {r}, 0);
+        Bio bio;
+        bio.state = blk::BioState::kInFlight;
+        r->Post([&] { head.Submit(&bio); });
+        world.RunFor(std::chrono::microseconds(10));
+      },
+      "Bio submitted while the head still owns it");
+}
+
+}  // namespace
+}  // namespace nvmpath::mpath
