@@ -36,7 +36,10 @@ std::vector<uint8_t> Pattern(size_t n, uint32_t salt) {
 
 class ReactorContract : public ::testing::TestWithParam<HarnessFactory> {
  protected:
-  void SetUp() override { h_ = GetParam()(); }
+  void SetUp() override {
+    h_ = GetParam()();
+    ASSERT_TRUE(h_ != nullptr);
+  }
   Reactor* r() { return h_->reactor(); }
 
   // Listens on an ephemeral port; accepted streams land in accepted_.
@@ -391,7 +394,7 @@ std::string HarnessName(const ::testing::TestParamInfo<HarnessFactory>& info) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Reactors, ReactorContract,
-                         ::testing::Values(&MakeSimHarness REACTOR_CONTRACT_EXTRA), HarnessName);
+                         ::testing::Values(&MakeSimHarness, &MakeUringHarness), HarnessName);
 
 }  // namespace
 }  // namespace nvmpath::reactor::testing

@@ -1,0 +1,84 @@
+#include "reactor/uring_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "base/assert.h"
+#include "reactor/uring.h"
+
+namespace nvmpath::reactor {
+
+struct UringFile::Fd {
+  Fd(int f, std::string p) : fd(f), path(std::move(p)) {}
+  ~Fd() { ::close(fd); }
+  const int fd;
+  const std::string path;
+};
+
+namespace {
+
+class FileOp final : public UringOp {
+ public:
+  FileOp(std::shared_ptr<UringFile::Fd> fd, bool write, File::OnDone on_done)
+      : fd_(std::move(fd)), write_(write), on_done_(std::move(on_done)) {}
+  void Complete(int res, bool discard) override {
+    std::unique_ptr<FileOp> self(this);
+    if (discard) return;
+    if (res < 0) {
+      on_done_(ErrnoStatus((write_ ? "write " : "read ") + fd_->path, -res));
+    } else {
+      on_done_(static_cast<size_t>(res));
+    }
+  }
+
+ private:
+  std::shared_ptr<UringFile::Fd> fd_;
+  const bool write_;
+  File::OnDone on_done_;
+};
+
+int OpenFlags(OpenMode mode) {
+  switch (mode) {
+    case OpenMode::kReadOnly:
+      return O_RDONLY | O_CLOEXEC;
+    case OpenMode::kReadWrite:
+      return O_RDWR | O_CLOEXEC;
+    case OpenMode::kReadWriteCreate:
+      return O_RDWR | O_CREAT | O_CLOEXEC;
+  }
+  NVMP_UNREACHABLE("bad OpenMode");
+}
+
+}  // namespace
+
+Result<std::unique_ptr<File>> UringFile::Open(Uring* loop, const std::string& path,
+                                              OpenMode mode) {
+  const int fd = ::open(path.c_str(), OpenFlags(mode), 0644);
+  if (fd < 0) return ErrnoStatus("open " + path, errno);
+  return std::unique_ptr<File>(new UringFile(loop, std::make_shared<Fd>(fd, path)));
+}
+
+void UringFile::Read(uint64_t offset, std::span<uint8_t> buf, OnDone on_done) {
+  NVMP_ASSERT(on_done != nullptr);
+  io_uring_sqe* sqe = loop_->GetSqe();
+  io_uring_prep_read(sqe, fd_->fd, buf.data(), static_cast<unsigned>(buf.size()), offset);
+  loop_->Track(sqe, new FileOp(fd_, false, std::move(on_done)));
+}
+
+void UringFile::Write(uint64_t offset, std::span<const uint8_t> buf, OnDone on_done) {
+  NVMP_ASSERT(on_done != nullptr);
+  io_uring_sqe* sqe = loop_->GetSqe();
+  io_uring_prep_write(sqe, fd_->fd, buf.data(), static_cast<unsigned>(buf.size()), offset);
+  loop_->Track(sqe, new FileOp(fd_, true, std::move(on_done)));
+}
+
+Result<uint64_t> UringFile::Size() const {
+  struct stat st {};
+  if (::fstat(fd_->fd, &st) != 0) return ErrnoStatus("stat " + fd_->path, errno);
+  return static_cast<uint64_t>(st.st_size);
+}
+
+}  // namespace nvmpath::reactor
