@@ -32,6 +32,9 @@ struct MemPath::Shard {
   Attempt* in_flight = nullptr;  // every live attempt from this reactor (intrusive list)
   uint64_t in_flight_count = 0;
   std::vector<std::unique_ptr<Attempt>> free;
+  // MemPathFault::kLeakTicketOnError parks tickets here; destroyed before `qos` (declared after).
+  std::vector<blk::Ticket> leaked;
+  uint64_t writes_seen = 0;
 
   Attempt* New() {
     if (free.empty()) return new Attempt;
@@ -186,8 +189,18 @@ void MemPath::Execute(Shard& s, Attempt* a) {
     a->parked = true;
     return;
   }
+  const Bio& bio = *a->bio;
+  // The bug of seed 001: checking the range again against this path's own capacity, which the
+  // host zeroes when it notices the namespace is gone — while the attempt is still on it.
+  // (Reads the home-side state: simulator only.)
+  if (options_.TEST_fault == MemPathFault::kCheckOwnCapacity &&
+      bio.lba + bio.nblocks > state_.capacity_blocks) {
+    return Finish(s, a, NvmeStatus::Of(nvme::sc::kLbaOutOfRange, /*dnr=*/true));
+  }
   NvmeStatus st = Outcome(*a->bio);
-  if (st.ok()) st = ns_->Execute(a->bio->op, a->bio->lba, a->bio->nblocks, a->bio->data);
+  bool lose = options_.TEST_fault == MemPathFault::kLoseWrites && bio.op == blk::Op::kWrite &&
+              ++s.writes_seen % 7 == 0;
+  if (st.ok() && !lose) st = ns_->Execute(bio.op, bio.lba, bio.nblocks, a->bio->data);
   Finish(s, a, st);
 }
 
@@ -195,6 +208,9 @@ void MemPath::Finish(Shard& s, Attempt* a, NvmeStatus status) {
   s.Unlink(a);
   Bio* bio = a->bio;
   blk::AttemptSink* sink = a->sink;
+  if (options_.TEST_fault == MemPathFault::kLeakTicketOnError && !status.ok() && a->ticket.held()) {
+    s.leaked.push_back(std::move(a->ticket));
+  }
   a->ticket.Release();  // per-path state goes back to this path before the Bio leaves it
   a->bio = nullptr;
   a->sink = nullptr;
@@ -335,6 +351,12 @@ void MemPath::ExpireFastFail() {
 uint64_t MemPath::TEST_InFlight() const {
   uint64_t n = 0;
   for (auto& s : shards_) n += s->in_flight_count;
+  return n;
+}
+
+uint64_t MemPath::TEST_TicketsHeld(unsigned shard) const {
+  uint64_t n = 0;
+  for (Attempt* a = shards_[shard]->in_flight; a; a = a->next) n += a->ticket.held() ? 1 : 0;
   return n;
 }
 

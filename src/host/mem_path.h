@@ -28,6 +28,14 @@
 
 namespace nvmpath::host {
 
+// Bugs a path can be told to have, so tests can show the simulator's checks catching them.
+enum class MemPathFault : uint8_t {
+  kNone,
+  kCheckOwnCapacity,   // range-check I/O against the path's own capacity (seed 001's bug)
+  kLeakTicketOnError,  // keep the QoS ticket of an attempt that ends in error (seed 000's class)
+  kLoseWrites,         // acknowledge every 7th write without executing it
+};
+
 struct MemPathOptions {
   std::string name = "mem";
   blk::QosLimits qos;                     // a path QoS limiter on each reactor; unlimited: none
@@ -36,6 +44,7 @@ struct MemPathOptions {
   blk::AnaState ana = blk::AnaState::kOptimized;
   int numa_node = 0;
   std::array<uint16_t, 3> crdt{};         // Command Retry Delay Times (100 ms units)
+  MemPathFault TEST_fault = MemPathFault::kNone;
 };
 
 class MemPath final : public blk::Path {
@@ -67,6 +76,8 @@ class MemPath final : public blk::Path {
   void ExpireFastFail();
 
   uint64_t TEST_InFlight() const;
+  // Attempts from `shard` that hold a QoS ticket now.
+  uint64_t TEST_TicketsHeld(unsigned shard) const;
   const blk::Limiter* TEST_Limiter(unsigned shard) const;
 
  private:

@@ -322,6 +322,7 @@ void Head::Complete(Shard& s, Bio* bio, Status status) {
     ++s.counters.completed;
   } else {
     ++s.counters.errors;
+    if (failure_probe_) failure_probe_(*bio, latest_->any_usable);
   }
   if (s.in_submit) {
     // Callbacks never run inside Submit.

@@ -91,6 +91,11 @@ class Head : private blk::PathObserver {
   void CollectStats(std::function<void(HeadStats)> done);
   // The same, read directly. REQUIRES: the reactors are not running (simulation, tests).
   HeadStats TEST_Stats() const;
+  // Called whenever the head decides to fail a Bio, with whether the head had a usable path at
+  // that moment (the application's callback may run later). For invariant checks in the
+  // simulator. REQUIRES: single-threaded (reactor::Sim): it reads the home view from any reactor.
+  using FailureProbe = std::function<void(const blk::Bio& bio, bool usable_path)>;
+  void TEST_SetFailureProbe(FailureProbe probe) { failure_probe_ = std::move(probe); }
   // Messages posted and not yet handled (must be 0 before destruction).
   int TEST_MessagesInFlight() const { return messages_in_flight_.load(); }
 
@@ -157,6 +162,7 @@ class Head : private blk::PathObserver {
   std::vector<uint64_t> installed_;  // per shard: the newest generation it installed
   std::vector<std::pair<uint64_t, std::function<void()>>> grace_waiters_;
 
+  FailureProbe failure_probe_;
   std::atomic<uint64_t> published_generation_{0};
   std::atomic<int> messages_in_flight_{0};
 };

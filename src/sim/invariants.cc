@@ -16,8 +16,7 @@ void InvariantChecker::OnSubmit(uint64_t bio_id) {
   if (!inserted) Violation(fmt::format("Bio {} submitted twice", bio_id));
 }
 
-void InvariantChecker::OnComplete(uint64_t bio_id, const Status& status, bool usable_path,
-                                  const std::string& head) {
+void InvariantChecker::OnComplete(uint64_t bio_id, const Status& status) {
   ++completions_;
   auto it = completions_by_id_.find(bio_id);
   if (it == completions_by_id_.end()) {
@@ -25,12 +24,14 @@ void InvariantChecker::OnComplete(uint64_t bio_id, const Status& status, bool us
   } else if (++it->second > 1) {
     Violation(fmt::format("Bio {} completed {} times", bio_id, it->second));
   }
-  if (!status.ok()) {
-    ++app_errors_;
-    if (usable_path) {
-      Violation(fmt::format("Bio {} failed with \"{}\" while {} had a usable path", bio_id,
-                            status.ToString(), head));
-    }
+  if (!status.ok()) ++app_errors_;
+}
+
+void InvariantChecker::OnFailure(uint64_t bio_id, const Status& status, bool usable_path,
+                                 const std::string& head) {
+  if (usable_path) {
+    Violation(fmt::format("Bio {} failed with \"{}\" while {} had a usable path", bio_id,
+                          status.ToString(), head));
   }
 }
 

@@ -21,8 +21,10 @@ class InvariantChecker {
  public:
   // A Bio with this id was submitted.
   void OnSubmit(uint64_t bio_id);
-  // It completed with `status`; `usable_path` says whether its head had a usable path then.
-  void OnComplete(uint64_t bio_id, const Status& status, bool usable_path, const std::string& head);
+  // The application saw it complete with `status`.
+  void OnComplete(uint64_t bio_id, const Status& status);
+  // The head decided to fail it; `usable_path` says whether the head had a usable path then.
+  void OnFailure(uint64_t bio_id, const Status& status, bool usable_path, const std::string& head);
   // A verify read found a data error.
   void OnDataError(const std::string& what);
   // A limiter's accounting: tickets in flight must equal `holders`, the attempts that hold one.

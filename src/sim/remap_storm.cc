@@ -87,6 +87,7 @@ std::unique_ptr<host::MemPath> Storm::NewPath(int h, int p) {
   po.notice_delay = kNotice;
   po.ana = heads_[h].ports[p].ana;
   if (p == 0) po.qos.max_in_flight = 3;  // a path limiter whose tickets must come home
+  po.TEST_fault = o_.TEST_fault;
   return std::make_unique<host::MemPath>(po, heads_[h].ns.get(), reactors_, 0);
 }
 
@@ -288,7 +289,7 @@ void Storm::CheckTickets() {
       if (!port.path) continue;
       for (int r = 0; r < o_.reactors; ++r) {
         if (const blk::Limiter* l = port.path->TEST_Limiter(r)) {
-          checker_.CheckTickets(*l, l->in_flight());
+          checker_.CheckTickets(*l, port.path->TEST_TicketsHeld(r));
         }
       }
     }
@@ -370,17 +371,28 @@ void Storm::Teardown() {
 StormResult Storm::Run() {
   Build();
   ScheduleEvent();
-  bool done = world_.RunUntil([this] { return finished_; }, std::chrono::seconds(30));
+  // A livelock spins in zero virtual time, so bound the events as well as the clock.
+  constexpr uint64_t kMaxEvents = 20'000'000;
+  uint64_t start_events = world_.events_run();
+  bool spinning = false;
+  world_.RunUntil(
+      [&] {
+        spinning = world_.events_run() - start_events > kMaxEvents;
+        return finished_ || spinning;
+      },
+      std::chrono::seconds(30));
   StormResult result;
   result.seed = o_.seed;
   result.events = static_cast<uint64_t>(events_done_);
-  if (!done) {
+  if (!finished_) {
     uint64_t in_flight = 0;
     for (HeadRig& rig : heads_) {
       for (auto& w : rig.workloads) in_flight += w->in_flight();
     }
-    checker_.OnDataError(fmt::format("scenario did not finish within 30 s of virtual time: {} I/Os "
-                                     "still in flight (a hang)", in_flight));
+    checker_.OnDataError(fmt::format("scenario did not finish ({}): {} I/Os still in flight",
+                                     spinning ? "livelock: 20M events without finishing"
+                                              : "hang: 30 s of virtual time",
+                                     in_flight));
     result.violations = checker_.violations();
     hung_ = true;
     return result;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "base/time.h"
+#include "host/mem_path.h"
 
 namespace nvmpath::sim {
 
@@ -30,6 +31,8 @@ struct StormOptions {
   uint64_t blocks = 128;
   uint32_t block_size = 512;
   uint32_t queue_depth = 4;  // per workload
+  // Give every path a bug on purpose, to show the checks catch it (tests only).
+  host::MemPathFault TEST_fault = host::MemPathFault::kNone;
 };
 
 struct StormResult {

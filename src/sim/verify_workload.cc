@@ -27,6 +27,12 @@ VerifyWorkload::VerifyWorkload(mpath::Head& head, reactor::Reactor& reactor,
       next_bio_id_(next_bio_id ? next_bio_id : &own_ids_),
       rng_(options.seed),
       model_(options.blocks) {
+  if (checker_) {
+    head_.TEST_SetFailureProbe([checker = checker_, name = head_.name()](const blk::Bio& bio,
+                                                                          bool usable) {
+      checker->OnFailure(bio.user_tag, bio.status, usable, name);
+    });
+  }
   NVMP_ASSERT(options_.blocks >= options_.max_blocks_per_io && options_.queue_depth > 0);
   for (uint32_t i = 0; i < options_.queue_depth; ++i) {
     auto s = std::make_unique<Slot>();
@@ -53,7 +59,7 @@ void VerifyWorkload::Stop(std::function<void()> drained) {
 }
 
 void VerifyWorkload::MaybeFinish() {
-  if (in_flight_ == 0 && on_idle_) {
+  if (in_flight_ == 0 && backing_off_ == 0 && on_idle_) {
     auto fn = std::move(on_idle_);
     on_idle_ = nullptr;
     // Not from inside a completion: the caller may destroy things.
@@ -97,6 +103,7 @@ void VerifyWorkload::Issue(Slot& slot) {
   }
   slot.busy = true;
   slot.id = (*next_bio_id_)++;
+  bio.user_tag = slot.id;
   ++in_flight_;
   ++stats_.ios;
   if (checker_) checker_->OnSubmit(slot.id);
@@ -126,7 +133,7 @@ bool VerifyWorkload::IssueVerifyRead(Slot& slot) {
 
 void VerifyWorkload::OnDone(Slot& slot) {
   blk::Bio& bio = slot.bio;
-  if (checker_) checker_->OnComplete(slot.id, bio.status, head_.HasUsablePath(), head_.name());
+  if (checker_) checker_->OnComplete(slot.id, bio.status);
   uint64_t first = bio.lba - options_.first_lba;
   if (!bio.status.ok()) {
     ++stats_.errors;
@@ -146,6 +153,16 @@ void VerifyWorkload::OnDone(Slot& slot) {
   --in_flight_;
   if (verifying_) {
     if (!IssueVerifyRead(slot)) MaybeFinish();
+  } else if (running_ && !bio.status.ok()) {
+    ++backing_off_;
+    reactor_.AddTimer(options_.error_backoff, [this, &slot] {
+      --backing_off_;
+      if (running_) {
+        Issue(slot);
+      } else {
+        MaybeFinish();
+      }
+    });
   } else if (running_) {
     Issue(slot);
   } else {

@@ -6,8 +6,9 @@
 // write, or — after a write that failed — either that or the failed write's generation. A read
 // that finds anything else is a data error (lost, torn, misdirected or stale write).
 //
-// Thread: runs on one reactor; Start, Stop and VerifyAll are called there. `usable_path` reads
-// the head's home view, so the checker hookup is for the single-threaded simulator.
+// Thread: runs on one reactor; Start, Stop and VerifyAll are called there. With a checker it
+// installs the head's failure probe, which reads the head's home view: simulator only. Bio ids
+// travel in Bio::user_tag.
 #pragma once
 
 #include <cstdint>
@@ -32,6 +33,9 @@ struct VerifyWorkloadOptions {
   double write_fraction = 0.5;
   double write_zeroes_fraction = 0.05;
   uint64_t seed = 1;
+  // After an error the slot waits this long before its next I/O, as an application would; without
+  // it a head with no path at all would fail and reissue in zero virtual time forever.
+  Duration error_backoff = std::chrono::microseconds(100);
 };
 
 struct VerifyStats {
@@ -84,6 +88,7 @@ class VerifyWorkload {
   std::vector<std::unique_ptr<Slot>> slots_;
   uint64_t next_generation_ = 1;
   uint64_t in_flight_ = 0;
+  uint64_t backing_off_ = 0;  // slots waiting out error_backoff
   bool running_ = false;
   bool verifying_ = false;
   uint64_t verify_cursor_ = 0;

@@ -184,8 +184,8 @@ TEST_F(HeadTest, ControllerLossFailsOverInFlightIoAtOnce) {
   // Far less than a's 10 ms latency: the abort, not the command, ended the attempts.
   ASSERT_TRUE(RunUntilDone(std::chrono::milliseconds(2)));
   EXPECT_TRUE(errors_.empty());
-  EXPECT_EQ(PathIos("b"), Stats().head.failovers + PathIos("b") - Stats().head.failovers);
   EXPECT_GT(Stats().head.failovers, 0u);
+  EXPECT_EQ(Stats().head.completed, 16u);
 }
 
 TEST_F(HeadTest, NoPathLeftFailsWithAMessageNamingEveryPath) {
@@ -275,8 +275,6 @@ TEST_F(HeadTest, PathWithADifferentCapacityIsNotUsableUntilItCatchesUp) {
   MemPathOptions slow_notice = Opts("late");
   slow_notice.notice_delay = std::chrono::milliseconds(5);
   AddPath(Opts("early"));
-  MemPath* late = paths_.back().get();
-  (void)late;
   MemPath* l = AddPath(slow_notice);
   OnHome([this, l] {
     ns_->Resize(2048);

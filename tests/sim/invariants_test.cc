@@ -14,8 +14,9 @@ TEST(Invariants, CorrectHistoryHasNoViolation) {
   InvariantChecker c;
   c.OnSubmit(1);
   c.OnSubmit(2);
-  c.OnComplete(1, Status::Ok(), true, "h");
-  c.OnComplete(2, Status(Code::kNoPath, "no usable path"), /*usable_path=*/false, "h");
+  c.OnComplete(1, Status::Ok());
+  c.OnFailure(2, Status(Code::kNoPath, "no usable path"), /*usable_path=*/false, "h");
+  c.OnComplete(2, Status(Code::kNoPath, "no usable path"));
   c.CheckQuiesced();
   EXPECT_TRUE(c.ok());
   EXPECT_EQ(c.app_errors(), 1u);
@@ -24,8 +25,8 @@ TEST(Invariants, CorrectHistoryHasNoViolation) {
 TEST(Invariants, DoubleCompletionFires) {
   InvariantChecker c;
   c.OnSubmit(1);
-  c.OnComplete(1, Status::Ok(), true, "h");
-  c.OnComplete(1, Status::Ok(), true, "h");
+  c.OnComplete(1, Status::Ok());
+  c.OnComplete(1, Status::Ok());
   ASSERT_FALSE(c.ok());
   EXPECT_NE(c.violations()[0].find("Bio 1 completed 2 times"), std::string::npos);
 }
@@ -41,7 +42,7 @@ TEST(Invariants, MissingCompletionFires) {
 TEST(Invariants, ErrorWhileAPathIsUsableFires) {
   InvariantChecker c;
   c.OnSubmit(1);
-  c.OnComplete(1, Status(Code::kIoError, "EIO"), /*usable_path=*/true, "nqn:ns1");
+  c.OnFailure(1, Status(Code::kIoError, "EIO"), /*usable_path=*/true, "nqn:ns1");
   ASSERT_FALSE(c.ok());
   EXPECT_NE(c.violations()[0].find("while nqn:ns1 had a usable path"), std::string::npos);
 }

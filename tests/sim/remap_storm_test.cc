@@ -58,3 +58,38 @@ TEST(RemapStorm, ManySeedsKeepEveryInvariant) {
 
 }  // namespace
 }  // namespace nvmpath::sim
+
+namespace nvmpath::sim {
+namespace {
+
+// The storm's checks are not ones that cannot fail: give every path a bug on purpose and the
+// storm reports it, with the seed that replays it.
+std::string ViolationsWith(host::MemPathFault fault, uint64_t seeds) {
+  std::string all;
+  for (uint64_t seed = 1; seed <= seeds; ++seed) {
+    StormOptions o;
+    o.seed = seed;
+    o.TEST_fault = fault;
+    for (auto& v : RunRemapStorm(o).violations) all += v + "\n";
+  }
+  return all;
+}
+
+TEST(RemapStormCatches, PathSideRangeCheck) {
+  std::string v = ViolationsWith(host::MemPathFault::kCheckOwnCapacity, 20);
+  EXPECT_NE(v.find("LBA Out of Range"), std::string::npos) << v;
+  EXPECT_NE(v.find("had a usable path"), std::string::npos) << v;
+}
+
+TEST(RemapStormCatches, LeakedQosTicket) {
+  std::string v = ViolationsWith(host::MemPathFault::kLeakTicketOnError, 20);
+  EXPECT_NE(v.find("tickets outstanding but"), std::string::npos) << v;
+}
+
+TEST(RemapStormCatches, LostWrite) {
+  std::string v = ViolationsWith(host::MemPathFault::kLoseWrites, 3);
+  EXPECT_NE(v.find("verify: head"), std::string::npos) << v;
+}
+
+}  // namespace
+}  // namespace nvmpath::sim

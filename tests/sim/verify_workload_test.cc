@@ -7,6 +7,7 @@
 
 #include "host/mem_path.h"
 #include "reactor/sim.h"
+#include "sim/verify_block.h"
 
 namespace nvmpath::sim {
 namespace {
