@@ -69,7 +69,8 @@ Status ErrnoStatus(std::string_view what, int err) {
   Code code = Code::kIoError;
   switch (err) {
     case ENOENT: code = Code::kNotFound; break;
-    case EEXIST: code = Code::kAlreadyExists; break;
+    case EEXIST:
+    case EADDRINUSE: code = Code::kAlreadyExists; break;
     case EINVAL: code = Code::kInvalidArgument; break;
     case EACCES:
     case EPERM: code = Code::kPermissionDenied; break;
