@@ -4,17 +4,6 @@
 
 namespace nvmpath::blk {
 
-const char* AnaStateName(AnaState s) {
-  switch (s) {
-    case AnaState::kOptimized: return "optimized";
-    case AnaState::kNonOptimized: return "non-optimized";
-    case AnaState::kInaccessible: return "inaccessible";
-    case AnaState::kPersistentLoss: return "persistent-loss";
-    case AnaState::kChange: return "change";
-  }
-  return "?";
-}
-
 const char* CtrlStateName(CtrlState s) {
   switch (s) {
     case CtrlState::kNew: return "new";

@@ -15,18 +15,13 @@
 #include <string>
 
 #include "blk/bio.h"
+#include "nvme/ana_log.h"
 #include "nvme/status.h"
 
 namespace nvmpath::blk {
 
-enum class AnaState : uint8_t {
-  kOptimized = 0x1,
-  kNonOptimized = 0x2,
-  kInaccessible = 0x3,
-  kPersistentLoss = 0x4,
-  kChange = 0xF,
-};
-const char* AnaStateName(AnaState s);
+using nvme::AnaState;
+using nvme::AnaStateName;
 
 // Controller states (Linux nvme_ctrl_state).
 enum class CtrlState : uint8_t { kNew, kConnecting, kLive, kResetting, kDeleting, kDeletingNoIo, kDead };

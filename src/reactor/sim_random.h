@@ -37,6 +37,10 @@ class SimRandom {
 
   // True with probability 1/n.
   bool OneIn(uint64_t n) { return Below(n) == 0; }
+  // Uniform in [lo, hi]. REQUIRES: lo <= hi.
+  uint64_t Between(uint64_t lo, uint64_t hi) { return lo + Below(hi - lo + 1); }
+  // True with probability p.
+  bool Chance(double p) { return static_cast<double>(Next() >> 11) * 0x1.0p-53 < p; }
 
  private:
   static uint64_t Rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }

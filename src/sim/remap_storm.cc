@@ -9,7 +9,7 @@
 #include "mpath/head.h"
 #include "reactor/sim.h"
 #include "sim/invariants.h"
-#include "sim/rng.h"
+#include "reactor/sim_random.h"
 #include "sim/verify_workload.h"
 
 namespace nvmpath::sim {
@@ -68,7 +68,7 @@ class Storm {
   StormOptions o_;
   const std::function<void(const std::string&)>& on_event_;
   reactor::SimWorld world_;
-  Rng rng_;
+  reactor::SimRandom rng_;
   std::vector<reactor::Reactor*> reactors_;
   std::vector<HeadRig> heads_;
   std::vector<std::unique_ptr<host::MemPath>> graveyard_;  // removed paths, destroyed at the end
@@ -421,8 +421,12 @@ StormResult RunRemapStorm(const StormOptions& options,
                           const std::function<void(const std::string&)>& on_event) {
   auto storm = std::make_unique<Storm>(options, on_event);
   StormResult result = storm->Run();
-  // A hung run cannot be torn down (Bios are still owned by paths): keep it, report the seed.
-  if (storm->hung()) storm.release();
+  // A hung run cannot be torn down (Bios are still owned by paths): keep it reachable for the
+  // life of the process (so leak checkers stay quiet) and report the seed.
+  if (storm->hung()) {
+    static auto* hung_runs = new std::vector<std::unique_ptr<Storm>>;
+    hung_runs->push_back(std::move(storm));
+  }
   return result;
 }
 

@@ -19,7 +19,7 @@
 #include "mpath/head.h"
 #include "reactor/reactor.h"
 #include "sim/invariants.h"
-#include "sim/rng.h"
+#include "reactor/sim_random.h"
 
 namespace nvmpath::sim {
 
@@ -83,7 +83,7 @@ class VerifyWorkload {
   InvariantChecker* checker_;
   uint64_t* next_bio_id_;
   uint64_t own_ids_ = 1;
-  Rng rng_;
+  reactor::SimRandom rng_;
   std::vector<BlockModel> model_;
   std::vector<std::unique_ptr<Slot>> slots_;
   uint64_t next_generation_ = 1;
