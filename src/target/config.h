@@ -64,6 +64,9 @@ struct TargetConfig {
   uint32_t max_h2c_data = 128 * 1024; // MAXH2CDATA
   Duration cqt = std::chrono::milliseconds(0);  // Command Quiesce Time reported (0: none)
   std::string control_socket;         // Unix socket path for the JSON-RPC control; empty: none
+  // Reads end with a C2HData carrying SUCCESS (no CapsuleResp) when the host disabled SQ flow
+  // control. Off by default: the Linux 6.1 target always sends a CapsuleResp.
+  bool c2h_success = false;
 };
 
 }  // namespace nvmpath::target

@@ -1,0 +1,142 @@
+#include "target/namespace_backend.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+namespace nvmpath::target {
+namespace {
+
+class MemoryBackend final : public Backend {
+ public:
+  explicit MemoryBackend(uint64_t size) : bytes_(size, 0) {}
+  const char* kind_name() const override { return "memory"; }
+  uint64_t size_bytes() const override { return bytes_.size(); }
+  void Read(uint64_t offset, std::span<uint8_t> out, Done done) override {
+    std::memcpy(out.data(), bytes_.data() + offset, out.size());
+    done(Status::Ok());
+  }
+  void Write(uint64_t offset, std::span<const uint8_t> in, Done done) override {
+    std::memcpy(bytes_.data() + offset, in.data(), in.size());
+    done(Status::Ok());
+  }
+  void WriteZeroes(uint64_t offset, uint64_t length, Done done) override {
+    std::memset(bytes_.data() + offset, 0, length);
+    done(Status::Ok());
+  }
+  void Deallocate(uint64_t offset, uint64_t length, Done done) override {
+    WriteZeroes(offset, length, std::move(done));
+  }
+  void Flush(Done done) override { done(Status::Ok()); }
+  Status Resize(uint64_t size) override {
+    bytes_.resize(size, 0);
+    return Status::Ok();
+  }
+
+ private:
+  std::vector<uint8_t> bytes_;
+};
+
+class NullBackend final : public Backend {
+ public:
+  explicit NullBackend(uint64_t size) : size_(size) {}
+  const char* kind_name() const override { return "null"; }
+  uint64_t size_bytes() const override { return size_; }
+  void Read(uint64_t, std::span<uint8_t> out, Done done) override {
+    std::memset(out.data(), 0, out.size());
+    done(Status::Ok());
+  }
+  void Write(uint64_t, std::span<const uint8_t>, Done done) override { done(Status::Ok()); }
+  void WriteZeroes(uint64_t, uint64_t, Done done) override { done(Status::Ok()); }
+  void Deallocate(uint64_t, uint64_t, Done done) override { done(Status::Ok()); }
+  void Flush(Done done) override { done(Status::Ok()); }
+  Status Resize(uint64_t size) override {
+    size_ = size;
+    return Status::Ok();
+  }
+
+ private:
+  uint64_t size_;
+};
+
+// Positioned I/O through the reactor's File. A short transfer is an I/O error: the namespace size
+// came from the file, so a short read means the file shrank under us.
+class FileBackend final : public Backend, public std::enable_shared_from_this<FileBackend> {
+ public:
+  FileBackend(std::unique_ptr<reactor::File> file, uint64_t size)
+      : file_(std::move(file)), size_(size) {}
+  const char* kind_name() const override { return "file"; }
+  uint64_t size_bytes() const override { return size_; }
+  void Read(uint64_t offset, std::span<uint8_t> out, Done done) override {
+    const size_t want = out.size();
+    file_->Read(offset, out, [self = shared_from_this(), want, done](Result<size_t> n) {
+      done(Check(n, want, "read"));
+    });
+  }
+  void Write(uint64_t offset, std::span<const uint8_t> in, Done done) override {
+    const size_t want = in.size();
+    file_->Write(offset, in, [self = shared_from_this(), want, done](Result<size_t> n) {
+      done(Check(n, want, "write"));
+    });
+  }
+  void WriteZeroes(uint64_t offset, uint64_t length, Done done) override {
+    // Zeroes go out in chunks of at most 1 MiB, one after another, from one shared buffer.
+    auto zeroes = std::make_shared<std::vector<uint8_t>>(std::min<uint64_t>(length, 1 << 20), 0);
+    WriteZeroChunk(offset, length, std::move(zeroes), std::move(done));
+  }
+  void Deallocate(uint64_t, uint64_t, Done done) override { done(Status::Ok()); }
+  void Flush(Done done) override { done(Status::Ok()); }
+  Status Resize(uint64_t) override {
+    return Status(Code::kUnsupported, "a file namespace takes the file's size; resize the file");
+  }
+
+ private:
+  static Status Check(const Result<size_t>& n, size_t want, const char* what) {
+    if (!n.ok()) return n.status();
+    if (*n != want) return IoError(std::string("short ") + what);
+    return Status::Ok();
+  }
+  void WriteZeroChunk(uint64_t offset, uint64_t left, std::shared_ptr<std::vector<uint8_t>> z,
+                      Done done) {
+    if (left == 0) {
+      done(Status::Ok());
+      return;
+    }
+    const size_t n = std::min<uint64_t>(left, z->size());
+    file_->Write(offset, std::span<const uint8_t>(z->data(), n),
+                 [self = shared_from_this(), offset, left, n, z, done](Result<size_t> r) {
+                   Status s = Check(r, n, "write");
+                   if (!s.ok()) {
+                     done(s);
+                     return;
+                   }
+                   self->WriteZeroChunk(offset + n, left - n, z, done);
+                 });
+  }
+
+  std::unique_ptr<reactor::File> file_;
+  uint64_t size_;
+};
+
+}  // namespace
+
+Result<std::shared_ptr<Backend>> MakeBackend(const NamespaceConfig& config, reactor::Reactor* r) {
+  switch (config.backend) {
+    case BackendKind::kMemory:
+      return std::shared_ptr<Backend>(std::make_shared<MemoryBackend>(config.size_bytes));
+    case BackendKind::kNull:
+      return std::shared_ptr<Backend>(std::make_shared<NullBackend>(config.size_bytes));
+    case BackendKind::kFile: {
+      auto f = r->OpenFile(config.path, reactor::OpenMode::kReadWrite);
+      if (!f.ok()) return f.status().WithContext(config.path);
+      auto size = (*f)->Size();
+      if (!size.ok()) return size.status().WithContext(config.path);
+      const uint64_t usable = *size / config.block_size * config.block_size;
+      if (usable == 0) return InvalidArgument(config.path + ": smaller than one block");
+      return std::shared_ptr<Backend>(std::make_shared<FileBackend>(std::move(*f), usable));
+    }
+  }
+  return InvalidArgument("unknown backend kind");
+}
+
+}  // namespace nvmpath::target
