@@ -1,0 +1,553 @@
+// Target tests: drive target::Target over loopback with RawClient (the tcp/ codec and nvme/
+// builders as a raw host) and check what comes back on the wire — discovery, Fabrics, Identify,
+// I/O with in-capsule and R2T data, ANA and AENs, keep-alive expiry, digests, malformed PDUs, and
+// the injected faults. Method: every test body runs twice, on reactor::Sim (virtual time, so
+// keep-alive and delays are instant) and on reactor::Uring over 127.0.0.1, through the harness
+// of tests/reactor (one reactor runs both the target and the clients).
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <vector>
+
+#include "nvme/ana_log.h"
+#include "nvme/discovery_log.h"
+#include "nvme/identify.h"
+#include "nvme/log_pages.h"
+#include "nvme/registers.h"
+#include "raw_client.h"
+#include "target/target.h"
+#include "tcp/pdu.h"
+
+namespace nvmpath::target::testing {
+namespace {
+
+using reactor::testing::HarnessFactory;
+
+constexpr const char* kSubnqn = "nqn.2024-01.io.nvmpath:test";
+constexpr const char* kHost = "nqn.2024-01.io.nvmpath:host1";
+constexpr uint32_t kBs = 512;
+constexpr uint64_t kNsBytes = 1 << 20;  // 2048 blocks
+
+std::vector<uint8_t> Pattern(size_t n, uint32_t salt) {
+  std::vector<uint8_t> v(n);
+  uint32_t x = salt * 2654435761u + 7;
+  for (auto& b : v) {
+    x = x * 1103515245u + 12345u;
+    b = static_cast<uint8_t>(x >> 16);
+  }
+  return v;
+}
+
+class TargetTest : public ::testing::TestWithParam<HarnessFactory> {
+ protected:
+  void SetUp() override {
+    h_ = GetParam()();
+    ASSERT_TRUE(h_ != nullptr);
+    TargetConfig c;
+    c.ports = {{.id = 1, .address = "127.0.0.1", .port = 0},
+               {.id = 2, .address = "127.0.0.1", .port = 0}};
+    SubsystemConfig s;
+    s.nqn = kSubnqn;
+    s.namespaces = {{.nsid = 1, .size_bytes = kNsBytes, .block_size = kBs, .ana_group = 1},
+                    {.nsid = 2, .backend = BackendKind::kNull, .size_bytes = kNsBytes,
+                     .block_size = kBs, .ana_group = 2}};
+    c.subsystems.push_back(s);
+    SubsystemConfig locked;
+    locked.nqn = "nqn.2024-01.io.nvmpath:locked";
+    locked.allowed_hosts = {"nqn.2024-01.io.nvmpath:only-me"};
+    locked.namespaces = {{.nsid = 1, .size_bytes = kNsBytes}};
+    c.subsystems.push_back(locked);
+    Customize(c);
+    auto t = Target::Create(c, {h_->reactor()});
+    ASSERT_TRUE(t.ok()) << t.status().ToString();
+    target_ = std::move(*t);
+    ASSERT_TRUE(target_->Start().ok());
+    port1_ = target_->BoundPort(1);
+    port2_ = target_->BoundPort(2);
+    ASSERT_NE(port1_, 0);
+    ASSERT_NE(port2_, 0);
+  }
+  virtual void Customize(TargetConfig&) {}
+
+  RawClient* NewClient(uint16_t port, bool hdgst = false, bool ddgst = false) {
+    clients_.push_back(std::make_unique<RawClient>(h_.get()));
+    EXPECT_TRUE(clients_.back()->Connect(port, hdgst, ddgst));
+    return clients_.back().get();
+  }
+  // An admin queue (enabled) and one I/O queue through `port`.
+  struct Assoc {
+    RawClient* admin = nullptr;
+    RawClient* io = nullptr;
+    uint16_t cntlid = 0;
+  };
+  Assoc Associate(uint16_t port, bool hdgst = false, bool ddgst = false, uint32_t kato_ms = 0) {
+    Assoc a;
+    a.admin = NewClient(port, hdgst, ddgst);
+    auto cntlid = a.admin->AdminSetup(kSubnqn, kHost, kato_ms);
+    EXPECT_TRUE(cntlid.has_value()) << a.admin->last_status().ToString();
+    a.cntlid = cntlid.value_or(0);
+    a.io = NewClient(port, hdgst, ddgst);
+    EXPECT_TRUE(a.io->ConnectQueue(kSubnqn, kHost, 1, a.cntlid, 0, 127).has_value())
+        << a.io->last_status().ToString();
+    return a;
+  }
+
+  std::optional<Reply> Write(RawClient* c, uint32_t nsid, uint64_t slba,
+                             const std::vector<uint8_t>& data, bool in_capsule) {
+    const uint32_t nlb = static_cast<uint32_t>(data.size() / kBs);
+    const auto sgl = in_capsule ? nvme::SglDescriptor::InCapsule(static_cast<uint32_t>(data.size()))
+                                : nvme::SglDescriptor::Transport(static_cast<uint32_t>(data.size()));
+    return c->Exec(nvme::MakeWrite(0, nsid, slba, nlb, sgl), data);
+  }
+  std::optional<Reply> Read(RawClient* c, uint32_t nsid, uint64_t slba, uint32_t nlb) {
+    return c->Exec(nvme::MakeRead(0, nsid, slba, nlb, nvme::SglDescriptor::Transport(nlb * kBs)));
+  }
+  std::optional<Reply> Identify(RawClient* c, nvme::Cns cns, uint32_t nsid) {
+    return c->Exec(nvme::MakeIdentify(0, cns, nsid, nvme::SglDescriptor::Transport(4096)));
+  }
+  std::optional<Reply> GetLog(RawClient* c, nvme::LogId lid, uint64_t len, bool rae = false,
+                              uint64_t offset = 0, uint8_t lsp = 0) {
+    nvme::GetLogPageArgs a{.lid = lid, .nsid = 0xFFFFFFFF, .length_bytes = len, .offset = offset,
+                           .lsp = lsp, .rae = rae};
+    return c->Exec(nvme::MakeGetLogPage(0, a, nvme::SglDescriptor::Transport(
+                                                  static_cast<uint32_t>(len))));
+  }
+  static uint16_t Code(const std::optional<Reply>& r) {
+    return r ? r->cqe.status.code() : 0xFFFF;
+  }
+
+  std::unique_ptr<reactor::testing::Harness> h_;
+  std::unique_ptr<Target> target_;
+  std::vector<std::unique_ptr<RawClient>> clients_;
+  uint16_t port1_ = 0;
+  uint16_t port2_ = 0;
+};
+
+TEST_P(TargetTest, DiscoveryLogListsEveryPortOfEverySubsystem) {
+  RawClient* c = NewClient(port1_);
+  auto cntlid = c->AdminSetup("nqn.2014-08.org.nvmexpress.discovery", kHost);
+  ASSERT_TRUE(cntlid.has_value());
+  auto id = Identify(c, nvme::Cns::kController, 0);
+  ASSERT_TRUE(id && id->cqe.status.ok());
+  auto ctrl = nvme::IdentifyController::Decode(id->data);
+  ASSERT_TRUE(ctrl.ok());
+  EXPECT_EQ(ctrl->cntrltype, nvme::kCntrltypeDiscovery);
+  auto hdr = GetLog(c, nvme::LogId::kDiscovery, 1024);
+  ASSERT_TRUE(hdr && hdr->cqe.status.ok());
+  auto h = nvme::DiscoveryLogHeader::Decode(hdr->data);
+  ASSERT_TRUE(h.ok());
+  // kHost may use only the open subsystem: its 2 ports, plus the current discovery subsystem.
+  ASSERT_EQ(h->numrec, 3u);
+  auto full = GetLog(c, nvme::LogId::kDiscovery, 1024 * (1 + h->numrec));
+  ASSERT_TRUE(full && full->cqe.status.ok());
+  auto log = nvme::DiscoveryLog::Decode(full->data);
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  EXPECT_EQ(log->entries[0].subtype, nvme::kSubtypeCurrentDiscovery);
+  std::vector<std::string> svcids;
+  for (size_t i = 1; i < log->entries.size(); ++i) {
+    const auto& e = log->entries[i];
+    EXPECT_EQ(e.subtype, nvme::kSubtypeNvm);
+    EXPECT_EQ(e.subnqn, kSubnqn);
+    EXPECT_EQ(e.trtype, nvme::kTrtypeTcp);
+    EXPECT_EQ(e.adrfam, nvme::kAdrfamIpv4);
+    EXPECT_EQ(e.traddr, "127.0.0.1");
+    EXPECT_EQ(e.cntlid, 0xFFFF);
+    svcids.push_back(e.trsvcid);
+  }
+  EXPECT_EQ(svcids, (std::vector<std::string>{std::to_string(port1_), std::to_string(port2_)}));
+  // A port change bumps GENCTR and removes the entry.
+  const uint64_t gen = log->genctr;
+  ASSERT_TRUE(target_->SetPortEnabled(2, false).ok());
+  auto again = GetLog(c, nvme::LogId::kDiscovery, 4096);
+  auto log2 = nvme::DiscoveryLog::Decode(again->data);
+  ASSERT_TRUE(log2.ok());
+  EXPECT_GT(log2->genctr, gen);
+  EXPECT_EQ(log2->entries.size(), 2u);
+}
+
+TEST_P(TargetTest, ConnectAdminAndIoQueueAndProperties) {
+  RawClient* a = NewClient(port1_);
+  auto cntlid = a->ConnectQueue(kSubnqn, kHost, 0, nvme::kCntlidDynamic);
+  ASSERT_TRUE(cntlid.has_value());
+  EXPECT_GE(*cntlid, 1);
+  EXPECT_LE(*cntlid, 0xFFEF);
+  // Before CC.EN, admin commands are refused.
+  EXPECT_EQ(Code(Identify(a, nvme::Cns::kController, 0)), nvme::sc::kCommandSequenceError);
+  auto cap = a->Exec(nvme::MakePropertyGet(0, nvme::kRegCap, true));
+  ASSERT_TRUE(cap && cap->cqe.status.ok());
+  nvme::CapRegister c{cap->cqe.result64()};
+  EXPECT_EQ(c.mqes(), 127u);
+  EXPECT_EQ(c.css() & 1, 1u);
+  EXPECT_EQ(c.mpsmin(), 0u);
+  EXPECT_GT(c.to(), 0u);
+  auto vs = a->Exec(nvme::MakePropertyGet(0, nvme::kRegVs, false));
+  EXPECT_EQ(vs->cqe.dw0, 0x10400u);
+  ASSERT_TRUE(a->Enable());
+  // Shutdown notification completes at once.
+  nvme::CcRegister cc;
+  cc.set_en(1).set_iosqes(6).set_iocqes(4).set_shn(1);
+  ASSERT_TRUE(a->Exec(nvme::MakePropertySet(0, nvme::kRegCc, false, cc.raw))->cqe.status.ok());
+  auto csts = a->Exec(nvme::MakePropertyGet(0, nvme::kRegCsts, false));
+  EXPECT_EQ(nvme::CstsRegister{csts->cqe.dw0}.shst(), nvme::kShutdownStatusComplete);
+
+  RawClient* io = NewClient(port1_);
+  EXPECT_TRUE(io->ConnectQueue(kSubnqn, kHost, 1, *cntlid).has_value());
+  // Wrong CNTLID, SQSIZE over MQES, second connect of the same QID.
+  RawClient* bad = NewClient(port1_);
+  EXPECT_FALSE(bad->ConnectQueue(kSubnqn, kHost, 2, *cntlid + 100).has_value());
+  EXPECT_EQ(bad->last_status().code(), nvme::sc::kConnectInvalidParameters);
+  EXPECT_EQ(bad->last_dw0(), (1u << 16) | nvme::kConnectDataOffsetCntlid);
+  RawClient* big = NewClient(port1_);
+  EXPECT_FALSE(big->ConnectQueue(kSubnqn, kHost, 2, *cntlid, 0, 500).has_value());
+  EXPECT_EQ(big->last_dw0(), uint32_t{nvme::kConnectOffsetSqsize});
+  RawClient* dup = NewClient(port1_);
+  EXPECT_FALSE(dup->ConnectQueue(kSubnqn, kHost, 1, *cntlid).has_value());
+  RawClient* unknown = NewClient(port1_);
+  EXPECT_FALSE(unknown->ConnectQueue("nqn.2024-01.io.nvmpath:nope", kHost, 0, 0xFFFF));
+  EXPECT_EQ(unknown->last_status().code(), nvme::sc::kConnectInvalidParameters);
+  EXPECT_EQ(unknown->last_dw0(), (1u << 16) | nvme::kConnectDataOffsetSubnqn);
+}
+
+TEST_P(TargetTest, HostNotAllowedGetsInvalidHostWithDnr) {
+  RawClient* c = NewClient(port1_);
+  EXPECT_FALSE(c->ConnectQueue("nqn.2024-01.io.nvmpath:locked", kHost, 0, 0xFFFF));
+  EXPECT_EQ(c->last_status().code(), nvme::sc::kConnectInvalidHost);
+  EXPECT_TRUE(c->last_status().dnr());
+  RawClient* ok = NewClient(port1_);
+  EXPECT_TRUE(ok->ConnectQueue("nqn.2024-01.io.nvmpath:locked", "nqn.2024-01.io.nvmpath:only-me",
+                               0, 0xFFFF));
+}
+
+TEST_P(TargetTest, IdentifyControllerNamespaceListAndDescriptors) {
+  Assoc a = Associate(port1_);
+  auto id = Identify(a.admin, nvme::Cns::kController, 0);
+  ASSERT_TRUE(id && id->cqe.status.ok());
+  auto ctrl = nvme::IdentifyController::Decode(id->data);
+  ASSERT_TRUE(ctrl.ok());
+  EXPECT_EQ(ctrl->cntlid, a.cntlid);
+  EXPECT_EQ(ctrl->cmic, nvme::kCmicMultiPort | nvme::kCmicMultiController | nvme::kCmicAnaReporting);
+  EXPECT_EQ(ctrl->subnqn, kSubnqn);
+  EXPECT_GE(ctrl->ioccsz, 4u);
+  EXPECT_GE(ctrl->iorcsz, 1u);
+  EXPECT_EQ(ctrl->icdoff, 0);
+  EXPECT_NE(ctrl->kas, 0);
+  EXPECT_NE(ctrl->mnan, 0u);
+  EXPECT_LE(ctrl->mnan, ctrl->nn);
+  EXPECT_EQ(ctrl->nanagrpid, ctrl->anagrpmax);
+  EXPECT_EQ(ctrl->oaes & (nvme::kOaesNsAttribute | nvme::kOaesAnaChange),
+            nvme::kOaesNsAttribute | nvme::kOaesAnaChange);
+  EXPECT_EQ(ctrl->oncs & 0x0C, 0x0C);
+  EXPECT_EQ(ctrl->msdbd, 1);
+  EXPECT_EQ(ctrl->ver, 0x10400u);
+
+  auto list = Identify(a.admin, nvme::Cns::kActiveNamespaces, 0);
+  auto nsids = nvme::DecodeActiveNsList(list->data);
+  ASSERT_TRUE(nsids.ok());
+  EXPECT_EQ(*nsids, (std::vector<uint32_t>{1, 2}));
+  auto after1 = nvme::DecodeActiveNsList(Identify(a.admin, nvme::Cns::kActiveNamespaces, 1)->data);
+  EXPECT_EQ(*after1, (std::vector<uint32_t>{2}));
+
+  auto ns = nvme::IdentifyNamespace::Decode(Identify(a.admin, nvme::Cns::kNamespace, 1)->data);
+  ASSERT_TRUE(ns.ok());
+  EXPECT_EQ(ns->nsze, kNsBytes / kBs);
+  EXPECT_EQ(*ns->BlockSize(), kBs);
+  EXPECT_EQ(ns->anagrpid, 1u);
+  EXPECT_EQ(ns->nmic & nvme::kNmicShared, nvme::kNmicShared);
+
+  auto desc = nvme::NsIdentifiers::Decode(Identify(a.admin, nvme::Cns::kNsDescriptors, 1)->data);
+  ASSERT_TRUE(desc.ok());
+  EXPECT_TRUE(desc->uuid && desc->nguid && desc->eui64);
+  EXPECT_EQ(desc->csi, 0);
+  EXPECT_EQ(*desc->nguid, ns->nguid);
+  // The same identifiers through the other port (one namespace, two paths).
+  Assoc b = Associate(port2_);
+  auto desc2 = nvme::NsIdentifiers::Decode(Identify(b.admin, nvme::Cns::kNsDescriptors, 1)->data);
+  EXPECT_EQ(*desc, *desc2);
+  // Inactive NSID: zeroes; invalid NSID: Invalid Namespace.
+  auto inactive = Identify(a.admin, nvme::Cns::kNamespace, 7);
+  EXPECT_TRUE(inactive->cqe.status.ok());
+  EXPECT_EQ(inactive->data, std::vector<uint8_t>(4096, 0));
+  EXPECT_EQ(Code(Identify(a.admin, nvme::Cns::kNamespace, 0)), nvme::sc::kInvalidNamespace);
+  EXPECT_EQ(Code(Identify(a.admin, nvme::Cns::kNsDescriptors, 7)), nvme::sc::kInvalidNamespace);
+}
+
+TEST_P(TargetTest, WriteThenReadBackInCapsuleAndR2T) {
+  Assoc a = Associate(port1_);
+  const auto small = Pattern(4096, 1);        // in-capsule (8 KiB limit)
+  const auto large = Pattern(256 * 1024, 2);  // R2T, split into H2CData of MAXH2CDATA
+  ASSERT_EQ(Code(Write(a.io, 1, 0, small, true)), 0);
+  ASSERT_EQ(Code(Write(a.io, 1, 100, large, false)), 0);
+  auto r1 = Read(a.io, 1, 0, 8);
+  ASSERT_EQ(Code(r1), 0);
+  EXPECT_EQ(r1->data, small);
+  auto r2 = Read(a.io, 1, 100, 512);
+  ASSERT_EQ(Code(r2), 0);
+  EXPECT_EQ(r2->data, large);
+  // The data is the namespace's, not the connection's: read it through port 2.
+  Assoc b = Associate(port2_);
+  EXPECT_EQ(Read(b.io, 1, 0, 8)->data, small);
+  // Null namespace: reads zeroes.
+  ASSERT_EQ(Code(Write(a.io, 2, 0, small, true)), 0);
+  EXPECT_EQ(Read(a.io, 2, 0, 8)->data, std::vector<uint8_t>(4096, 0));
+}
+
+TEST_P(TargetTest, FlushWriteZeroesAndDeallocate) {
+  Assoc a = Associate(port1_);
+  ASSERT_EQ(Code(Write(a.io, 1, 10, Pattern(8192, 3), false)), 0);
+  EXPECT_EQ(Code(a.io->Exec(nvme::MakeFlush(0, 1))), 0);
+  EXPECT_EQ(Code(a.io->Exec(nvme::MakeWriteZeroes(0, 1, 10, 4, false))), 0);
+  auto r = Read(a.io, 1, 10, 16);
+  std::vector<uint8_t> want = Pattern(8192, 3);
+  std::fill(want.begin(), want.begin() + 4 * kBs, 0);
+  EXPECT_EQ(r->data, want);
+  // Deallocate blocks 14..15 (16-byte range in the capsule).
+  std::vector<uint8_t> range(nvme::kDsmRangeSize);
+  nvme::DsmRange{.attributes = 0, .nlb = 2, .slba = 14}.Encode(
+      std::span<uint8_t, nvme::kDsmRangeSize>(range.data(), range.size()));
+  EXPECT_EQ(Code(a.io->Exec(nvme::MakeDsmDeallocate(0, 1, 1, nvme::SglDescriptor::InCapsule(16)),
+                            range)),
+            0);
+  std::fill(want.begin() + 4 * kBs, want.begin() + 6 * kBs, 0);
+  EXPECT_EQ(Read(a.io, 1, 10, 16)->data, want);
+  // A range past the end.
+  nvme::DsmRange{.attributes = 0, .nlb = 8, .slba = 2044}.Encode(
+      std::span<uint8_t, nvme::kDsmRangeSize>(range.data(), range.size()));
+  EXPECT_EQ(Code(a.io->Exec(nvme::MakeDsmDeallocate(0, 1, 1, nvme::SglDescriptor::InCapsule(16)),
+                            range)),
+            nvme::sc::kLbaOutOfRange);
+}
+
+TEST_P(TargetTest, LbaOutOfRangeAndInvalidNamespace) {
+  Assoc a = Associate(port1_);
+  auto r = Read(a.io, 1, 2047, 2);
+  EXPECT_EQ(Code(r), nvme::sc::kLbaOutOfRange);
+  EXPECT_TRUE(r->cqe.status.dnr());
+  EXPECT_EQ(Code(Write(a.io, 1, 2048, Pattern(512, 1), true)), nvme::sc::kLbaOutOfRange);
+  EXPECT_EQ(Code(a.io->Exec(nvme::MakeWriteZeroes(0, 1, 0xFFFFFFFFFFFFull, 1, false))),
+            nvme::sc::kLbaOutOfRange);
+  auto inv = Read(a.io, 9, 0, 1);
+  EXPECT_EQ(Code(inv), nvme::sc::kInvalidNamespace);
+  EXPECT_TRUE(inv->cqe.status.dnr());
+  EXPECT_EQ(Code(Read(a.io, 1, 0, 2049)), nvme::sc::kLbaOutOfRange);
+  // Unknown opcode.
+  nvme::Command odd = nvme::MakeFlush(0, 1);
+  odd.opcode = 0x7E;
+  EXPECT_EQ(Code(a.io->Exec(odd)), nvme::sc::kInvalidOpcode);
+}
+
+TEST_P(TargetTest, AnaLogAndAenAfterSetAnaState) {
+  Assoc a = Associate(port1_);
+  auto before = GetLog(a.admin, nvme::LogId::kAna, 4096);
+  auto log = nvme::AnaLog::Decode(before->data, 32);
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  ASSERT_EQ(log->groups.size(), 2u);
+  EXPECT_EQ(log->groups[0].grpid, 1u);
+  EXPECT_EQ(log->groups[0].nsids, std::vector<uint32_t>{1});
+  EXPECT_EQ(log->groups[0].state, nvme::AnaState::kOptimized);
+  const uint16_t aer = a.admin->Submit(nvme::MakeAsyncEventRequest(0));
+  h_->RunFor(std::chrono::milliseconds(5));
+  EXPECT_FALSE(a.admin->HasReply(aer));
+  ASSERT_TRUE(target_->SetAnaState(1, 1, nvme::AnaState::kInaccessible).ok());
+  auto aen = a.admin->Wait(aer);
+  ASSERT_TRUE(aen.has_value());
+  EXPECT_EQ(aen->cqe.dw0, 0x000C0302u);  // notice, ANA change, log 0Ch
+  auto after = nvme::AnaLog::Decode(GetLog(a.admin, nvme::LogId::kAna, 4096)->data, 32);
+  ASSERT_TRUE(after.ok());
+  EXPECT_GT(after->chgcnt, log->chgcnt);
+  EXPECT_EQ(after->groups[0].state, nvme::AnaState::kInaccessible);
+  EXPECT_EQ(after->groups[1].state, nvme::AnaState::kOptimized);
+  // I/O to group 1 through port 1 now fails with the ANA status; port 2 still serves it.
+  auto r = Read(a.io, 1, 0, 1);
+  EXPECT_EQ(Code(r), nvme::sc::kAnaInaccessible);
+  EXPECT_FALSE(r->cqe.status.dnr());
+  EXPECT_EQ(Code(Read(a.io, 2, 0, 1)), 0);
+  Assoc b = Associate(port2_);
+  EXPECT_EQ(Code(Read(b.io, 1, 0, 1)), 0);
+  ASSERT_TRUE(target_->SetAnaState(1, 1, nvme::AnaState::kChange).ok());
+  EXPECT_EQ(Code(Read(a.io, 1, 0, 1)), nvme::sc::kAnaTransition);
+  ASSERT_TRUE(target_->SetAnaState(1, 1, nvme::AnaState::kPersistentLoss).ok());
+  EXPECT_EQ(Code(Read(a.io, 1, 0, 1)), nvme::sc::kAnaPersistentLoss);
+  // RGO: groups only, no NSIDs.
+  auto rgo = GetLog(a.admin, nvme::LogId::kAna, 4096, false, 0, nvme::kAnaLspRgo);
+  auto rgolog = nvme::AnaLog::Decode(rgo->data, 32);
+  ASSERT_TRUE(rgolog.ok());
+  EXPECT_TRUE(rgolog->groups[0].nsids.empty());
+}
+
+TEST_P(TargetTest, NamespaceRemovalRaisesAenAndChangedList) {
+  Assoc a = Associate(port1_);
+  const uint16_t aer = a.admin->Submit(nvme::MakeAsyncEventRequest(0));
+  ASSERT_TRUE(target_->RemoveNamespace(kSubnqn, 2).ok());
+  auto aen = a.admin->Wait(aer);
+  ASSERT_TRUE(aen.has_value());
+  EXPECT_EQ(aen->cqe.dw0, 0x00040002u);  // notice, NS attribute changed, log 04h
+  auto changed = GetLog(a.admin, nvme::LogId::kChangedNamespaces, 4096);
+  auto list = nvme::ChangedNsList::Decode(changed->data);
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ(list->nsids, std::vector<uint32_t>{2});
+  EXPECT_EQ(Code(Read(a.io, 2, 0, 1)), nvme::sc::kInvalidNamespace);
+  auto active = nvme::DecodeActiveNsList(Identify(a.admin, nvme::Cns::kActiveNamespaces, 0)->data);
+  EXPECT_EQ(*active, std::vector<uint32_t>{1});
+  // The list was read with RAE=0: the next change raises a new notice on a new AER.
+  const uint16_t aer2 = a.admin->Submit(nvme::MakeAsyncEventRequest(0));
+  ASSERT_TRUE(target_->AddNamespace(kSubnqn, {.nsid = 5, .size_bytes = kNsBytes}).ok());
+  ASSERT_TRUE(a.admin->Wait(aer2).has_value());
+  EXPECT_EQ(Read(a.io, 5, 0, 1)->cqe.status.code(), 0);
+  // Without reading the log, a further change raises no notice (masked).
+  const uint16_t aer3 = a.admin->Submit(nvme::MakeAsyncEventRequest(0));
+  ASSERT_TRUE(target_->RemoveNamespace(kSubnqn, 5).ok());
+  h_->RunFor(std::chrono::milliseconds(20));
+  EXPECT_FALSE(a.admin->HasReply(aer3));
+}
+
+TEST_P(TargetTest, ResizeShowsInIdentify) {
+  Assoc a = Associate(port1_);
+  ASSERT_TRUE(target_->ResizeNamespace(kSubnqn, 1, 2 * kNsBytes).ok());
+  auto ns = nvme::IdentifyNamespace::Decode(Identify(a.admin, nvme::Cns::kNamespace, 1)->data);
+  EXPECT_EQ(ns->nsze, 2 * kNsBytes / kBs);
+  EXPECT_EQ(Code(Read(a.io, 1, 3000, 1)), 0);
+  EXPECT_FALSE(target_->ResizeNamespace(kSubnqn, 1, 1000).ok());
+}
+
+TEST_P(TargetTest, KeepAliveExpiryEndsTheAssociation) {
+  Assoc a = Associate(port1_, false, false, /*kato_ms=*/300);
+  EXPECT_EQ(target_->DescribeState()["controllers"].size(), 1u);
+  // Activity keeps it alive.
+  for (int i = 0; i < 4; ++i) {
+    h_->RunFor(std::chrono::milliseconds(100));
+    ASSERT_EQ(Code(a.admin->Exec(nvme::MakeKeepAlive(0))), 0);
+  }
+  EXPECT_FALSE(a.admin->closed());
+  EXPECT_TRUE(a.admin->WaitClosed(std::chrono::seconds(3)));
+  EXPECT_TRUE(a.io->WaitClosed(std::chrono::seconds(1)));
+  EXPECT_EQ(target_->DescribeState()["controllers"].size(), 0u);
+}
+
+TEST_P(TargetTest, DigestsOnAndOff) {
+  for (auto [hd, dd] : {std::pair{true, true}, {true, false}, {false, true}}) {
+    Assoc a = Associate(port1_, hd, dd);
+    const auto data = Pattern(64 * 1024, hd * 2 + dd);
+    ASSERT_EQ(Code(Write(a.io, 1, 0, data, false)), 0);
+    ASSERT_EQ(Code(Write(a.io, 1, 200, Pattern(1024, 9), true)), 0);
+    EXPECT_EQ(Read(a.io, 1, 0, 128)->data, data);
+  }
+}
+
+TEST_P(TargetTest, MalformedPduGetsTermReqAndClosesOnlyThatConnection) {
+  Assoc a = Associate(port1_);
+  RawClient* bad = NewClient(port1_);
+  // A C2HData sent to the controller: wrong direction (FES 1, invalid header field).
+  std::vector<uint8_t> pdu;
+  tcp::AppendC2HData(pdu, {.cccid = 1, .datao = 0, .last = true}, Pattern(16, 1), {});
+  bad->SendRaw(pdu);
+  ASSERT_TRUE(bad->WaitClosed(std::chrono::seconds(3)));
+  ASSERT_TRUE(bad->term_req().has_value());
+  EXPECT_EQ(bad->term_req()->fes, tcp::Fes::kInvalidHeaderField);
+  // HLEN wrong: FES 1, FEI 2.
+  RawClient* bad2 = NewClient(port1_);
+  std::vector<uint8_t> cmd;
+  tcp::AppendCapsuleCmd(cmd, nvme::MakeKeepAlive(1), {}, {});
+  cmd[2] = 80;
+  bad2->SendRaw(cmd);
+  ASSERT_TRUE(bad2->WaitClosed(std::chrono::seconds(3)));
+  ASSERT_TRUE(bad2->term_req().has_value());
+  EXPECT_EQ(bad2->term_req()->fes, tcp::Fes::kInvalidHeaderField);
+  EXPECT_EQ(bad2->term_req()->fei, 2u);
+  // A header digest mismatch: FES 3.
+  RawClient* bad3 = NewClient(port1_, true, false);
+  std::vector<uint8_t> cmd3;
+  tcp::AppendCapsuleCmd(cmd3, nvme::MakeKeepAlive(1), {}, {.hdgst = true});
+  cmd3[72] ^= 0xFF;
+  bad3->SendRaw(cmd3);
+  ASSERT_TRUE(bad3->WaitClosed(std::chrono::seconds(3)));
+  ASSERT_TRUE(bad3->term_req().has_value());
+  EXPECT_EQ(bad3->term_req()->fes, tcp::Fes::kHeaderDigestError);
+  // The healthy association is untouched.
+  EXPECT_FALSE(a.admin->closed());
+  EXPECT_FALSE(a.io->closed());
+  EXPECT_EQ(Code(Read(a.io, 1, 0, 1)), 0);
+  EXPECT_EQ(Code(a.admin->Exec(nvme::MakeKeepAlive(0))), 0);
+}
+
+TEST_P(TargetTest, FailNextByOpcodeAndPort) {
+  Assoc a = Associate(port1_);
+  Assoc b = Associate(port2_);
+  FailNextSpec spec;
+  spec.count = 2;
+  spec.status = nvme::NvmeStatus::Of(nvme::sc::kInternalPathError);
+  spec.opcode = static_cast<uint8_t>(nvme::IoOpcode::kRead);
+  spec.port_id = 1;
+  ASSERT_TRUE(target_->FailNext(spec).ok());
+  EXPECT_EQ(Code(Read(b.io, 1, 0, 1)), 0);                       // other port
+  EXPECT_EQ(Code(Write(a.io, 1, 0, Pattern(512, 1), true)), 0);  // other opcode
+  EXPECT_EQ(Code(Read(a.io, 1, 0, 1)), nvme::sc::kInternalPathError);
+  EXPECT_EQ(Code(Read(a.io, 1, 0, 1)), nvme::sc::kInternalPathError);
+  EXPECT_EQ(Code(Read(a.io, 1, 0, 1)), 0);  // the count is used up
+}
+
+TEST_P(TargetTest, StallHoldsResponsesAndDelayDelaysThem) {
+  Assoc a = Associate(port1_);
+  ASSERT_TRUE(target_->SetStalled(1, true).ok());
+  const uint16_t cid = a.io->Submit(
+      nvme::MakeRead(0, 1, 0, 1, nvme::SglDescriptor::Transport(kBs)));
+  h_->RunFor(std::chrono::milliseconds(50));
+  EXPECT_FALSE(a.io->HasReply(cid));
+  ASSERT_TRUE(target_->SetStalled(1, false).ok());
+  EXPECT_EQ(Code(a.io->Wait(cid)), 0);
+
+  ASSERT_TRUE(target_->SetResponseDelay(std::nullopt, std::chrono::milliseconds(100)).ok());
+  const TimePoint t0 = h_->reactor()->now();
+  EXPECT_EQ(Code(Read(a.io, 1, 0, 1)), 0);
+  EXPECT_GE(h_->reactor()->now() - t0, std::chrono::milliseconds(100));
+  ASSERT_TRUE(target_->SetResponseDelay(std::nullopt, Duration{0}).ok());
+}
+
+TEST_P(TargetTest, LateWriteExecutesAfterDisconnect) {
+  Assoc a = Associate(port1_);
+  Assoc b = Associate(port2_);
+  const auto old_data = Pattern(4096, 1);
+  const auto new_data = Pattern(4096, 2);
+  ASSERT_EQ(Code(Write(a.io, 1, 0, old_data, false)), 0);
+  ASSERT_TRUE(target_->SetLateWrites(1, 1, std::chrono::milliseconds(300)).ok());
+  const uint16_t cid = a.io->Submit(nvme::MakeWrite(0, 1, 0, 8, nvme::SglDescriptor::Transport(4096)),
+                                    new_data);
+  h_->RunFor(std::chrono::milliseconds(50));
+  EXPECT_FALSE(a.io->HasReply(cid));  // neither executed nor answered
+  EXPECT_EQ(Read(b.io, 1, 0, 8)->data, old_data);
+  ASSERT_TRUE(target_->DropConnections(1).ok());
+  ASSERT_TRUE(a.io->WaitClosed(std::chrono::seconds(2)));
+  EXPECT_EQ(Read(b.io, 1, 0, 8)->data, old_data);  // not yet
+  ASSERT_TRUE(h_->RunUntil(
+      [&] { return target_->DescribeState()["late_writes_executed"] == 1; },
+      std::chrono::seconds(3)));
+  EXPECT_EQ(Read(b.io, 1, 0, 8)->data, new_data);
+}
+
+TEST_P(TargetTest, DescribeStateAndControlErrors) {
+  Associate(port1_);
+  auto j = target_->DescribeState();
+  EXPECT_EQ(j["ports"].size(), 2u);
+  EXPECT_EQ(j["ports"][0]["connections"].size(), 2u);
+  EXPECT_EQ(j["subsystems"][1]["namespaces"].size(), 2u);
+  EXPECT_EQ(target_->RemoveNamespace(kSubnqn, 42).code(), Code::kNotFound);
+  EXPECT_EQ(target_->AddNamespace(kSubnqn, {.nsid = 1}).code(), Code::kAlreadyExists);
+  EXPECT_EQ(target_->SetAnaState(9, 1, nvme::AnaState::kOptimized).code(), Code::kNotFound);
+  EXPECT_EQ(target_->SetAnaState(1, 0, nvme::AnaState::kOptimized).code(), Code::kInvalidArgument);
+  auto bad = Target::Create(TargetConfig{.subsystems = {{.nqn = "nqn.x", .namespaces = {{.nsid = 0}}}}},
+                            {h_->reactor()});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("subsystems[0].namespaces[0].nsid"), std::string::npos)
+      << bad.status().message();
+}
+
+std::string HarnessName(const ::testing::TestParamInfo<HarnessFactory>& info) {
+  return info.param()->name();
+}
+
+INSTANTIATE_TEST_SUITE_P(Reactors, TargetTest,
+                         ::testing::Values(&reactor::testing::MakeSimHarness,
+                                           &reactor::testing::MakeUringHarness),
+                         HarnessName);
+
+}  // namespace
+}  // namespace nvmpath::target::testing
