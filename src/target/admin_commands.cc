@@ -90,9 +90,12 @@ std::optional<std::vector<uint8_t>> BuildLog(Core& core, Connection& conn, Contr
 CmdResult GetLogPage(Core& core, Connection& conn, Controller& ctrl, const nvme::Command& cmd) {
   const auto f = nvme::GetLogPageFields::From(cmd);
   if (f.offset % 4 != 0) return CmdResult::Error(kInvalidField);
+  // NUMD is 32 bits: bound the buffer a peer can make us allocate.
+  if (f.length_bytes() > kMaxTransferNoMdts) return CmdResult::Error(kInvalidField);
   auto page = BuildLog(core, conn, ctrl, f);
   if (!page) return CmdResult::Error(nvme::sc::kInvalidLogPage);
-  if (f.offset > page->size()) return CmdResult::Error(kInvalidField);
+  // An offset past the end reads zeroes rather than failing: nvme-cli reads the ANA log in 4 KiB
+  // chunks sized by MNAN/NANAGRPID, far past the page's real end, and Linux nvmet allows it.
   // Reading a log without RAE re-arms the notice it belongs to (NVMe Base, AER).
   if (!f.rae) {
     switch (static_cast<nvme::LogId>(f.lid)) {
@@ -104,8 +107,10 @@ CmdResult GetLogPage(Core& core, Connection& conn, Controller& ctrl, const nvme:
   }
   // Bytes past the end of the page read as zeroes.
   std::vector<uint8_t> out(f.length_bytes(), 0);
-  const size_t n = std::min<uint64_t>(out.size(), page->size() - f.offset);
-  std::copy_n(page->begin() + static_cast<ptrdiff_t>(f.offset), n, out.begin());
+  if (f.offset < page->size()) {
+    const size_t n = std::min<uint64_t>(out.size(), page->size() - f.offset);
+    std::copy_n(page->begin() + static_cast<ptrdiff_t>(f.offset), n, out.begin());
+  }
   return CmdResult::WithData(std::move(out));
 }
 

@@ -372,6 +372,11 @@ TEST_P(TargetTest, AnaLogAndAenAfterSetAnaState) {
   auto rgolog = nvme::AnaLog::Decode(rgo->data, 32);
   ASSERT_TRUE(rgolog.ok());
   EXPECT_TRUE(rgolog->groups[0].nsids.empty());
+  // A read past the end of the page (nvme-cli reads in 4 KiB chunks) returns zeroes.
+  auto tail = GetLog(a.admin, nvme::LogId::kAna, 1024, false, 4096);
+  ASSERT_EQ(Code(tail), 0);
+  EXPECT_EQ(tail->data, std::vector<uint8_t>(1024, 0));
+  EXPECT_EQ(Code(GetLog(a.admin, nvme::LogId::kAna, 64, false, 2)), nvme::sc::kInvalidField);
 }
 
 TEST_P(TargetTest, NamespaceRemovalRaisesAenAndChangedList) {
