@@ -7,8 +7,10 @@
 // implementation belong to the target core.
 //
 // Threads: a Target runs on the reactors given to Create; reactors[0] is the control reactor.
-// Every control method must be called on reactors[0] (post to it from other threads). Ports'
-// connections are spread over all reactors.
+// Every control method must be called on reactors[0] (post to it from other threads). Today every
+// port listens and every connection runs on reactors[0] too, so the model needs no sharing; the
+// other reactors are accepted for a later spreading of connections (docs/ARCHITECTURE.md,
+// "The target").
 #pragma once
 
 #include <nlohmann/json.hpp>
