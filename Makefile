@@ -27,7 +27,7 @@ build-sanitize: setup build/sanitize/build.ninja
 	ninja -C build/sanitize -j $(JOBS)
 
 build-fuzz: setup build/fuzz/build.ninja
-	ninja -C build/fuzz -j $(JOBS)
+	ninja -C build/fuzz -j $(JOBS) pdu_decoder_fuzz
 
 # Unit, sim and e2e tests in a normal build, then again under ASan+UBSan.
 test: build build-sanitize
