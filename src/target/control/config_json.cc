@@ -141,8 +141,8 @@ Result<SubsystemConfig> ParseSubsystem(const Json& j, std::string_view path,
   NVMP_RETURN_IF_ERROR(CheckPrintable(s.serial, FieldPath(path, "serial"), kSerialMaxBytes));
   NVMP_RETURN_IF_ERROR(Optional(j, path, "model", &s.model, ReadString));
   NVMP_RETURN_IF_ERROR(CheckPrintable(s.model, FieldPath(path, "model"), kModelMaxBytes));
-  // MDTS is an exponent in a one-byte Identify field.
-  NVMP_RETURN_IF_ERROR(Optional(j, path, "mdts_pages", &s.mdts_pages, UintIn(0, 255)));
+  // MDTS is an exponent (2^n pages of 4 KiB); the target serves transfers up to 2^13 pages (32 MiB).
+  NVMP_RETURN_IF_ERROR(Optional(j, path, "mdts_pages", &s.mdts_pages, UintIn(0, 13)));
   if (const Json* hosts = Member(j, "allowed_hosts")) {
     std::string hosts_path = FieldPath(path, "allowed_hosts");
     if (!hosts->is_array()) {

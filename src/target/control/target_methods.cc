@@ -86,6 +86,8 @@ Result<uint16_t> ParseNvmeStatusCode(const Json& v, std::string_view path) {
   if (v.is_string() && !v.get_ref<const std::string&>().empty() &&
       !std::isdigit(static_cast<unsigned char>(v.get_ref<const std::string&>()[0]))) {
     std::string wanted = Slug(v.get_ref<const std::string&>());
+    // The specification's names say "Asymmetric Access"; people say "ANA".
+    if (wanted.rfind("ana-", 0) == 0) wanted = "asymmetric-access-" + wanted.substr(4);
     bool found = false;
     for (uint16_t c = 1; c <= kCodeMax && !found; ++c) {
       const char* name = nvme::StatusCodeName(c);
@@ -207,7 +209,7 @@ void RegisterTargetMethods(RpcDispatcher& d, Target& target) {
         CheckObject(params, "", {"count", "status", "dnr", "opcode", "port", "nsid"}));
     Params p(params);
     FailNextSpec spec;
-    NVMP_ASSIGN_OR_RETURN(count, p.Uint<uint32_t>("count", 0, kCountMax));
+    NVMP_ASSIGN_OR_RETURN(count, p.Uint<uint32_t>("count", 1, kCountMax));
     spec.count = count;
     const Json* status_json = p.Get("status");
     if (status_json == nullptr) return FieldError("status", "missing (e.g. 0x302 or \"ana-inaccessible\")");

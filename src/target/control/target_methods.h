@@ -25,7 +25,8 @@ namespace nvmpath::target::control {
 void RegisterTargetMethods(RpcDispatcher& dispatcher, Target& target);
 
 // An NVMe status for fail_next: a number or numeric string (SCT << 8 | SC, e.g. 0x302) or a name
-// ("ANA Inaccessible", or its slug "ana-inaccessible"). Success is refused.
+// ("Asymmetric Access Inaccessible", its slug "asymmetric-access-inaccessible", or
+// "ana-inaccessible"). Success is refused.
 // Errors: kInvalidArgument "<path>: ...".
 Result<uint16_t> ParseNvmeStatusCode(const nlohmann::json& v, std::string_view path);
 // An I/O opcode: a number ("0x01", 1) or a name: flush, write, read, write-zeroes, dsm.

@@ -223,8 +223,8 @@ TEST(ConfigJson, SubsystemFieldsAreChecked) {
   EXPECT_EQ(ErrorWith("/subsystems/0/serial", std::string(21, '1')),
             "subsystems[0].serial: expected 1..20 bytes, got 21");
   EXPECT_EQ(ErrorWith("/subsystems/0/model", ""), "subsystems[0].model: expected 1..40 bytes, got 0");
-  EXPECT_EQ(ErrorWith("/subsystems/0/mdts_pages", 256),
-            "subsystems[0].mdts_pages: expected an integer 0..255, got 256");
+  EXPECT_EQ(ErrorWith("/subsystems/0/mdts_pages", 14),
+            "subsystems[0].mdts_pages: expected an integer 0..13, got 14");
   EXPECT_EQ(ErrorWith("/subsystems/0/allowed_hosts", "nqn.a"),
             "subsystems[0].allowed_hosts: expected an array of host NQNs, got \"nqn.a\"");
   EXPECT_EQ(ErrorWith("/subsystems/0/namespaces", Json::object()),
