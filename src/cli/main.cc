@@ -3,6 +3,8 @@
 
 #include "cli/demo_command.h"
 #include "cli/sim_command.h"
+#include "cli/target_command.h"
+#include "cli/target_ctl_command.h"
 
 int main(int argc, char** argv) {
   CLI::App app("nvmpath: userspace NVMe/TCP multipath host and target");
@@ -11,6 +13,8 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   nvmpath::cli::AddSimCommand(app, exit_code);
   nvmpath::cli::AddDemoCommand(app, exit_code);
+  nvmpath::cli::AddTargetCommand(app, exit_code);
+  nvmpath::cli::AddTargetCtlCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -55,9 +55,8 @@ Status ErrorFromResponse(const Json& error) {
       status = CodeFromName(s->get<std::string>());
     }
   }
-  // The message already reads "<code name>: ..." for server errors; keep it as the user saw it.
-  std::string prefix = fmt::format("{}: ", CodeName(status));
-  if (message.rfind(prefix, 0) == 0) message.erase(0, prefix.size());
+  // The message keeps its "<code name>: " prefix ("not found: namespace 9 in ..."): it is what
+  // tells the user which kind of failure a terse target message is.
   return Status(status == Code::kOk ? Code::kInternal : status, message);
 }
 

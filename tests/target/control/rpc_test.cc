@@ -212,7 +212,7 @@ TEST_F(RpcSocketTest, RpcCallReturnsTheServersErrors) {
   auto missing = RpcCall(path_, "fail_missing", Json::object());
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().code(), Code::kNotFound);
-  EXPECT_EQ(missing.status().message(), "subsystem nqn.x: no such subsystem");
+  EXPECT_EQ(missing.status().message(), "not found: subsystem nqn.x: no such subsystem");
   auto unknown = RpcCall(path_, "nope", Json::object());
   ASSERT_FALSE(unknown.ok());
   EXPECT_EQ(unknown.status().message().rfind("unknown method \"nope\" (known: echo,", 0), 0u);
@@ -374,7 +374,7 @@ TEST_F(RpcSocketTest, ReactorExecutorTimesOutOnAStoppedReactor) {
   auto r = RpcCall(path_, "echo", Json::object());
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Code::kTimedOut);
-  EXPECT_EQ(r.status().message(), "the target did not answer within 0.1 s");
+  EXPECT_EQ(r.status().message(), "timed out: the target did not answer within 0.1 s");
   server_->Stop();
   // Running the loop now runs the late call; it owns its arguments, so nothing dangles.
   (*loop)->RunOnce(std::chrono::milliseconds(10));
