@@ -1,0 +1,104 @@
+// host::PathNs — one namespace reached through one NVMe/TCP controller: the blk::Path the head
+// sees for (controller, NSID).
+//
+// Data path: Submit wraps the Bio in an Attempt (this path's per-attempt object: the command's
+// DSM range buffer, the retry timer for a full queue, the attempt-list link), builds the NVMe
+// command (Read / Write / Flush / Write Zeroes / Dataset Management deallocate) for this NSID and
+// block size, and sends it on the current reactor's I/O queue with Controller::SubmitIo. When the
+// command completes, the Attempt goes back to its reactor's pool first, then the bare Bio and the
+// NVMe status go to the head's sink. The range is not checked against this path's capacity (the
+// head did it, once). A Bio larger than the controller's maximum transfer fails with Invalid
+// Field (DNR): the head's callers bound their I/O size (Client API), so splitting is not done.
+//
+// State: the owner (host::NamespaceScanner) feeds it — the controller's state, the namespace's
+// identify data (capacity, block size, ANA group), the ANA state of its group — and every change
+// reaches the observer (the head). OnPathError marks the path (ana_pending / not ready) and asks
+// the owner to re-read the ANA log or rescan the controller.
+//
+// Threads: Submit and attempt completion on the reactor the Bio came from (per-reactor pools and
+// attempt lists, nothing shared); the block size shift read by the data path is atomic; state,
+// setters and the observer on the home reactor.
+// Invariants: every Submit ends in exactly one sink->OnAttemptDone, after its Attempt is back in
+// the pool; the path is destroyed only with no attempt in flight (asserted).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "blk/path.h"
+#include "host/controller.h"
+#include "reactor/reactor.h"
+
+namespace nvmpath::host {
+
+// What a path asks of its owner when the head reports an error on it. Home reactor.
+class PathNsOwner {
+ public:
+  virtual ~PathNsOwner() = default;
+  // An ANA status was seen: re-read the controller's ANA log.
+  virtual void RequestAnaLogRead() = 0;
+  // A namespace-gone status was seen: rescan the controller's namespaces.
+  virtual void RequestRescan() = 0;
+};
+
+struct PathNsCounters {
+  uint64_t submitted = 0;
+  uint64_t completed_error = 0;
+  uint64_t queue_full_retries = 0;
+  uint64_t too_large = 0;
+};
+
+class PathNs final : public blk::Path {
+ public:
+  // `initial` is the state before the first notification (ready, capacity, block size, ANA).
+  // REQUIRES: ctrl, owner and every reactor outlive the path; `reactors` are the controller's
+  // reactors; home is the controller's home; initial.block_size is a power of two >= 512.
+  PathNs(std::string name, uint32_t nsid, Controller* ctrl, PathNsOwner* owner,
+         std::vector<reactor::Reactor*> reactors, unsigned home, blk::PathState initial);
+  ~PathNs() override;
+  PathNs(const PathNs&) = delete;
+  PathNs& operator=(const PathNs&) = delete;
+
+  // blk::Path
+  const std::string& name() const override { return name_; }
+  void Submit(blk::Bio* bio, blk::AttemptSink* sink) override;
+  blk::PathState state() const override { return state_; }
+  void OnPathError(nvme::PathAction action) override;
+  void SetObserver(blk::PathObserver* observer) override { observer_ = observer; }
+
+  uint32_t nsid() const { return nsid_; }
+  Controller* controller() const { return ctrl_; }
+
+  // ---- owner (home reactor); each notifies the observer if the state changed ----
+  // Replaces the whole state, keeping nothing. Used by the scanner after identify / ANA reads.
+  void UpdateState(const blk::PathState& next);
+
+  // Attempts in flight from every reactor. REQUIRES: reactors not running (tests) or home only
+  // after a drain.
+  uint64_t TEST_InFlight() const;
+  PathNsCounters TEST_Counters() const;
+
+ private:
+  struct Attempt;
+  struct Shard;
+
+  Shard& Here();
+  void Send(Shard& s, Attempt* a);
+  void Finish(Shard& s, Attempt* a, nvme::NvmeStatus status);
+
+  const std::string name_;
+  const uint32_t nsid_;
+  Controller* const ctrl_;
+  PathNsOwner* const owner_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::atomic<uint32_t> block_shift_;  // log2(block size); read by the data path
+
+  // home
+  blk::PathState state_;
+  blk::PathObserver* observer_ = nullptr;
+};
+
+}  // namespace nvmpath::host

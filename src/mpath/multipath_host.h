@@ -1,0 +1,128 @@
+// mpath::MultipathHost — one NVM subsystem reached over several NVMe/TCP paths: one
+// host::Controller per (address, port), a host::NamespaceScanner per controller, and the heads
+// those controllers' namespaces are grouped into (shared/DESIGN.md "Paths, ANA, failover").
+//
+// Grouping: a head per NSID of the subsystem, holding that NSID's namespace on every controller
+// whose identifiers (NGUID / EUI-64 / UUID) equal the head's. A namespace whose identifiers differ
+// from its head's is refused — reported in errors() and counted, never merged (Linux "IDs don't
+// match for shared namespace") — unless the head has no path left, which means the namespace was
+// replaced behind every controller: the head then takes the new identifiers. Identifiers already
+// used by another NSID's head are refused too. Heads live as long as the host: a head whose last
+// path left fails or queues its I/O by its HeadOptions (queue_if_no_path = Linux delayed removal).
+//
+// This is the object the Client API wraps; it lives in its own library (nvmpath_multipath) so
+// that the mpath core stays independent of the TCP host.
+//
+// Thread: every method on the home reactor; heads and controllers use all `reactors`.
+// Lifecycle: Start once; Shutdown before destruction (unless never started).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "host/controller.h"
+#include "host/ns_scan.h"
+#include "mpath/head.h"
+
+namespace nvmpath::mpath {
+
+struct PathAddress {
+  std::string address;
+  uint16_t port = 4420;
+};
+
+struct MultipathHostOptions {
+  std::string subnqn;
+  std::string hostnqn;
+  std::array<uint8_t, 16> hostid{};
+  std::vector<PathAddress> paths;
+  // For every controller; name, address, port, subnqn, hostnqn and hostid are set per path.
+  host::ControllerOptions controller;
+  // For every head; the name becomes "<subnqn>:ns<NSID>".
+  HeadOptions head;
+  size_t errors_max = 64;  // errors() keeps the newest this many
+};
+
+struct MultipathHostCounters {
+  uint64_t heads_created = 0;
+  uint64_t paths_added = 0;
+  uint64_t paths_removed = 0;
+  uint64_t identity_mismatches = 0;
+  uint64_t identity_replaced = 0;  // a pathless head took a new namespace's identifiers
+};
+
+class MultipathHost final : private host::NamespaceScanner::Listener {
+ public:
+  // REQUIRES: reactors non-empty, home < reactors.size(), options.paths non-empty; the reactors
+  // outlive the host.
+  MultipathHost(MultipathHostOptions options, std::vector<reactor::Reactor*> reactors,
+                unsigned home = 0);
+  ~MultipathHost() override;
+  MultipathHost(const MultipathHost&) = delete;
+  MultipathHost& operator=(const MultipathHost&) = delete;
+
+  // Connects every path. `done` runs once each controller's first association ended and each
+  // live one finished its first namespace scan: OK if at least one controller is live, else the
+  // first path's error (kUnavailable, kTimedOut, kProtocol, kIoError...).
+  void Start(std::function<void(Status)> done);
+  // Deletes every controller (in-flight I/O fails over, then fails when no path is left), removes
+  // every path from its head, shuts every head down (queued I/O fails with kNoPath). `done` runs
+  // when all of it is over; the host may be destroyed then.
+  void Shutdown(std::function<void()> done);
+
+  // The head of `nsid`, or nullptr. Valid until the host is destroyed.
+  Head* head(uint32_t nsid) const;
+  std::vector<uint32_t> nsids() const;
+  // Problems the operator should see (identity mismatches, bad identify data, ANA log errors),
+  // newest last.
+  const std::vector<Status>& errors() const { return errors_; }
+  const MultipathHostCounters& counters() const { return counters_; }
+  size_t controller_count() const { return paths_.size(); }
+  host::Controller* controller(size_t i) const { return paths_.at(i).ctrl.get(); }
+  host::NamespaceScanner* scanner(size_t i) const { return paths_.at(i).scanner.get(); }
+
+ private:
+  struct PathCtl {
+    std::unique_ptr<host::Controller> ctrl;
+    std::unique_ptr<host::NamespaceScanner> scanner;
+    bool start_pending = false;   // counted in starts_pending_
+    bool start_ok = false;
+    bool first_scan_done = false;
+    Status start_status;
+  };
+  struct HeadEntry {
+    std::unique_ptr<Head> head;
+    nvme::NsIdentifiers ids;
+    int paths = 0;
+  };
+
+  // NamespaceScanner::Listener
+  Status OnPathAdded(host::NamespaceScanner* scanner, host::PathNs* path,
+                     const host::NamespaceInfo& info) override;
+  void OnPathRemoved(host::NamespaceScanner* scanner, host::PathNs* path,
+                     std::function<void()> done) override;
+  void OnScanDone(host::NamespaceScanner* scanner, const Status& status) override;
+  void OnError(host::NamespaceScanner* scanner, const Status& error) override;
+
+  PathCtl* Find(host::NamespaceScanner* scanner);
+  void MaybeFinishStart(PathCtl& p);
+  void AddError(Status error);
+
+  MultipathHostOptions options_;
+  std::vector<reactor::Reactor*> reactors_;
+  unsigned home_;
+  std::vector<PathCtl> paths_;
+  std::map<uint32_t, HeadEntry> heads_;
+  std::vector<Status> errors_;
+  MultipathHostCounters counters_;
+  std::function<void(Status)> start_done_;
+  size_t starts_pending_ = 0;
+  bool started_ = false;
+  bool shut_down_ = false;
+};
+
+}  // namespace nvmpath::mpath

@@ -1,0 +1,436 @@
+// The multipath host end to end over NVMe/TCP: mpath::MultipathHost (controllers, namespace
+// scans, heads) against the project's target, with the verify workload running through each
+// fault the target can play.
+//
+// Goal: the seeds' guarantees over real NVMe/TCP — zero application errors while a path is
+// usable, zero verify mismatches, every Bio completed exactly once — through port loss, ANA
+// flips, namespace removal and re-add, resize, injected path errors, dropped connections and
+// stalled responses. Method: host (two reactors) and target (one reactor) share one
+// reactor::SimWorld; the target has one subsystem with one namespace behind two ports, ANA
+// optimized on port 1 and non-optimized on port 2. A VerifyWorkload with an InvariantChecker runs
+// on the head; faults are set through the target's control methods; the virtual clock advances.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <optional>
+
+#include "mpath/multipath_host.h"
+#include "reactor/sim.h"
+#include "sim/invariants.h"
+#include "sim/verify_workload.h"
+#include "target/target.h"
+
+namespace nvmpath {
+namespace {
+
+using namespace std::chrono_literals;
+using blk::CtrlState;
+using nvme::AnaState;
+using nvme::NvmeStatus;
+
+constexpr char kSubnqn[] = "nqn.2024-01.io.nvmpath:e2e";
+constexpr char kHostnqn[] = "nqn.2024-01.io.nvmpath:e2e-host";
+constexpr uint32_t kBs = 512;
+constexpr uint64_t kNsBytes = 1 << 20;
+constexpr uint16_t kPort1 = 4420;
+constexpr uint16_t kPort2 = 4421;
+
+target::NamespaceConfig Namespace(const std::string& file) {
+  target::NamespaceConfig ns{.nsid = 1, .size_bytes = kNsBytes, .block_size = kBs, .ana_group = 1};
+  if (!file.empty()) {
+    ns.backend = target::BackendKind::kFile;
+    ns.path = file;
+  }
+  return ns;
+}
+
+class MultipathE2eTest : public ::testing::Test {
+ protected:
+  MultipathE2eTest() : world_(11) {
+    h0_ = world_.AddReactor();
+    h1_ = world_.AddReactor();
+    t_ = world_.AddReactor();
+  }
+
+  ~MultipathE2eTest() override {
+    if (host_) {
+      bool done = false;
+      h0_->Post([&] { host_->Shutdown([&] { done = true; }); });
+      EXPECT_TRUE(world_.RunUntil([&] { return done; }, 30s)) << "host shutdown hung";
+      world_.RunFor(10ms);
+      host_.reset();
+    }
+    if (target_) {
+      bool stopped = false;
+      target_->Stop([&] { stopped = true; });
+      world_.RunUntil([&] { return stopped; }, 5s);
+    }
+    if (!file_.empty()) ::unlink(file_.c_str());
+  }
+
+  // A file-backed namespace keeps its data across RemoveNamespace + AddNamespace.
+  void StartTarget(bool file_backed = false) {
+    if (file_backed) {
+      char tmpl[] = "/tmp/nvmpath-e2e-XXXXXX";
+      int fd = ::mkstemp(tmpl);
+      ASSERT_GE(fd, 0);
+      ASSERT_EQ(::ftruncate(fd, kNsBytes), 0);
+      ::close(fd);
+      file_ = tmpl;
+    }
+    target::TargetConfig c;
+    c.ports = {{.id = 1, .address = "127.0.0.1", .port = kPort1},
+               {.id = 2, .address = "127.0.0.1", .port = kPort2}};
+    target::SubsystemConfig s;
+    s.nqn = kSubnqn;
+    s.namespaces = {Namespace(file_)};
+    c.subsystems.push_back(s);
+    c.ana = {{.port_id = 1, .group = 1, .state = AnaState::kOptimized},
+             {.port_id = 2, .group = 1, .state = AnaState::kNonOptimized}};
+    auto t = target::Target::Create(c, {t_});
+    ASSERT_TRUE(t.ok()) << t.status().ToString();
+    target_ = std::move(*t);
+    ASSERT_TRUE(target_->Start().ok());
+  }
+
+  void StartHost(std::function<void(mpath::MultipathHostOptions&)> adjust = {}) {
+    mpath::MultipathHostOptions o;
+    o.subnqn = kSubnqn;
+    o.hostnqn = kHostnqn;
+    o.hostid[15] = 7;
+    o.paths = {{"127.0.0.1", kPort1}, {"127.0.0.1", kPort2}};
+    o.controller.reconnect_delay = 200ms;
+    o.controller.ctrl_loss_tmo = 60s;
+    o.controller.io_timeout = 1s;
+    o.controller.kato = 2s;
+    if (adjust) adjust(o);
+    host_ = std::make_unique<mpath::MultipathHost>(o, std::vector<reactor::Reactor*>{h0_, h1_}, 0);
+    std::optional<Status> st;
+    h0_->Post([&] { host_->Start([&](Status s) { st = s; }); });
+    ASSERT_TRUE(world_.RunUntil([&] { return st.has_value(); }, 30s));
+    ASSERT_TRUE(st->ok()) << st->ToString();
+    ASSERT_TRUE(world_.RunUntil([&] { return BothUsable(); }, 5s)) << Describe();
+  }
+
+  mpath::Head* head() const { return host_->head(1); }
+  host::PathNs* path(size_t i) const { return host_->scanner(i)->path(1); }
+  bool Usable(size_t i) const {
+    host::PathNs* p = path(i);
+    if (!p) return false;
+    auto s = p->state();
+    return s.ctrl == CtrlState::kLive && s.ready && !s.ana_pending && nvme::AnaStateIsLive(s.ana);
+  }
+  bool BothUsable() const { return head() && Usable(0) && Usable(1) && head()->HasUsablePath(); }
+  std::string Describe() const { return head() ? head()->DescribePathStates() : "no head"; }
+  uint64_t PathIos(size_t i) const {
+    host::PathNs* p = path(i);
+    return p ? p->TEST_Counters().submitted : 0;
+  }
+
+  void OnTarget(std::function<void()> fn) {
+    bool done = false;
+    t_->Post([&] {
+      fn();
+      done = true;
+    });
+    ASSERT_TRUE(world_.RunUntil([&] { return done; }, 1s));
+  }
+
+  void StartWorkload(uint64_t seed = 1) {
+    sim::VerifyWorkloadOptions w;
+    w.head_id = 1;
+    w.blocks = 512;
+    w.block_size = kBs;
+    w.max_blocks_per_io = 8;
+    w.queue_depth = 8;
+    w.seed = seed;
+    w.error_backoff = 1ms;
+    workload_ = std::make_unique<sim::VerifyWorkload>(*head(), *h0_, w, &checker_, &next_id_);
+    h0_->Post([this] { workload_->Start(); });
+  }
+
+  // Stops the workload, reads back every block, and checks the invariants.
+  void FinishWorkload(bool expect_no_errors = true) {
+    bool verified = false;
+    h0_->Post([&] {
+      workload_->Stop([&] { workload_->VerifyAll([&] { verified = true; }); });
+    });
+    ASSERT_TRUE(world_.RunUntil([&] { return verified; }, 60s)) << Describe();
+    checker_.CheckQuiesced();
+    const sim::VerifyStats& st = workload_->stats();
+    EXPECT_GT(st.ios, 100u);
+    EXPECT_EQ(st.mismatches, 0u);
+    EXPECT_TRUE(checker_.ok()) << (checker_.violations().empty() ? "" : checker_.violations()[0]);
+    if (expect_no_errors) {
+      EXPECT_EQ(st.errors, 0u);
+      EXPECT_EQ(checker_.app_errors(), 0u);
+    }
+  }
+
+  reactor::SimWorld world_;
+  reactor::Sim* h0_;
+  reactor::Sim* h1_;
+  reactor::Sim* t_;
+  std::string file_;
+  std::unique_ptr<target::Target> target_;
+  std::unique_ptr<mpath::MultipathHost> host_;
+  sim::InvariantChecker checker_;
+  uint64_t next_id_ = 1;
+  std::unique_ptr<sim::VerifyWorkload> workload_;
+};
+
+// (a) Both paths come up in one head; I/O goes to the optimized path; verify passes.
+TEST_F(MultipathE2eTest, BaselineVerifyPasses) {
+  StartTarget();
+  StartHost();
+  EXPECT_EQ(host_->nsids(), std::vector<uint32_t>{1});
+  EXPECT_EQ(head()->path_count(), 2u);
+  EXPECT_EQ(head()->capacity_blocks(), kNsBytes / kBs);
+  EXPECT_EQ(path(0)->state().ana, AnaState::kOptimized);
+  EXPECT_EQ(path(1)->state().ana, AnaState::kNonOptimized);
+  StartWorkload();
+  world_.RunFor(200ms);
+  FinishWorkload();
+  EXPECT_GT(PathIos(0), 100u);
+  EXPECT_EQ(PathIos(1), 0u) << "non-optimized path used while the optimized one is usable";
+  EXPECT_TRUE(host_->errors().empty());
+}
+
+// (b) Port 1 disabled: zero application errors, I/O moves to port 2; re-enabled: it comes back.
+TEST_F(MultipathE2eTest, PortDisabledFailsOverAndComesBack) {
+  StartTarget();
+  StartHost();
+  StartWorkload(2);
+  world_.RunFor(50ms);
+  OnTarget([&] { ASSERT_TRUE(target_->SetPortEnabled(1, false).ok()); });
+  ASSERT_TRUE(world_.RunUntil([&] { return !host_->controller(0)->live(); }, 2s));
+  const uint64_t p2_before = PathIos(1);
+  world_.RunFor(300ms);
+  EXPECT_GT(PathIos(1), p2_before + 50) << "I/O did not move to port 2";
+  EXPECT_EQ(host_->controller(0)->state(), CtrlState::kConnecting);
+
+  OnTarget([&] { ASSERT_TRUE(target_->SetPortEnabled(1, true).ok()); });
+  ASSERT_TRUE(world_.RunUntil([&] { return BothUsable(); }, 3s)) << Describe();
+  const uint64_t p1_back = PathIos(0);
+  world_.RunFor(100ms);
+  EXPECT_GT(PathIos(0), p1_back + 50) << "I/O did not return to the optimized path";
+  FinishWorkload();
+  EXPECT_GE(host_->controller(0)->associations(), 2u);
+}
+
+// (c) ANA flips optimized <-> inaccessible on each port in turn.
+TEST_F(MultipathE2eTest, AnaFlipsOnEachPort) {
+  StartTarget();
+  StartHost();
+  StartWorkload(3);
+  world_.RunFor(30ms);
+  for (uint16_t port : {1, 2}) {
+    const size_t i = port - 1u;
+    const size_t other = 1 - i;
+    const AnaState original = port == 1 ? AnaState::kOptimized : AnaState::kNonOptimized;
+    OnTarget([&] { ASSERT_TRUE(target_->SetAnaState(port, 1, AnaState::kInaccessible).ok()); });
+    ASSERT_TRUE(world_.RunUntil([&] { return path(i)->state().ana == AnaState::kInaccessible; }, 1s));
+    const uint64_t before = PathIos(other);
+    const uint64_t mine = PathIos(i);
+    world_.RunFor(50ms);
+    EXPECT_GT(PathIos(other), before + 20) << "port " << port;
+    EXPECT_EQ(PathIos(i), mine) << "I/O sent to an inaccessible path";
+    OnTarget([&] { ASSERT_TRUE(target_->SetAnaState(port, 1, AnaState::kOptimized).ok()); });
+    ASSERT_TRUE(world_.RunUntil([&] { return path(i)->state().ana == AnaState::kOptimized; }, 1s));
+    world_.RunFor(30ms);
+    OnTarget([&] { ASSERT_TRUE(target_->SetAnaState(port, 1, original).ok()); });
+    world_.RunFor(30ms);
+  }
+  FinishWorkload();
+}
+
+// (d) The namespace removed from the subsystem and added back: I/O queues while no path exists
+// (queue_if_no_path) and resumes on the re-added namespace (file-backed, so the data stays).
+TEST_F(MultipathE2eTest, NamespaceRemovedAndReaddedQueuesThenResumes) {
+  StartTarget(/*file_backed=*/true);
+  StartHost([](mpath::MultipathHostOptions& o) { o.head.queue_if_no_path = true; });
+  StartWorkload(4);
+  world_.RunFor(30ms);
+  OnTarget([&] { ASSERT_TRUE(target_->RemoveNamespace(kSubnqn, 1).ok()); });
+  ASSERT_TRUE(world_.RunUntil([&] { return head()->path_count() == 0; }, 2s)) << Describe();
+  const uint64_t done_before = head()->TEST_Stats().head.completed;
+  world_.RunFor(100ms);
+  EXPECT_EQ(head()->TEST_Stats().head.completed, done_before) << "I/O completed with no path";
+  EXPECT_GT(head()->TEST_Stats().head.outstanding, 0u);
+  OnTarget([&] { ASSERT_TRUE(target_->AddNamespace(kSubnqn, Namespace(file_)).ok()); });
+  ASSERT_TRUE(world_.RunUntil([&] { return BothUsable(); }, 3s)) << Describe();
+  world_.RunFor(50ms);
+  EXPECT_GT(head()->TEST_Stats().head.completed, done_before + 50);
+  FinishWorkload();
+  EXPECT_EQ(host_->counters().paths_removed, 2u);
+  EXPECT_EQ(host_->counters().paths_added, 4u);
+  EXPECT_EQ(host_->counters().identity_mismatches, 0u);
+}
+
+// (d') ... and if it never comes back, queued I/O fails with kNoPath after queue_timeout.
+TEST_F(MultipathE2eTest, NamespaceRemovedForGoodFailsWithNoPath) {
+  StartTarget();
+  StartHost([](mpath::MultipathHostOptions& o) {
+    o.head.queue_if_no_path = true;
+    o.head.queue_timeout = 200ms;
+  });
+  StartWorkload(5);
+  world_.RunFor(30ms);
+  OnTarget([&] { ASSERT_TRUE(target_->RemoveNamespace(kSubnqn, 1).ok()); });
+  ASSERT_TRUE(world_.RunUntil([&] { return head()->path_count() == 0; }, 2s));
+  world_.RunFor(500ms);
+  EXPECT_GT(head()->TEST_Stats().head.no_path, 0u);
+  bool stopped = false;
+  h0_->Post([&] { workload_->Stop([&] { stopped = true; }); });
+  ASSERT_TRUE(world_.RunUntil([&] { return stopped; }, 2s));
+  checker_.CheckQuiesced();
+  EXPECT_TRUE(checker_.ok()) << checker_.violations()[0];  // errors only while no usable path
+  EXPECT_GT(workload_->stats().errors, 0u);
+}
+
+// (e) Resize: every path reports the new size after the AEN and rescan; the head follows.
+TEST_F(MultipathE2eTest, ResizeHeadCapacityFollows) {
+  StartTarget();
+  StartHost();
+  StartWorkload(6);
+  world_.RunFor(30ms);
+  OnTarget([&] { ASSERT_TRUE(target_->ResizeNamespace(kSubnqn, 1, 2 * kNsBytes).ok()); });
+  ASSERT_TRUE(world_.RunUntil(
+      [&] {
+        return head()->capacity_blocks() == 2 * kNsBytes / kBs && BothUsable() &&
+               path(0)->state().capacity_blocks == 2 * kNsBytes / kBs &&
+               path(1)->state().capacity_blocks == 2 * kNsBytes / kBs;
+      },
+      2s))
+      << Describe();
+  EXPECT_EQ(host_->scanner(0)->counters().resizes, 1u);
+  EXPECT_EQ(host_->scanner(1)->counters().resizes, 1u);
+  world_.RunFor(50ms);
+  FinishWorkload();
+}
+
+// (f) Injected path errors on port 1 fail over; none reaches the application. An ANA
+// transition status also marks the path pending and has the ANA log re-read, which brings the
+// path back; a plain path error leaves its state alone (the head passes it over until its next
+// path set), so the I/O moves to port 2.
+TEST_F(MultipathE2eTest, InjectedPathErrorsFailOver) {
+  StartTarget();
+  StartHost();
+  StartWorkload(7);
+  world_.RunFor(30ms);
+  auto fail_next = [&](uint16_t code, uint32_t count) {
+    OnTarget([&] {
+      target::FailNextSpec spec;
+      spec.count = count;
+      spec.status = NvmeStatus::Of(code);
+      spec.port_id = 1;
+      ASSERT_TRUE(target_->FailNext(spec).ok());
+    });
+  };
+  const uint64_t ana_reads = host_->scanner(0)->counters().ana_reads;
+  fail_next(nvme::sc::kAnaTransition, 3);
+  world_.RunFor(50ms);
+  const uint64_t failovers = head()->TEST_Stats().head.failovers;
+  EXPECT_GE(failovers, 1u);
+  EXPECT_GT(host_->scanner(0)->counters().ana_reads, ana_reads) << "ANA error did not re-read the log";
+  ASSERT_TRUE(world_.RunUntil([&] { return BothUsable(); }, 1s)) << Describe();
+  const uint64_t p1 = PathIos(0);
+  world_.RunFor(50ms);
+  EXPECT_GT(PathIos(0), p1 + 20) << "port 1 not used again after the ANA log re-read";
+
+  fail_next(nvme::sc::kInternalPathError, 3);
+  const uint64_t p2 = PathIos(1);
+  world_.RunFor(50ms);
+  EXPECT_GT(head()->TEST_Stats().head.failovers, failovers);
+  EXPECT_GT(PathIos(1), p2) << "the failed-over I/O did not go to port 2";
+  FinishWorkload();
+}
+
+// (g) The target drops every connection of port 1: the controller reconnects, no error.
+TEST_F(MultipathE2eTest, DroppedConnectionsReconnect) {
+  StartTarget();
+  StartHost();
+  StartWorkload(8);
+  world_.RunFor(30ms);
+  OnTarget([&] { ASSERT_TRUE(target_->DropConnections(1).ok()); });
+  ASSERT_TRUE(world_.RunUntil([&] { return host_->controller(0)->associations() == 2 && BothUsable(); },
+                              3s))
+      << Describe();
+  world_.RunFor(50ms);
+  FinishWorkload();
+}
+
+// (h) Responses on port 1 stall past the I/O timeout: the controller resets, in-flight I/O fails
+// over to port 2, and port 1 comes back once responses flow again.
+TEST_F(MultipathE2eTest, StalledResponsesTimeOutResetAndFailOver) {
+  StartTarget();
+  StartHost();
+  StartWorkload(9);
+  world_.RunFor(30ms);
+  OnTarget([&] { ASSERT_TRUE(target_->SetStalled(1, true).ok()); });
+  ASSERT_TRUE(world_.RunUntil([&] { return !host_->controller(0)->live(); }, 3s));
+  const uint64_t p2 = PathIos(1);
+  world_.RunFor(200ms);
+  EXPECT_GT(PathIos(1), p2 + 50);
+  OnTarget([&] { ASSERT_TRUE(target_->SetStalled(1, false).ok()); });
+  ASSERT_TRUE(world_.RunUntil([&] { return BothUsable(); }, 15s)) << Describe();
+  world_.RunFor(50ms);
+  FinishWorkload();
+  EXPECT_GE(host_->controller(0)->associations(), 2u);
+}
+
+// Two targets serve the same subsystem NQN and NSID with different identifiers: the second
+// namespace is refused and reported, never merged into the first's head.
+TEST(MultipathIdentityTest, MismatchedIdentifiersAreReportedNotMerged) {
+  reactor::SimWorld world(3);
+  reactor::Sim* h = world.AddReactor();
+  reactor::Sim* t = world.AddReactor();
+  std::vector<std::unique_ptr<target::Target>> targets;
+  for (uint16_t port : {kPort1, kPort2}) {
+    target::TargetConfig c;
+    c.ports = {{.id = 1, .address = "127.0.0.1", .port = port}};
+    target::SubsystemConfig s;
+    s.nqn = kSubnqn;
+    target::NamespaceConfig ns = Namespace("");
+    ns.nguid = std::array<uint8_t, 16>{};
+    (*ns.nguid)[0] = static_cast<uint8_t>(port);  // differs per target
+    ns.uuid = std::array<uint8_t, 16>{};
+    (*ns.uuid)[15] = static_cast<uint8_t>(port);
+    s.namespaces = {ns};
+    c.subsystems.push_back(s);
+    auto tt = target::Target::Create(c, {t});
+    ASSERT_TRUE(tt.ok()) << tt.status().ToString();
+    ASSERT_TRUE((*tt)->Start().ok());
+    targets.push_back(std::move(*tt));
+  }
+  mpath::MultipathHostOptions o;
+  o.subnqn = kSubnqn;
+  o.hostnqn = kHostnqn;
+  o.paths = {{"127.0.0.1", kPort1}, {"127.0.0.1", kPort2}};
+  mpath::MultipathHost host(o, {h}, 0);
+  std::optional<Status> st;
+  h->Post([&] { host.Start([&](Status s) { st = s; }); });
+  ASSERT_TRUE(world.RunUntil([&] { return st.has_value(); }, 10s));
+  ASSERT_TRUE(st->ok()) << st->ToString();
+  world.RunFor(100ms);
+  ASSERT_NE(host.head(1), nullptr);
+  EXPECT_EQ(host.head(1)->path_count(), 1u);
+  EXPECT_EQ(host.counters().identity_mismatches, 1u);
+  ASSERT_FALSE(host.errors().empty());
+  EXPECT_NE(host.errors().back().message().find("don't match"), std::string::npos)
+      << host.errors().back().ToString();
+  bool done = false;
+  h->Post([&] { host.Shutdown([&] { done = true; }); });
+  ASSERT_TRUE(world.RunUntil([&] { return done; }, 10s));
+  world.RunFor(10ms);
+  for (auto& tt : targets) {
+    bool stopped = false;
+    tt->Stop([&] { stopped = true; });
+    world.RunUntil([&] { return stopped; }, 5s);
+  }
+}
+
+}  // namespace
+}  // namespace nvmpath
