@@ -71,8 +71,8 @@ int RunTarget(const TargetArgs& args) {
 
 void AddTargetCommand(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<TargetArgs>();
-  CLI::App* cmd = app.add_subcommand(
-      "target", "Run the userspace NVMe/TCP target until SIGINT or SIGTERM");
+  CLI::App* cmd =
+      app.add_subcommand("target", "Run the userspace NVMe/TCP target until SIGINT or SIGTERM");
   cmd->footer(
       "Example:\n  nvmpath target --config examples/two-ports.json\n"
       "  nvmpath target-ctl state     # from another shell\n"

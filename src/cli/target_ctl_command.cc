@@ -2,12 +2,11 @@
 
 #include <fmt/format.h>
 
-#include <nlohmann/json.hpp>
-
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
@@ -50,8 +49,8 @@ struct CtlArgs {
 };
 
 // Calls `method` and prints the result: `describe(result)` as one line, or raw JSON with --json.
-int Run(const CtlArgs& a, const std::string& verb, const std::string& method,
-        const Json& params, const std::function<std::string(const Json&)>& describe) {
+int Run(const CtlArgs& a, const std::string& verb, const std::string& method, const Json& params,
+        const std::function<std::string(const Json&)>& describe) {
   auto r = target::control::RpcCall(a.socket, method, params);
   if (!r.ok()) {
     std::fprintf(stderr, "nvmpath target-ctl %s: %s\n", verb.c_str(), r.status().message().c_str());
@@ -97,12 +96,13 @@ void AddTargetCtlCommand(CLI::App& app, int& exit_code) {
   ctl->add_flag("--json", a->json, "Print the raw JSON result");
   int& ec = exit_code;
 
-  CLI::App* v = Verb(ctl, "state", "Print the whole target state (pretty JSON)",
-                     "nvmpath target-ctl state");
+  CLI::App* v =
+      Verb(ctl, "state", "Print the whole target state (pretty JSON)", "nvmpath target-ctl state");
   v->callback([a, &ec] { ec = Run(*a, "state", "state", Json::object(), nullptr); });
 
-  v = Verb(ctl, "ns-add", "Add a namespace to a subsystem (hosts get an AEN)",
-           "nvmpath target-ctl ns-add --subsystem nqn.2026-11.io.nvmpath:demo --nsid 2 --size 64MiB");
+  v = Verb(
+      ctl, "ns-add", "Add a namespace to a subsystem (hosts get an AEN)",
+      "nvmpath target-ctl ns-add --subsystem nqn.2026-11.io.nvmpath:demo --nsid 2 --size 64MiB");
   v->add_option("--subsystem", a->subsystem, "Subsystem NQN")->required();
   v->add_option("--nsid", a->nsid, "Namespace ID")->required();
   v->add_option("--size", a->size, "Size: bytes or 64MiB, 1GiB (memory and null backends)");
@@ -143,17 +143,17 @@ void AddTargetCtlCommand(CLI::App& app, int& exit_code) {
   });
 
   v = Verb(ctl, "ns-resize", "Change a namespace's size",
-           "nvmpath target-ctl ns-resize --subsystem nqn.2026-11.io.nvmpath:demo --nsid 1 --size 128MiB");
+           "nvmpath target-ctl ns-resize --subsystem nqn.2026-11.io.nvmpath:demo --nsid 1 --size "
+           "128MiB");
   v->add_option("--subsystem", a->subsystem, "Subsystem NQN")->required();
   v->add_option("--nsid", a->nsid, "Namespace ID")->required();
   v->add_option("--size", a->size, "New size: bytes or 128MiB, 1GiB")->required();
   v->callback([a, &ec] {
-    ec = Run(*a, "ns-resize", "ns_resize",
-             {{"subsystem", a->subsystem}, {"nsid", a->nsid}, {"size", a->size}},
-             [](const Json& r) {
-               return fmt::format("namespace {} is now {} bytes", r["nsid"].dump(),
-                                  r["size"].dump());
-             });
+    ec = Run(
+        *a, "ns-resize", "ns_resize",
+        {{"subsystem", a->subsystem}, {"nsid", a->nsid}, {"size", a->size}}, [](const Json& r) {
+          return fmt::format("namespace {} is now {} bytes", r["nsid"].dump(), r["size"].dump());
+        });
   });
 
   v = Verb(ctl, "ana-set", "Set the ANA state of a group as seen through a port",
@@ -245,13 +245,14 @@ void AddTargetCtlCommand(CLI::App& app, int& exit_code) {
   v->add_option("--count", a->count, "How many writes")->required();
   v->add_option("--delay-ms", a->delay_ms, "Delay after the connection closes")->required();
   v->callback([a, &ec] {
-    ec = Run(*a, "late-writes", "late_writes",
-             {{"port", a->port}, {"count", a->count}, {"delay_ms", a->delay_ms}},
-             [](const Json& r) {
-               return fmt::format("port {}: the next {} writes run {} ms after their connection "
-                                  "closes",
-                                  r["port"].dump(), r["count"].dump(), r["delay_ms"].dump());
-             });
+    ec =
+        Run(*a, "late-writes", "late_writes",
+            {{"port", a->port}, {"count", a->count}, {"delay_ms", a->delay_ms}}, [](const Json& r) {
+              return fmt::format(
+                  "port {}: the next {} writes run {} ms after their connection "
+                  "closes",
+                  r["port"].dump(), r["count"].dump(), r["delay_ms"].dump());
+            });
   });
 
   v = Verb(ctl, "call", "Call any control method with JSON params (for scripts)",
@@ -263,8 +264,7 @@ void AddTargetCtlCommand(CLI::App& app, int& exit_code) {
     if (!a->params_text.empty()) {
       auto p = target::control::ParseJsonText(a->params_text);
       if (!p.ok()) {
-        std::fprintf(stderr, "nvmpath target-ctl call: params: %s\n",
-                     p.status().message().c_str());
+        std::fprintf(stderr, "nvmpath target-ctl call: params: %s\n", p.status().message().c_str());
         ec = 2;
         return;
       }

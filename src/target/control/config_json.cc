@@ -16,9 +16,9 @@ namespace nvmpath::target::control {
 namespace {
 
 constexpr size_t kNqnMaxBytes = 223;
-constexpr uint64_t kNsidMax = 0xFFFFFFFE;     // FFFFFFFFh means "all namespaces"
-constexpr size_t kSerialMaxBytes = 20;        // Identify Controller SN
-constexpr size_t kModelMaxBytes = 40;         // Identify Controller MN
+constexpr uint64_t kNsidMax = 0xFFFFFFFE;      // FFFFFFFFh means "all namespaces"
+constexpr size_t kSerialMaxBytes = 20;         // Identify Controller SN
+constexpr size_t kModelMaxBytes = 40;          // Identify Controller MN
 constexpr uint64_t kAnaGroupsMaxLimit = 1024;  // keeps the ANA log page small
 constexpr uint64_t kInCapsuleMaxBytes = 1 << 20;
 
@@ -84,9 +84,12 @@ constexpr std::string_view kUuidForm = "a UUID like \"4f1c0a2e-9b7d-4c3a-8e21-6d
 
 std::string_view BackendName(BackendKind kind) {
   switch (kind) {
-    case BackendKind::kMemory: return "memory";
-    case BackendKind::kFile: return "file";
-    case BackendKind::kNull: return "null";
+    case BackendKind::kMemory:
+      return "memory";
+    case BackendKind::kFile:
+      return "file";
+    case BackendKind::kNull:
+      return "null";
   }
   return "memory";
 }
@@ -141,13 +144,13 @@ Result<SubsystemConfig> ParseSubsystem(const Json& j, std::string_view path,
   NVMP_RETURN_IF_ERROR(CheckPrintable(s.serial, FieldPath(path, "serial"), kSerialMaxBytes));
   NVMP_RETURN_IF_ERROR(Optional(j, path, "model", &s.model, ReadString));
   NVMP_RETURN_IF_ERROR(CheckPrintable(s.model, FieldPath(path, "model"), kModelMaxBytes));
-  // MDTS is an exponent (2^n pages of 4 KiB); the target serves transfers up to 2^13 pages (32 MiB).
+  // MDTS is an exponent (2^n pages of 4 KiB); the target serves up to 2^13 pages (32 MiB).
   NVMP_RETURN_IF_ERROR(Optional(j, path, "mdts_pages", &s.mdts_pages, UintIn(0, 13)));
   if (const Json* hosts = Member(j, "allowed_hosts")) {
     std::string hosts_path = FieldPath(path, "allowed_hosts");
     if (!hosts->is_array()) {
-      return FieldError(hosts_path,
-                        fmt::format("expected an array of host NQNs, got {}", DescribeValue(*hosts)));
+      return FieldError(
+          hosts_path, fmt::format("expected an array of host NQNs, got {}", DescribeValue(*hosts)));
     }
     std::set<std::string> seen;
     for (size_t i = 0; i < hosts->size(); ++i) {
@@ -173,9 +176,9 @@ Result<SubsystemConfig> ParseSubsystem(const Json& j, std::string_view path,
       if (!ns.ok()) return ns.status();
       auto [it, inserted] = nsid_at.emplace(ns->nsid, i);
       if (!inserted) {
-        return FieldError(FieldPath(ns_path, "nsid"),
-                          fmt::format("{} is already used by {}", ns->nsid,
-                                      IndexPath(nss_path, it->second)));
+        return FieldError(
+            FieldPath(ns_path, "nsid"),
+            fmt::format("{} is already used by {}", ns->nsid, IndexPath(nss_path, it->second)));
       }
       s.namespaces.push_back(std::move(*ns));
     }
@@ -201,8 +204,9 @@ Result<AnaConfig> ParseAna(const Json& j, std::string_view path, uint32_t ana_gr
 
 Result<TargetConfig> ParseTop(const Json& j) {
   NVMP_RETURN_IF_ERROR(CheckObject(
-      j, "", {"ports", "subsystems", "ana", "discovery_nqn", "ana_groups_max", "io_queues_max",
-              "queue_size_max", "in_capsule_bytes", "max_h2c_data", "cqt_ms", "control_socket"}));
+      j, "",
+      {"ports", "subsystems", "ana", "discovery_nqn", "ana_groups_max", "io_queues_max",
+       "queue_size_max", "in_capsule_bytes", "max_h2c_data", "cqt_ms", "control_socket"}));
   TargetConfig c;
   // Scalars first: ana_groups_max bounds the group numbers below.
   NVMP_RETURN_IF_ERROR(Optional(j, "", "discovery_nqn", &c.discovery_nqn, ReadString));
@@ -238,8 +242,8 @@ Result<TargetConfig> ParseTop(const Json& j) {
   const Json* ports = Member(j, "ports");
   if (ports == nullptr) return FieldError("ports", "missing (at least one port)");
   if (!ports->is_array() || ports->empty()) {
-    return FieldError("ports", fmt::format("expected a non-empty array of ports, got {}",
-                                           DescribeValue(*ports)));
+    return FieldError(
+        "ports", fmt::format("expected a non-empty array of ports, got {}", DescribeValue(*ports)));
   }
   std::map<uint16_t, size_t> id_at;
   std::map<std::pair<std::string, uint16_t>, size_t> endpoint_at;
@@ -254,9 +258,8 @@ Result<TargetConfig> ParseTop(const Json& j) {
     if (p->port != 0) {  // port 0 asks for any free port, so several may share it
       if (auto [it, inserted] = endpoint_at.emplace(std::make_pair(p->address, p->port), i);
           !inserted) {
-        return FieldError(FieldPath(path, "port"),
-                          fmt::format("{}:{} is already used by ports[{}]", p->address, p->port,
-                                      it->second));
+        return FieldError(FieldPath(path, "port"), fmt::format("{}:{} is already used by ports[{}]",
+                                                               p->address, p->port, it->second));
       }
     }
     c.ports.push_back(std::move(*p));
@@ -277,8 +280,9 @@ Result<TargetConfig> ParseTop(const Json& j) {
       return FieldError(FieldPath(path, "nqn"), "is the discovery subsystem's NQN");
     }
     if (auto [it, inserted] = nqn_at.emplace(s->nqn, i); !inserted) {
-      return FieldError(FieldPath(path, "nqn"),
-                        fmt::format("\"{}\" is already used by subsystems[{}]", s->nqn, it->second));
+      return FieldError(
+          FieldPath(path, "nqn"),
+          fmt::format("\"{}\" is already used by subsystems[{}]", s->nqn, it->second));
     }
     c.subsystems.push_back(std::move(*s));
   }
@@ -293,8 +297,7 @@ Result<TargetConfig> ParseTop(const Json& j) {
       auto a = ParseAna((*ana)[i], path, c.ana_groups_max);
       if (!a.ok()) return a.status();
       if (!id_at.count(a->port_id)) {
-        return FieldError(FieldPath(path, "port"),
-                          fmt::format("no port has id {}", a->port_id));
+        return FieldError(FieldPath(path, "port"), fmt::format("no port has id {}", a->port_id));
       }
       if (auto [it, inserted] = entry_at.emplace(std::make_pair(a->port_id, a->group), i);
           !inserted) {
@@ -348,20 +351,25 @@ Result<nvme::AnaState> ParseAnaStateName(std::string_view name, std::string_view
 
 std::string_view AnaStateConfigName(nvme::AnaState state) {
   switch (state) {
-    case nvme::AnaState::kOptimized: return "optimized";
-    case nvme::AnaState::kNonOptimized: return "non-optimized";
-    case nvme::AnaState::kInaccessible: return "inaccessible";
-    case nvme::AnaState::kPersistentLoss: return "persistent-loss";
-    case nvme::AnaState::kChange: return "change";
+    case nvme::AnaState::kOptimized:
+      return "optimized";
+    case nvme::AnaState::kNonOptimized:
+      return "non-optimized";
+    case nvme::AnaState::kInaccessible:
+      return "inaccessible";
+    case nvme::AnaState::kPersistentLoss:
+      return "persistent-loss";
+    case nvme::AnaState::kChange:
+      return "change";
   }
   return "unknown";
 }
 
 Result<NamespaceConfig> ParseNamespaceConfig(const Json& j, std::string_view path,
                                              uint32_t ana_groups_max) {
-  NVMP_RETURN_IF_ERROR(CheckObject(j, path,
-                                   {"nsid", "backend", "size", "path", "block_size", "ana_group",
-                                    "uuid", "nguid", "eui64"}));
+  NVMP_RETURN_IF_ERROR(CheckObject(
+      j, path,
+      {"nsid", "backend", "size", "path", "block_size", "ana_group", "uuid", "nguid", "eui64"}));
   NamespaceConfig ns;
   if (Member(j, "nsid") == nullptr) {
     return FieldError(FieldPath(path, "nsid"), fmt::format("missing (1..{})", kNsidMax));
@@ -391,7 +399,8 @@ Result<NamespaceConfig> ParseNamespaceConfig(const Json& j, std::string_view pat
     if (Member(j, "size") != nullptr) {
       return FieldError(size_path, "a file backend takes the file's size; leave \"size\" out");
     }
-    if (Member(j, "path") == nullptr) return FieldError(file_path, "missing (the file backend's file)");
+    if (Member(j, "path") == nullptr)
+      return FieldError(file_path, "missing (the file backend's file)");
     NVMP_RETURN_IF_ERROR(Optional(j, path, "path", &ns.path, ReadString));
     if (ns.path.empty()) return FieldError(file_path, "is empty");
   } else {
@@ -444,7 +453,8 @@ Json ToJson(const NamespaceConfig& ns) {
 Json ToJson(const TargetConfig& c) {
   Json ports = Json::array();
   for (const PortConfig& p : c.ports) {
-    ports.push_back({{"id", p.id}, {"address", p.address}, {"port", p.port}, {"enabled", p.enabled}});
+    ports.push_back(
+        {{"id", p.id}, {"address", p.address}, {"port", p.port}, {"enabled", p.enabled}});
   }
   Json subsystems = Json::array();
   for (const SubsystemConfig& s : c.subsystems) {
@@ -459,7 +469,8 @@ Json ToJson(const TargetConfig& c) {
   }
   Json ana = Json::array();
   for (const AnaConfig& a : c.ana) {
-    ana.push_back({{"port", a.port_id}, {"group", a.group}, {"state", AnaStateConfigName(a.state)}});
+    ana.push_back(
+        {{"port", a.port_id}, {"group", a.group}, {"state", AnaStateConfigName(a.state)}});
   }
   return {{"ports", std::move(ports)},
           {"subsystems", std::move(subsystems)},
@@ -478,8 +489,8 @@ Result<TargetConfig> ParseTargetConfig(std::string_view json_text) {
   auto j = ParseJsonText(json_text);
   if (!j.ok()) return j.status();
   if (!j->is_object()) {
-    return InvalidArgument(fmt::format("expected a JSON object at the top level, got {}",
-                                       DescribeValue(*j)));
+    return InvalidArgument(
+        fmt::format("expected a JSON object at the top level, got {}", DescribeValue(*j)));
   }
   return ParseTop(*j);
 }

@@ -54,8 +54,12 @@ class DuplicateKeyFinder {
   bool OnEvent(int /*depth*/, Json::parse_event_t event, const Json& parsed) {
     using E = Json::parse_event_t;
     switch (event) {
-      case E::object_start: frames_.push_back({.object = true}); break;
-      case E::array_start: frames_.push_back({.object = false}); break;
+      case E::object_start:
+        frames_.push_back({.object = true});
+        break;
+      case E::array_start:
+        frames_.push_back({.object = false});
+        break;
       case E::key: {
         if (frames_.empty() || !parsed.is_string()) break;
         Frame& top = frames_.back();
@@ -65,7 +69,9 @@ class DuplicateKeyFinder {
         }
         break;
       }
-      case E::value: ElementDone(); break;
+      case E::value:
+        ElementDone();
+        break;
       case E::object_end:
       case E::array_end:
         if (!frames_.empty()) frames_.pop_back();
@@ -91,7 +97,8 @@ class DuplicateKeyFinder {
   std::string ContainerPath() const {
     std::string path;
     for (size_t i = 0; i + 1 < frames_.size(); ++i) {
-      path = frames_[i].object ? FieldPath(path, frames_[i].key) : IndexPath(path, frames_[i].index);
+      path =
+          frames_[i].object ? FieldPath(path, frames_[i].key) : IndexPath(path, frames_[i].index);
     }
     return path;
   }
@@ -227,8 +234,8 @@ struct Unit {
   unsigned shift;
 };
 // Binary units only: "MB" would be ambiguous (10^6 or 2^20), so it is refused with a hint.
-constexpr Unit kUnits[] = {{"", 0},     {"B", 0},     {"K", 10},  {"KiB", 10}, {"M", 20},
-                           {"MiB", 20}, {"G", 30},    {"GiB", 30}, {"T", 40},  {"TiB", 40}};
+constexpr Unit kUnits[] = {{"", 0},     {"B", 0},  {"K", 10},   {"KiB", 10}, {"M", 20},
+                           {"MiB", 20}, {"G", 30}, {"GiB", 30}, {"T", 40},   {"TiB", 40}};
 
 }  // namespace
 
@@ -239,16 +246,17 @@ Result<uint64_t> ParseSizeString(std::string_view text, std::string_view path) {
   std::string_view unit = text.substr(digits);
   while (!unit.empty() && unit.front() == ' ') unit.remove_prefix(1);
   if (number.empty()) {
-    return FieldError(path, fmt::format("\"{}\" is not a size (examples: 4096, \"64MiB\", \"1GiB\")",
-                                        text));
+    return FieldError(
+        path, fmt::format("\"{}\" is not a size (examples: 4096, \"64MiB\", \"1GiB\")", text));
   }
   const Unit* found = nullptr;
   for (const Unit& u : kUnits) {
     if (u.name == unit) found = &u;
   }
   if (found == nullptr) {
-    return FieldError(path, fmt::format("unknown unit \"{}\" in \"{}\" (use B, KiB, MiB, GiB or TiB)",
-                                        unit, text));
+    return FieldError(
+        path,
+        fmt::format("unknown unit \"{}\" in \"{}\" (use B, KiB, MiB, GiB or TiB)", unit, text));
   }
   std::optional<uint64_t> n = ParseUintText(number);
   if (!n || (found->shift > 0 && *n > (UINT64_MAX >> found->shift))) {

@@ -8,10 +8,9 @@
 // Every error is kInvalidArgument with the message "<path>: <what is wrong>".
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <initializer_list>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -42,7 +41,8 @@ Result<Json> ParseJsonText(std::string_view text);
 
 // Checks that `j` is an object whose keys are all in `known`. Errors: "<path>: expected an
 // object, got ...", "<path>.<key>: unknown field (did you mean "<known key>"?)".
-Status CheckObject(const Json& j, std::string_view path, std::initializer_list<std::string_view> known);
+Status CheckObject(const Json& j, std::string_view path,
+                   std::initializer_list<std::string_view> known);
 
 // The member `key` of object `j`, or nullptr when absent. REQUIRES: j.is_object().
 const Json* Member(const Json& j, std::string_view key);

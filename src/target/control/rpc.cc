@@ -26,10 +26,10 @@ std::vector<std::string> RpcDispatcher::Methods() const {
 
 Json RpcDispatcher::HandleRequest(const Json& request, const Executor& executor) const {
   if (!request.is_object()) {
-    return RpcErrorResponse(rpc_error::kInvalidRequest,
-                            fmt::format("invalid request: expected a request object, got {}",
-                                        DescribeValue(request)),
-                            nullptr);
+    return RpcErrorResponse(
+        rpc_error::kInvalidRequest,
+        fmt::format("invalid request: expected a request object, got {}", DescribeValue(request)),
+        nullptr);
   }
   // The id is echoed in errors when it is usable, so a client can match them.
   const Json* id_member = Member(request, "id");
@@ -76,11 +76,11 @@ Json RpcDispatcher::HandleRequest(const Json& request, const Executor& executor)
   if (it == handlers_.end()) {
     std::string known;
     for (const auto& [n, h] : handlers_) known += fmt::format("{}{}", known.empty() ? "" : ", ", n);
-    Json response = RpcErrorResponse(
-        rpc_error::kMethodNotFound,
-        fmt::format("unknown method \"{}\" (known: {})",
-                    name.size() > 60 ? name.substr(0, 60) + "..." : name, known),
-        id);
+    Json response =
+        RpcErrorResponse(rpc_error::kMethodNotFound,
+                         fmt::format("unknown method \"{}\" (known: {})",
+                                     name.size() > 60 ? name.substr(0, 60) + "..." : name, known),
+                         id);
     return notification ? Json(nullptr) : response;
   }
   // The call owns copies: an executor that gives up waiting (a stuck reactor) returns while the
@@ -124,7 +124,7 @@ std::string RpcDispatcher::HandleLine(std::string_view line, const Executor& exe
         if (!r.is_null()) responses.push_back(std::move(r));
       }
       return responses.empty() ? std::string()
-                             : responses.dump(-1, ' ', false, Json::error_handler_t::replace);
+                               : responses.dump(-1, ' ', false, Json::error_handler_t::replace);
     }
     Json r = HandleRequest(*request, executor);
     return r.is_null() ? std::string() : r.dump(-1, ' ', false, Json::error_handler_t::replace);

@@ -12,10 +12,9 @@
 // Batches (a JSON array of requests) and notifications (no "id": no response) follow the spec.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>

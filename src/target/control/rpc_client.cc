@@ -67,8 +67,9 @@ Result<Json> RpcCall(const std::string& socket_path, const std::string& method, 
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (socket_path.empty() || socket_path.size() >= sizeof(addr.sun_path)) {
-    return InvalidArgument(fmt::format("control socket path \"{}\" is empty or longer than {} bytes",
-                                       socket_path, sizeof(addr.sun_path) - 1));
+    return InvalidArgument(
+        fmt::format("control socket path \"{}\" is empty or longer than {} bytes", socket_path,
+                    sizeof(addr.sun_path) - 1));
   }
   std::memcpy(addr.sun_path, socket_path.data(), socket_path.size());
   Fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -79,8 +80,8 @@ Result<Json> RpcCall(const std::string& socket_path, const std::string& method, 
   }
   std::string request;
   try {
-    request = Json{{"jsonrpc", "2.0"}, {"method", method}, {"params", params}, {"id", 1}}.dump() +
-              "\n";
+    request =
+        Json{{"jsonrpc", "2.0"}, {"method", method}, {"params", params}, {"id", 1}}.dump() + "\n";
   } catch (const Json::exception& e) {
     return InvalidArgument(fmt::format("cannot encode the request: {}", e.what()));
   }
@@ -90,9 +91,8 @@ Result<Json> RpcCall(const std::string& socket_path, const std::string& method, 
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) {
-        return Status(Code::kTimedOut,
-                      fmt::format("{}: no response within {:.3g} s", socket_path,
-                                  ToSeconds(timeout)));
+        return Status(Code::kTimedOut, fmt::format("{}: no response within {:.3g} s", socket_path,
+                                                   ToSeconds(timeout)));
       }
       pollfd p{fd.get(), events, 0};
       int rc = poll(&p, 1, static_cast<int>(left.count()));
@@ -102,8 +102,8 @@ Result<Json> RpcCall(const std::string& socket_path, const std::string& method, 
   };
   for (size_t sent = 0; sent < request.size();) {
     NVMP_RETURN_IF_ERROR(wait(POLLOUT));
-    ssize_t n = send(fd.get(), request.data() + sent, request.size() - sent,
-                     MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t n =
+        send(fd.get(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (n < 0) return ErrnoStatus(fmt::format("send to {}", socket_path), errno);
     sent += static_cast<size_t>(n);

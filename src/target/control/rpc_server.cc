@@ -26,8 +26,8 @@ Result<sockaddr_un> UnixAddress(const std::string& path) {
   addr.sun_family = AF_UNIX;
   if (path.empty()) return InvalidArgument("control socket: the path is empty");
   if (path.size() >= sizeof(addr.sun_path)) {
-    return InvalidArgument(fmt::format("control socket {}: longer than {} bytes", path,
-                                       sizeof(addr.sun_path) - 1));
+    return InvalidArgument(
+        fmt::format("control socket {}: longer than {} bytes", path, sizeof(addr.sun_path) - 1));
   }
   std::memcpy(addr.sun_path, path.data(), path.size());
   return addr;
@@ -58,9 +58,9 @@ Status ClearStaleSocket(const std::string& path, const sockaddr_un& addr) {
 
 struct Client {
   int fd = -1;
-  std::string in;          // bytes of the current, unfinished line(s)
-  size_t scanned = 0;      // `in` has no newline before this offset
-  std::string out;         // responses not yet sent
+  std::string in;           // bytes of the current, unfinished line(s)
+  size_t scanned = 0;       // `in` has no newline before this offset
+  std::string out;          // responses not yet sent
   bool discarding = false;  // skipping the rest of an over-long line
   bool closed = false;
 };

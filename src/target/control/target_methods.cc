@@ -52,8 +52,8 @@ class Params {
   const Json& params_;
 };
 
-#define NVMP_ASSIGN_OR_RETURN(lhs, expr) \
-  auto lhs##_result = (expr);            \
+#define NVMP_ASSIGN_OR_RETURN(lhs, expr)                \
+  auto lhs##_result = (expr);                           \
   if (!lhs##_result.ok()) return lhs##_result.status(); \
   auto lhs = std::move(*lhs##_result)
 
@@ -139,9 +139,11 @@ void RegisterTargetMethods(RpcDispatcher& d, Target& target) {
     NVMP_ASSIGN_OR_RETURN(subsystem, p.String("subsystem"));
     NVMP_RETURN_IF_ERROR(CheckNqn(subsystem, "subsystem"));
     const Json* ns_json = p.Get("namespace");
-    if (ns_json == nullptr) return FieldError("namespace", "missing (an object: {nsid, size, ...})");
+    if (ns_json == nullptr)
+      return FieldError("namespace", "missing (an object: {nsid, size, ...})");
     NVMP_ASSIGN_OR_RETURN(ns, ParseNamespaceConfig(*ns_json, "namespace", UINT32_MAX));
-    return Done(t->AddNamespace(subsystem, ns), {{"subsystem", subsystem}, {"namespace", ToJson(ns)}});
+    return Done(t->AddNamespace(subsystem, ns),
+                {{"subsystem", subsystem}, {"namespace", ToJson(ns)}});
   });
 
   d.Register("ns_remove", [t](const Json& params) -> Result<Json> {
@@ -158,7 +160,8 @@ void RegisterTargetMethods(RpcDispatcher& d, Target& target) {
     NVMP_ASSIGN_OR_RETURN(subsystem, p.String("subsystem"));
     NVMP_ASSIGN_OR_RETURN(nsid, p.Uint<uint32_t>("nsid", 1, kNsidMax));
     const Json* size_json = p.Get("size");
-    if (size_json == nullptr) return FieldError("size", "missing (bytes, or a string like \"128MiB\")");
+    if (size_json == nullptr)
+      return FieldError("size", "missing (bytes, or a string like \"128MiB\")");
     NVMP_ASSIGN_OR_RETURN(size, ReadSize(*size_json, "size"));
     if (size == 0) return FieldError("size", "must be more than 0");
     return Done(t->ResizeNamespace(subsystem, nsid, size),
@@ -176,9 +179,8 @@ void RegisterTargetMethods(RpcDispatcher& d, Target& target) {
                 {{"port", port}, {"group", group}, {"state", AnaStateConfigName(state)}});
   });
 
-  for (auto [method, action] : {std::pair<const char*, int>{"port_enable", 0},
-                                {"port_disable", 1},
-                                {"port_drop", 2}}) {
+  for (auto [method, action] :
+       {std::pair<const char*, int>{"port_enable", 0}, {"port_disable", 1}, {"port_drop", 2}}) {
     d.Register(method, [t, action](const Json& params) -> Result<Json> {
       NVMP_RETURN_IF_ERROR(CheckObject(params, "", {"port"}));
       NVMP_ASSIGN_OR_RETURN(port, Params(params).Uint<uint16_t>("port", 1, 65535));
@@ -212,7 +214,8 @@ void RegisterTargetMethods(RpcDispatcher& d, Target& target) {
     NVMP_ASSIGN_OR_RETURN(count, p.Uint<uint32_t>("count", 1, kCountMax));
     spec.count = count;
     const Json* status_json = p.Get("status");
-    if (status_json == nullptr) return FieldError("status", "missing (e.g. 0x302 or \"ana-inaccessible\")");
+    if (status_json == nullptr)
+      return FieldError("status", "missing (e.g. 0x302 or \"ana-inaccessible\")");
     NVMP_ASSIGN_OR_RETURN(code, ParseNvmeStatusCode(*status_json, "status"));
     bool dnr = false;
     if (p.Get("dnr") != nullptr) {

@@ -9,9 +9,8 @@
 // 1..4294967294, got 0"); the Target checks what only it knows (does the subsystem exist).
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string_view>
 
 #include "nvmpath/status.h"

@@ -78,9 +78,8 @@ Result<std::unique_ptr<TargetRunner>> TargetRunner::Start(TargetConfig config,
   });
   if (!started.ok()) return failed(started.status());
   // `config` was moved into the target; read the ports back from its state.
-  auto state = r->RunOnControlReactor([self]() -> Result<nlohmann::json> {
-    return self->target_->DescribeState();
-  });
+  auto state = r->RunOnControlReactor(
+      [self]() -> Result<nlohmann::json> { return self->target_->DescribeState(); });
   if (!state.ok()) return failed(state.status());
   try {
     for (const auto& p : state->at("ports")) {
@@ -95,9 +94,9 @@ Result<std::unique_ptr<TargetRunner>> TargetRunner::Start(TargetConfig config,
   if (!r->control_socket_.empty()) {
     RegisterTargetMethods(r->dispatcher_, *r->target_);
     auto server = RpcServer::Start(
-        r->dispatcher_, RpcServerOptions{.socket_path = r->control_socket_,
-                                         .executor = ReactorExecutor(*reactors[0],
-                                                                     options.rpc_timeout)});
+        r->dispatcher_,
+        RpcServerOptions{.socket_path = r->control_socket_,
+                         .executor = ReactorExecutor(*reactors[0], options.rpc_timeout)});
     if (!server.ok()) return failed(server.status());
     r->server_ = std::move(*server);
   }

@@ -10,10 +10,9 @@
 // Thread: Start, Shutdown and the destructor from one owning thread (not a reactor thread).
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 

@@ -127,7 +127,8 @@ TEST(ConfigJson, UnknownFieldsSuggestTheNearestKnownOne) {
             "ports[0].adress: unknown field (did you mean \"address\"?)");
   EXPECT_EQ(ErrorWith("/subsystems/0/namespaces/1/blocksize", 512),
             "subsystems[0].namespaces[1].blocksize: unknown field (did you mean \"block_size\"?)");
-  EXPECT_EQ(ErrorWith("/io_queue_max", 4), "io_queue_max: unknown field (did you mean \"io_queues_max\"?)");
+  EXPECT_EQ(ErrorWith("/io_queue_max", 4),
+            "io_queue_max: unknown field (did you mean \"io_queues_max\"?)");
   EXPECT_EQ(ErrorWith("/ana/0/colour", 1),
             "ana[0].colour: unknown field (known: port, group, state)");
 }
@@ -160,7 +161,8 @@ TEST(ConfigJson, PortFieldsAreChecked) {
   EXPECT_EQ(ErrorWith("/ports/0/enabled", "yes"),
             "ports[0].enabled: expected true or false, got \"yes\"");
   EXPECT_EQ(ErrorWith("/ports/0", 5), "ports[0]: expected an object, got 5");
-  EXPECT_EQ(ErrorWith("/ports", Json::array()), "ports: expected a non-empty array of ports, got []");
+  EXPECT_EQ(ErrorWith("/ports", Json::array()),
+            "ports: expected a non-empty array of ports, got []");
   EXPECT_EQ(ErrorWithout("/ports"), "ports: missing (at least one port)");
   EXPECT_EQ(ErrorWith("/ports/0/address", "::1"), "OK");
 }
@@ -214,15 +216,16 @@ TEST(ConfigJson, DuplicateNsidsAreRejected) {
             "subsystems[0].namespaces[2].nsid: 2 is already used by subsystems[0].namespaces[1]");
   // The same NSID in two subsystems is fine: NSIDs are per subsystem.
   Json j = ValidConfig();
-  j["subsystems"].push_back({{"nqn", "nqn.2026-11.io.nvmpath:other"},
-                             {"namespaces", {{{"nsid", 1}}}}});
+  j["subsystems"].push_back(
+      {{"nqn", "nqn.2026-11.io.nvmpath:other"}, {"namespaces", {{{"nsid", 1}}}}});
   EXPECT_EQ(ErrorOf(j), "OK");
 }
 
 TEST(ConfigJson, SubsystemFieldsAreChecked) {
   EXPECT_EQ(ErrorWith("/subsystems/0/serial", std::string(21, '1')),
             "subsystems[0].serial: expected 1..20 bytes, got 21");
-  EXPECT_EQ(ErrorWith("/subsystems/0/model", ""), "subsystems[0].model: expected 1..40 bytes, got 0");
+  EXPECT_EQ(ErrorWith("/subsystems/0/model", ""),
+            "subsystems[0].model: expected 1..40 bytes, got 0");
   EXPECT_EQ(ErrorWith("/subsystems/0/mdts_pages", 14),
             "subsystems[0].mdts_pages: expected an integer 0..13, got 14");
   EXPECT_EQ(ErrorWith("/subsystems/0/allowed_hosts", "nqn.a"),
@@ -248,9 +251,9 @@ TEST(ConfigJson, SizeAcceptsBytesAndBinaryUnits) {
     Json size;
     uint64_t bytes;
   };
-  for (const Case& c : {Case{4096, 4096}, Case{"4096", 4096}, Case{"64MiB", 64ull << 20},
-                        Case{"1GiB", 1ull << 30}, Case{"512K", 512ull << 10}, Case{"2T", 2ull << 40},
-                        Case{"1 GiB", 1ull << 30}}) {
+  for (const Case& c :
+       {Case{4096, 4096}, Case{"4096", 4096}, Case{"64MiB", 64ull << 20}, Case{"1GiB", 1ull << 30},
+        Case{"512K", 512ull << 10}, Case{"2T", 2ull << 40}, Case{"1 GiB", 1ull << 30}}) {
     Json j = ValidConfig();
     j["subsystems"][0]["namespaces"][0]["size"] = c.size;
     auto parsed = ParseTargetConfig(j.dump());
@@ -278,11 +281,13 @@ TEST(ConfigJson, SizeErrorsNameTheField) {
 }
 
 TEST(ConfigJson, BackendRules) {
-  EXPECT_EQ(ErrorWith("/subsystems/0/namespaces/0/backend", "ramdisk"),
-            "subsystems[0].namespaces[0].backend: \"ramdisk\" is not a backend (memory, file, null)");
-  EXPECT_EQ(ErrorWith("/subsystems/0/namespaces/2/size", "1GiB"),
-            "subsystems[0].namespaces[2].size: a file backend takes the file's size; leave \"size\" "
-            "out");
+  EXPECT_EQ(
+      ErrorWith("/subsystems/0/namespaces/0/backend", "ramdisk"),
+      "subsystems[0].namespaces[0].backend: \"ramdisk\" is not a backend (memory, file, null)");
+  EXPECT_EQ(
+      ErrorWith("/subsystems/0/namespaces/2/size", "1GiB"),
+      "subsystems[0].namespaces[2].size: a file backend takes the file's size; leave \"size\" "
+      "out");
   EXPECT_EQ(ErrorWithout("/subsystems/0/namespaces/2/path"),
             "subsystems[0].namespaces[2].path: missing (the file backend's file)");
   EXPECT_EQ(ErrorWith("/subsystems/0/namespaces/0/path", "/tmp/x"),
@@ -292,7 +297,8 @@ TEST(ConfigJson, BackendRules) {
 
 TEST(ConfigJson, IdentifiersAreChecked) {
   const std::string ns = "subsystems[0].namespaces[1].";
-  const std::string uuid_form = "expected a UUID like \"4f1c0a2e-9b7d-4c3a-8e21-6d5f0b9a7c13\", got ";
+  const std::string uuid_form =
+      "expected a UUID like \"4f1c0a2e-9b7d-4c3a-8e21-6d5f0b9a7c13\", got ";
   EXPECT_EQ(ErrorWith("/subsystems/0/namespaces/1/uuid", "4f1c0a2e9b7d4c3a8e216d5f0b9a7c13"),
             ns + "uuid: " + uuid_form + "\"4f1c0a2e9b7d4c3a8e216d5f0b9a7c13\"");
   EXPECT_EQ(ErrorWith("/subsystems/0/namespaces/1/uuid", "4f1c0a2e-9b7d-4c3a-8e21-6d5f0b9a7cZZ"),
@@ -317,7 +323,8 @@ TEST(ConfigJson, AnaEntriesAreChecked) {
   Json j = ValidConfig();
   j["ana"].push_back({{"port", 2}, {"group", 2}, {"state", "optimized"}});
   EXPECT_EQ(ErrorOf(j), "ana[1]: port 2 group 2 is already set by ana[0]");
-  for (const char* state : {"optimized", "non-optimized", "inaccessible", "persistent-loss", "change"}) {
+  for (const char* state :
+       {"optimized", "non-optimized", "inaccessible", "persistent-loss", "change"}) {
     EXPECT_EQ(ErrorWith("/ana/0/state", state), "OK") << state;
   }
 }

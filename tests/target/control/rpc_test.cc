@@ -72,10 +72,12 @@ TEST(RpcDispatcher, InvalidRequestsNameWhatIsWrong) {
   for (const Case& c : {
            Case{R"([1])", "invalid request: expected a request object, got 1"},
            Case{R"("hi")", "invalid request: expected a request object, got \"hi\""},
-           Case{R"({"jsonrpc":"2.0","id":1})", "invalid request: method: expected a string, got nothing"},
+           Case{R"({"jsonrpc":"2.0","id":1})",
+                "invalid request: method: expected a string, got nothing"},
            Case{R"({"jsonrpc":"2.0","method":5,"id":1})",
                 "invalid request: method: expected a string, got 5"},
-           Case{R"({"method":"echo","id":1})", "invalid request: jsonrpc: expected \"2.0\", got nothing"},
+           Case{R"({"method":"echo","id":1})",
+                "invalid request: jsonrpc: expected \"2.0\", got nothing"},
            Case{R"({"jsonrpc":"1.0","method":"echo","id":1})",
                 "invalid request: jsonrpc: expected \"2.0\", got \"1.0\""},
            Case{R"({"jsonrpc":"2.0","method":"echo","params":[1,2],"id":1})",
@@ -103,9 +105,11 @@ TEST(RpcDispatcher, UnknownMethodListsTheKnownOnes) {
 }
 
 TEST(RpcDispatcher, InvalidParamsNameTheParam) {
-  Json r = Handle(TestDispatcher(), R"({"jsonrpc":"2.0","method":"needs_nsid","params":{"nsid":"x"},"id":2})");
+  Json r = Handle(TestDispatcher(),
+                  R"({"jsonrpc":"2.0","method":"needs_nsid","params":{"nsid":"x"},"id":2})");
   EXPECT_EQ(r["error"]["code"], -32602);
-  EXPECT_EQ(r["error"]["message"], "invalid params: nsid: expected an integer 1..4294967294, got \"x\"");
+  EXPECT_EQ(r["error"]["message"],
+            "invalid params: nsid: expected an integer 1..4294967294, got \"x\"");
 }
 
 TEST(RpcDispatcher, HandlerFailureIsAServerErrorWithItsCode) {
@@ -186,7 +190,8 @@ class RpcSocketTest : public ::testing::Test {
     return "";
   }
   static std::string Request(std::string_view method, const Json& params, int id) {
-    return Json{{"jsonrpc", "2.0"}, {"method", method}, {"params", params}, {"id", id}}.dump() + "\n";
+    return Json{{"jsonrpc", "2.0"}, {"method", method}, {"params", params}, {"id", id}}.dump() +
+           "\n";
   }
 
   RpcDispatcher dispatcher_ = TestDispatcher();
@@ -208,7 +213,8 @@ TEST_F(RpcSocketTest, RpcCallReturnsTheServersErrors) {
   auto bad = RpcCall(path_, "needs_nsid", {{"nsid", "x"}});
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().code(), Code::kInvalidArgument);
-  EXPECT_EQ(bad.status().message(), "invalid params: nsid: expected an integer 1..4294967294, got \"x\"");
+  EXPECT_EQ(bad.status().message(),
+            "invalid params: nsid: expected an integer 1..4294967294, got \"x\"");
   auto missing = RpcCall(path_, "fail_missing", Json::object());
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().code(), Code::kNotFound);
@@ -344,7 +350,8 @@ TEST_F(RpcSocketTest, PathThatIsNotASocketIsRefused) {
   o.socket_path = file;
   auto s = RpcServer::Start(dispatcher_, o);
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.status().message(), "control socket " + file + ": the path exists and is not a socket");
+  EXPECT_EQ(s.status().message(),
+            "control socket " + file + ": the path exists and is not a socket");
 }
 
 TEST_F(RpcSocketTest, ReactorExecutorRunsHandlersOnTheReactorThread) {

@@ -126,8 +126,8 @@ TEST_F(TargetControlTest, NsRemoveAddResize) {
   Status gone = CallError("ns_remove", {{"subsystem", kNqn}, {"nsid", 1}});
   EXPECT_NE(gone.code(), Code::kOk);
 
-  Call("ns_add", {{"subsystem", kNqn},
-                  {"namespace", {{"nsid", 5}, {"size", "4MiB"}, {"block_size", 4096}}}});
+  Call("ns_add",
+       {{"subsystem", kNqn}, {"namespace", {{"nsid", 5}, {"size", "4MiB"}, {"block_size", 4096}}}});
   Json s = State();
   ASSERT_NE(Namespace(s, 5), nullptr);
   EXPECT_EQ((*Namespace(s, 5))["size_bytes"], 4u << 20);
@@ -194,7 +194,8 @@ TEST_F(TargetControlTest, BadParamsAreNamedAndTargetErrorsPassThrough) {
   s = CallError("ana_set", {{"prot", 2}, {"group", 1}, {"state", "optimized"}});
   EXPECT_EQ(s.message(), "invalid params: prot: unknown field (did you mean \"port\"?)");
   s = CallError("fail_next", {{"count", 1}, {"status", 0}});
-  EXPECT_EQ(s.message(), "invalid params: status: 0 is success; give an error status such as 0x302");
+  EXPECT_EQ(s.message(),
+            "invalid params: status: 0 is success; give an error status such as 0x302");
   s = CallError("port_disable", {{"port", 9}});
   EXPECT_EQ(s.code(), Code::kNotFound);
   EXPECT_NE(s.message().find("port 9"), std::string::npos) << s.message();
@@ -223,8 +224,8 @@ TEST(TargetRunner, StartErrorsLeaveNothingRunning) {
   auto first = TargetRunner::Start(c, {});
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   TargetConfig clash;
-  clash.ports.push_back(PortConfig{.id = 7, .address = "127.0.0.1",
-                                   .port = (*first)->ports()[0].bound_port});
+  clash.ports.push_back(
+      PortConfig{.id = 7, .address = "127.0.0.1", .port = (*first)->ports()[0].bound_port});
   auto second = TargetRunner::Start(clash, {});
   ASSERT_FALSE(second.ok());
   EXPECT_NE(second.status().message().find("port 7"), std::string::npos)
