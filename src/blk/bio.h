@@ -59,6 +59,7 @@ struct Bio {
   TimePoint submitted_at{};
   TimePoint queued_at{};    // when it last entered the requeue list
   int16_t retry_slot = -1;  // the path slot a same-path retry goes back to
+  uint32_t failed_slots = 0; // path slots this Bio failed over from; passed over while others serve
   bool range_checked = false;
   Ticket head_ticket;       // head QoS admission, held until the Bio completes
   Bio* next = nullptr;      // requeue / wait list link

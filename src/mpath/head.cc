@@ -21,9 +21,6 @@ struct Head::Shard {
   std::array<uint32_t, kMaxPaths> in_flight{};
   std::array<PathCounters, kMaxPaths> path_counters{};
   std::array<bool, kMaxPaths> draining{};
-  // Paths that failed an attempt since the last snapshot: passed over while another path is
-  // usable, so a failing path is not picked again before its new state arrives.
-  uint32_t skip_mask = 0;
   HeadCounters counters;
   Bio* queue_head = nullptr;
   Bio* queue_tail = nullptr;
@@ -96,6 +93,7 @@ void Head::Submit(Bio* bio) {
   bio->retries = 0;
   bio->failovers = 0;
   bio->retry_slot = -1;
+  bio->failed_slots = 0;
   bio->range_checked = false;
   bio->next = nullptr;
   bio->submitted_at = s.reactor->now();
@@ -161,8 +159,13 @@ void Head::Dispatch(Shard& s, Bio* bio) {
     }
   }
   Policy policy = static_cast<Policy>(set->policy);
-  if (idx < 0) idx = SelectPath(policy, *set, s.cursor, s.in_flight, s.skip_mask, 0);
-  if (idx < 0 && s.skip_mask != 0) idx = SelectPath(policy, *set, s.cursor, s.in_flight, 0, 0);
+  // A Bio that failed over passes over the paths it failed on while another path can serve it;
+  // other Bios are not affected, so one error never steers traffic away from a good path.
+  if (idx < 0) idx = SelectPath(policy, *set, s.cursor, s.in_flight, bio->failed_slots, 0);
+  if (idx < 0 && bio->failed_slots != 0) {
+    bio->failed_slots = 0;
+    idx = SelectPath(policy, *set, s.cursor, s.in_flight, 0, 0);
+  }
   if (idx < 0) {
     if (set->may_return || options_.queue_if_no_path) return Enqueue(s, bio);
     return FailNoPath(s, bio, "");
@@ -305,7 +308,7 @@ void Head::AttemptDone(uint16_t slot, Bio* bio, nvme::NvmeStatus status) {
       ++pc.failovers;
       bio->retries = 0;
       bio->retry_slot = -1;
-      s.skip_mask |= 1u << slot;
+      bio->failed_slots |= 1u << slot;
       Enqueue(s, bio);
       return ScheduleRequeue(s);
   }
@@ -345,7 +348,6 @@ void Head::Install(Shard& s, std::shared_ptr<const PathSet> set) {
   if (s.set && s.set->policy != set->policy) s.cursor = PolicyCursor{};
   s.set = std::move(set);
   s.generation = s.set->generation;
-  s.skip_mask = 0;
   RunRequeue(s);
   uint64_t gen = s.generation;
   unsigned index = s.index;

@@ -30,7 +30,7 @@ struct PolicyCursor {
 };
 
 // The index in set.paths of the path to use, or -1 if no path is usable. Paths whose slot bit is
-// set in `skip_mask` are passed over (paths that just failed an attempt, until the next snapshot).
+// set in `skip_mask` are passed over (the paths a failed-over Bio already failed on).
 int SelectPath(Policy policy, const PathSet& set, PolicyCursor& cursor,
                const std::array<uint32_t, kMaxPaths>& in_flight, uint32_t skip_mask,
                int numa_node);

@@ -221,6 +221,23 @@ TEST_F(HeadTest, QueueTimeoutBoundsTheWait) {
       << errors_[0];
 }
 
+// Regression (found by the e2e fault tests): one plain path error, with no state change to follow,
+// must not keep other I/O off the optimized path. Only the failed Bio avoids it.
+TEST_F(HeadTest, OnePathErrorDoesNotSteerOtherIoAway) {
+  SetUpRig(HeadOptions{.name = "h", .policy = Policy::kNuma});
+  MemPath* a = AddPath(Opts("a"));
+  AddPath(Opts("b", AnaState::kNonOptimized));
+  OnHome([a] { a->FailNext(1, nvme::NvmeStatus::Of(nvme::sc::kInternalPathError)); });
+  Submit(1);
+  ASSERT_TRUE(RunUntilDone());
+  EXPECT_EQ(PathIos("b"), 1u) << "the failed Bio went to the other path";
+  Submit(20);
+  ASSERT_TRUE(RunUntilDone());
+  EXPECT_TRUE(errors_.empty());
+  EXPECT_EQ(PathIos("a"), 21u) << "everything else stays on the optimized path";
+  EXPECT_EQ(PathIos("b"), 1u);
+}
+
 TEST_F(HeadTest, TransientErrorRetriesOnTheSamePath) {
   SetUpRig(HeadOptions{.name = "h", .policy = Policy::kRoundRobin});
   MemPath* a = AddPath(Opts("a"));
