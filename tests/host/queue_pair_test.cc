@@ -24,7 +24,7 @@ using nvme::NvmeStatus;
 using testing::FakeController;
 namespace sc = nvme::sc;
 
-constexpr char kAddr[] = "10.0.0.1";
+constexpr char kAddr[] = "127.0.0.1";
 constexpr uint16_t kPort = 4420;
 
 class QueuePairTest : public ::testing::Test {

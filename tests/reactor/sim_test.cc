@@ -14,7 +14,7 @@
 namespace nvmpath::reactor {
 namespace {
 
-constexpr const char* kAddr = "10.0.0.1";
+constexpr const char* kAddr = "127.0.0.1";
 
 std::span<const uint8_t> Bytes(const std::string& s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
@@ -191,7 +191,7 @@ TEST(SimNetwork, UnknownEndpointIsRefusedWithItsName) {
   world.RunUntilIdle();
   ASSERT_TRUE(st.has_value());
   EXPECT_EQ(st->code(), Code::kUnavailable);
-  EXPECT_EQ(st->message(), "connection refused: 10.0.0.1:4420");
+  EXPECT_EQ(st->message(), "connection refused: 127.0.0.1:4420");
   EXPECT_EQ(world.now(), TimePoint(SimNetwork::kDefaultLatency));
 }
 
