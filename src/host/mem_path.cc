@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "base/assert.h"
+#include "blk/attempt_list.h"
 
 namespace nvmpath::host {
 
@@ -29,33 +30,10 @@ struct MemPath::Shard {
   unsigned index = 0;
   reactor::Reactor* reactor = nullptr;
   std::unique_ptr<blk::Limiter> qos;
-  Attempt* in_flight = nullptr;  // every live attempt from this reactor (intrusive list)
-  uint64_t in_flight_count = 0;
-  std::vector<std::unique_ptr<Attempt>> free;
+  blk::AttemptList<Attempt> attempts;
   // MemPathFault::kLeakTicketOnError parks tickets here; destroyed before `qos` (declared after).
   std::vector<blk::Ticket> leaked;
   uint64_t writes_seen = 0;
-
-  Attempt* New() {
-    if (free.empty()) return new Attempt;
-    Attempt* a = free.back().release();
-    free.pop_back();
-    return a;
-  }
-  void Link(Attempt* a) {
-    a->prev = nullptr;
-    a->next = in_flight;
-    if (in_flight) in_flight->prev = a;
-    in_flight = a;
-    ++in_flight_count;
-  }
-  void Unlink(Attempt* a) {
-    if (a->prev) a->prev->next = a->next;
-    else in_flight = a->next;
-    if (a->next) a->next->prev = a->prev;
-    a->prev = a->next = nullptr;
-    --in_flight_count;
-  }
 };
 
 MemPath::MemPath(MemPathOptions options, MemNamespace* ns, std::vector<reactor::Reactor*> shards,
@@ -86,7 +64,7 @@ MemPath::~MemPath() {
   *alive_ = false;
   NVMP_ASSERT(messages_in_flight_.load() == 0, "MemPath destroyed with messages in flight");
   for (auto& s : shards_) {
-    NVMP_ASSERT(s->in_flight_count == 0, "MemPath destroyed with attempts in flight");
+    NVMP_ASSERT(s->attempts.size() == 0, "MemPath destroyed with attempts in flight");
   }
 }
 
@@ -121,11 +99,10 @@ void MemPath::AfterNotice(std::function<void()> fn) {
 
 void MemPath::Submit(Bio* bio, blk::AttemptSink* sink) {
   Shard& s = Here();
-  Attempt* a = s.New();
+  Attempt* a = s.attempts.Acquire();
   a->bio = bio;
   a->sink = sink;
   a->epoch = epoch_.load();
-  s.Link(a);
   if (s.qos) {
     if (auto t = s.qos->TryAcquire(bio->bytes(ns_->block_size()))) {
       a->ticket = std::move(*t);
@@ -205,7 +182,6 @@ void MemPath::Execute(Shard& s, Attempt* a) {
 }
 
 void MemPath::Finish(Shard& s, Attempt* a, NvmeStatus status) {
-  s.Unlink(a);
   Bio* bio = a->bio;
   blk::AttemptSink* sink = a->sink;
   if (options_.TEST_fault == MemPathFault::kLeakTicketOnError && !status.ok() && a->ticket.held()) {
@@ -216,7 +192,7 @@ void MemPath::Finish(Shard& s, Attempt* a, NvmeStatus status) {
   a->sink = nullptr;
   a->parked = false;
   a->waiter = blk::Limiter::Waiter{};
-  s.free.emplace_back(a);
+  s.attempts.Release(a);
   sink->OnAttemptDone(bio, status);
 }
 
@@ -293,11 +269,8 @@ void MemPath::Stall(bool stalled) {
   stalled_ = stalled;
   if (stalled) return;
   OnAllShards([this](Shard& s) {
-    std::vector<Attempt*> parked;
-    for (Attempt* a = s.in_flight; a; a = a->next) {
-      if (a->parked) parked.push_back(a);
-    }
-    for (Attempt* a : parked) {
+    for (Attempt* a : s.attempts.Live()) {
+      if (!a->parked) continue;
       a->parked = false;
       Execute(s, a);
     }
@@ -313,9 +286,7 @@ void MemPath::LoseController() {
   Notify();
   // Every in-flight attempt fails over at once (the socket error), none executes later.
   OnAllShards([this](Shard& s) {
-    std::vector<Attempt*> doomed;
-    for (Attempt* a = s.in_flight; a; a = a->next) doomed.push_back(a);
-    for (Attempt* a : doomed) {
+    for (Attempt* a : s.attempts.Live()) {
       if (a->posted) continue;  // its posted execution sees the new epoch and fails it over
       if (a->timer != reactor::kNoTimer) {
         s.reactor->CancelTimer(a->timer);
@@ -350,13 +321,13 @@ void MemPath::ExpireFastFail() {
 
 uint64_t MemPath::TEST_InFlight() const {
   uint64_t n = 0;
-  for (auto& s : shards_) n += s->in_flight_count;
+  for (auto& s : shards_) n += s->attempts.size();
   return n;
 }
 
 uint64_t MemPath::TEST_TicketsHeld(unsigned shard) const {
   uint64_t n = 0;
-  for (Attempt* a = shards_[shard]->in_flight; a; a = a->next) n += a->ticket.held() ? 1 : 0;
+  for (Attempt* a : shards_[shard]->attempts.Live()) n += a->ticket.held() ? 1 : 0;
   return n;
 }
 

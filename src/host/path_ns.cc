@@ -1,5 +1,7 @@
 #include "host/path_ns.h"
 
+#include "blk/attempt_list.h"
+
 #include <bit>
 
 #include "base/assert.h"
@@ -33,34 +35,8 @@ struct PathNs::Attempt {
 
 struct PathNs::Shard {
   reactor::Reactor* reactor = nullptr;
-  Attempt* in_flight = nullptr;  // every live attempt from this reactor (intrusive list)
-  uint64_t in_flight_count = 0;
-  std::vector<std::unique_ptr<Attempt>> free;
+  blk::AttemptList<Attempt> attempts;
   PathNsCounters counters;
-
-  Attempt* New() {
-    if (free.empty()) return new Attempt;
-    Attempt* a = free.back().release();
-    free.pop_back();
-    return a;
-  }
-  void Link(Attempt* a) {
-    a->prev = nullptr;
-    a->next = in_flight;
-    if (in_flight) in_flight->prev = a;
-    in_flight = a;
-    ++in_flight_count;
-  }
-  void Unlink(Attempt* a) {
-    if (a->prev) {
-      a->prev->next = a->next;
-    } else {
-      in_flight = a->next;
-    }
-    if (a->next) a->next->prev = a->prev;
-    a->prev = a->next = nullptr;
-    --in_flight_count;
-  }
 };
 
 PathNs::PathNs(std::string name, uint32_t nsid, Controller* ctrl, PathNsOwner* owner,
@@ -76,15 +52,14 @@ PathNs::PathNs(std::string name, uint32_t nsid, Controller* ctrl, PathNsOwner* o
   for (reactor::Reactor* r : reactors) {
     auto s = std::make_unique<Shard>();
     s->reactor = r;
-    s->free.reserve(kPreallocatedAttempts);
-    for (size_t i = 0; i < kPreallocatedAttempts; ++i) s->free.push_back(std::make_unique<Attempt>());
+    s->attempts.Preallocate(kPreallocatedAttempts);
     shards_.push_back(std::move(s));
   }
 }
 
 PathNs::~PathNs() {
   for (auto& s : shards_) {
-    NVMP_ASSERT(s->in_flight_count == 0, "PathNs destroyed with attempts in flight");
+    NVMP_ASSERT(s->attempts.size() == 0, "PathNs destroyed with attempts in flight");
   }
 }
 
@@ -100,10 +75,9 @@ PathNs::Shard& PathNs::Here() {
 
 void PathNs::Submit(Bio* bio, blk::AttemptSink* sink) {
   Shard& s = Here();
-  Attempt* a = s.New();
+  Attempt* a = s.attempts.Acquire();
   a->bio = bio;
   a->sink = sink;
-  s.Link(a);
   ++s.counters.submitted;
 
   const uint32_t shift = block_shift_.load(std::memory_order_relaxed);
@@ -178,13 +152,12 @@ void PathNs::Send(Shard& s, Attempt* a) {
 }
 
 void PathNs::Finish(Shard& s, Attempt* a, NvmeStatus status) {
-  s.Unlink(a);
   if (!status.ok()) ++s.counters.completed_error;
   Bio* bio = a->bio;
   blk::AttemptSink* sink = a->sink;
   a->bio = nullptr;
   a->sink = nullptr;
-  s.free.emplace_back(a);  // per-path state goes back to this path before the Bio leaves it
+  s.attempts.Release(a);  // per-path state goes back to this path before the Bio leaves it
   sink->OnAttemptDone(bio, status);
 }
 
@@ -214,7 +187,7 @@ void PathNs::OnPathError(nvme::PathAction action) {
 
 uint64_t PathNs::TEST_InFlight() const {
   uint64_t n = 0;
-  for (auto& s : shards_) n += s->in_flight_count;
+  for (auto& s : shards_) n += s->attempts.size();
   return n;
 }
 
