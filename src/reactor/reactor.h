@@ -111,6 +111,10 @@ class Reactor {
 Reactor* Current();
 
 namespace internal {
+// open(2) for a File of either implementation: the flags for `mode`, close-on-exec, errors named
+// ("open /x: No such file or directory").
+Result<int> OpenFd(const std::string& path, OpenMode mode);
+
 // Set by reactor implementations around each callback they run.
 void SetCurrent(Reactor* r);
 class ScopedCurrent {

@@ -40,24 +40,14 @@ class FileOp final : public UringOp {
   File::OnDone on_done_;
 };
 
-int OpenFlags(OpenMode mode) {
-  switch (mode) {
-    case OpenMode::kReadOnly:
-      return O_RDONLY | O_CLOEXEC;
-    case OpenMode::kReadWrite:
-      return O_RDWR | O_CLOEXEC;
-    case OpenMode::kReadWriteCreate:
-      return O_RDWR | O_CREAT | O_CLOEXEC;
-  }
-  NVMP_UNREACHABLE("bad OpenMode");
-}
 
 }  // namespace
 
 Result<std::unique_ptr<File>> UringFile::Open(Uring* loop, const std::string& path,
                                               OpenMode mode) {
-  const int fd = ::open(path.c_str(), OpenFlags(mode), 0644);
-  if (fd < 0) return ErrnoStatus("open " + path, errno);
+  auto opened = internal::OpenFd(path, mode);
+  if (!opened.ok()) return opened.status();
+  const int fd = *opened;
   return std::unique_ptr<File>(new UringFile(loop, std::make_shared<Fd>(fd, path)));
 }
 
