@@ -1,0 +1,250 @@
+// The nvmpath Client API: an NVMe/TCP subsystem reached over several paths, each shared
+// namespace shown as one Device.
+//
+//   nvmpath::ClientOptions o;
+//   o.subnqn = "nqn.2024-01.io.nvmpath:demo";
+//   o.paths = {{"127.0.0.1", 4420}, {"127.0.0.1", 4421}};
+//   auto client = nvmpath::Client::Connect(o);          // blocks until a path is live
+//   if (!client.ok()) { /* client.status().message(): what is wrong, e.g. "connect to
+//                          127.0.0.1:4420: connection refused; 127.0.0.1:4421: ..." */ }
+//   auto dev = (*client)->Open(1);                        // Result<Device*>
+//   std::vector<uint8_t> buf((*dev)->block_size() * 8);
+//   nvmpath::Status st = (*dev)->Read(0, 8, buf);         // sync
+//   (*dev)->ReadAsync(0, 8, buf, [](nvmpath::Status s) { ... });  // async
+//
+// I/O threads: the client runs `ClientOptions::io_threads` reactor threads; every controller has
+// one I/O queue per thread. Async completions run on an I/O thread: the one the request was
+// submitted from when submitted from an I/O thread (no hop — the fast way to keep a queue depth
+// is to resubmit from the callback), otherwise one chosen round-robin. Sync calls block the
+// caller and must not be made from an I/O thread (they would wait for themselves: kInvalidArgument).
+//
+// Failover: an I/O fails only when no path can serve it — every path is down or inaccessible and
+// none is expected back within `no_path_timeout` (or `queue_if_no_path` is off and no path is
+// left). Its Status is then kNoPath with a message naming every path's state, for example
+// "no usable path to nqn...:ns1 for 10s: path 127.0.0.1:4420 connecting, path 127.0.0.1:4421 ANA
+// inaccessible". Device errors are kIoError with the NVMe status named; a range past the end is
+// kOutOfRange; a buffer of the wrong size or a transfer above max_io_blocks() is kInvalidArgument.
+//
+// Lifetime: Devices belong to their Client and stay valid until it is destroyed. Destroying the
+// Client (or Close) disconnects every path; I/O still in flight then completes with kCancelled
+// or kNoPath before the destructor returns. Buffers must stay valid until their I/O completes.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "nvmpath/status.h"
+
+namespace nvmpath {
+
+// One TCP endpoint of a path or a discovery controller.
+struct Endpoint {
+  std::string address;  // IPv4 address, e.g. "127.0.0.1"
+  uint16_t port = 4420;
+
+  // "127.0.0.1:4420". Parse accepts "ADDR:PORT" and "ADDR" (port 4420); errors name the text.
+  std::string ToString() const;
+  static Result<Endpoint> Parse(std::string_view text);
+  friend bool operator==(const Endpoint&, const Endpoint&) = default;
+};
+
+// How a Device picks a path among the usable ones (ANA optimized first, then non-optimized).
+enum class PathPolicy { kNuma, kRoundRobin, kQueueDepth };
+const char* PathPolicyName(PathPolicy policy);                // "numa", "round-robin", ...
+Result<PathPolicy> ParsePathPolicy(std::string_view name);    // errors list the valid names
+
+struct ClientOptions {
+  // The NVM subsystem. With `discovery` it may be empty if the discovery log lists exactly one
+  // NVM subsystem.
+  std::string subnqn;
+  // Empty: "nqn.2014-08.org.nvmexpress:uuid:<hostid>".
+  std::string hostnqn;
+  // UUID text ("xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"); empty: a random one per client.
+  std::string hostid;
+
+  // Paths: one controller per endpoint. Or `discovery`: every TCP/IPv4 entry of `subnqn` in that
+  // discovery controller's log becomes a path (both may be given; duplicates are merged).
+  std::vector<Endpoint> paths;
+  std::optional<Endpoint> discovery;
+
+  PathPolicy policy = PathPolicy::kNuma;
+  unsigned io_threads = 1;
+  bool hdr_digest = false;
+  bool data_digest = false;
+  uint16_t queue_size = 128;  // I/O queue entries per controller and thread
+
+  // Linux's fabrics defaults. Negative ctrl_loss_tmo: reconnect forever; negative
+  // fast_io_fail_tmo: off.
+  std::chrono::milliseconds keep_alive_tmo{5000};
+  std::chrono::milliseconds reconnect_delay{10000};
+  std::chrono::milliseconds ctrl_loss_tmo{600000};
+  std::chrono::milliseconds fast_io_fail_tmo{-1};
+  std::chrono::milliseconds io_timeout{30000};
+  // Stale-write fence: a write whose connection was lost fails over only after this long.
+  // Negative: the controller's Command Quiesce Time from Identify (0 if it reports none).
+  std::chrono::milliseconds fence_delay{-1};
+
+  // An I/O with no usable path waits this long for one (0: as long as a path may return).
+  std::chrono::milliseconds no_path_timeout{0};
+  // Keep a Device's I/O queued even when it has no path left at all (Linux delayed removal),
+  // bounded by no_path_timeout.
+  bool queue_if_no_path = true;
+
+  // How long Connect waits for the first association of every path and its namespace scan.
+  std::chrono::milliseconds connect_timeout{10000};
+  // Keep retrying a path that is down when Connect runs (Connect succeeds if any path is live).
+  bool retry_unreachable_paths = true;
+};
+
+// Counters of one path of a Device, summed over I/O threads.
+struct PathCounters {
+  uint64_t ios = 0;        // attempts sent on this path
+  uint64_t bytes = 0;
+  uint64_t errors = 0;     // attempts that ended with an error status
+  uint64_t failovers = 0;  // attempts failed over away from this path
+  uint64_t retries = 0;    // same-path retries
+  uint64_t in_flight = 0;
+};
+
+struct DeviceCounters {
+  uint64_t submitted = 0;
+  uint64_t completed = 0;   // completed OK
+  uint64_t errors = 0;      // completed with an error (what the application saw)
+  uint64_t failovers = 0;
+  uint64_t retries = 0;
+  uint64_t requeues = 0;    // times an I/O waited for a path
+  uint64_t no_path = 0;     // errors because no path could serve the I/O
+  uint64_t outstanding = 0;
+  std::vector<std::pair<std::string, PathCounters>> paths;  // path name → counters
+};
+
+// One path of a Device as the host sees it now.
+struct PathInfo {
+  std::string name;              // "127.0.0.1:4420"
+  Endpoint endpoint;
+  std::string controller_state;  // "new", "connecting", "live", "resetting", "deleting", ...
+  std::string ana_state;         // "optimized", "non-optimized", "inaccessible", "change", ...
+  bool ready = false;            // the namespace is present and ready behind this controller
+  bool usable = false;           // the Device may send I/O on it now
+};
+
+struct DeviceInfo {
+  uint32_t nsid = 0;
+  std::string name;  // "<subnqn>:ns<nsid>"
+  uint64_t capacity_blocks = 0;
+  uint32_t block_size = 0;
+  std::vector<PathInfo> paths;
+};
+
+struct ControllerInfo {
+  std::string name;  // "127.0.0.1:4420"
+  Endpoint endpoint;
+  std::string state;
+  uint16_t cntlid = 0;
+  std::string model;
+  std::string serial;
+  std::string firmware;
+  unsigned io_queues = 0;
+  uint32_t reconnect_attempts = 0;
+  std::string last_error;  // why it last left live, or why the last attempt failed; "" if none
+};
+
+struct SubsystemInfo {
+  std::string subnqn;
+  std::string hostnqn;
+  std::vector<ControllerInfo> controllers;
+  std::vector<DeviceInfo> devices;  // by NSID
+  std::vector<std::string> problems;  // identity mismatches, bad identify data, ANA log errors
+};
+
+// One entry of a discovery log, as Discover returns it.
+struct DiscoveryEntry {
+  std::string subnqn;
+  std::string subtype;  // "nvm", "discovery", "current discovery"
+  std::string transport;  // "tcp", ...
+  Endpoint endpoint;
+  uint16_t port_id = 0;
+  uint16_t cntlid = 0;
+};
+
+// One shared namespace (a multipath head). Thread-safe: any method from any thread, except that
+// the sync I/O calls must not run on an I/O thread.
+class Device {
+ public:
+  using Callback = std::function<void(Status)>;
+
+  virtual ~Device() = default;
+
+  virtual uint32_t nsid() const = 0;
+  virtual const std::string& name() const = 0;
+  // The current size (a resize on the target shows after the host rescans).
+  virtual uint64_t capacity_blocks() const = 0;
+  virtual uint32_t block_size() const = 0;
+  // The largest transfer one I/O may ask for, in blocks (the smallest MDTS of its controllers).
+  virtual uint32_t max_io_blocks() const = 0;
+
+  // ---- async: `done` runs once, on an I/O thread; `data` must stay valid until then ----
+  // data.size() must be nblocks * block_size().
+  virtual void ReadAsync(uint64_t lba, uint32_t nblocks, std::span<uint8_t> data,
+                         Callback done) = 0;
+  virtual void WriteAsync(uint64_t lba, uint32_t nblocks, std::span<const uint8_t> data,
+                          Callback done) = 0;
+  virtual void FlushAsync(Callback done) = 0;
+  virtual void WriteZeroesAsync(uint64_t lba, uint32_t nblocks, Callback done) = 0;
+  virtual void DeallocateAsync(uint64_t lba, uint32_t nblocks, Callback done) = 0;
+
+  // ---- sync: block until done; not on an I/O thread ----
+  Status Read(uint64_t lba, uint32_t nblocks, std::span<uint8_t> data);
+  Status Write(uint64_t lba, uint32_t nblocks, std::span<const uint8_t> data);
+  Status Flush();
+  Status WriteZeroes(uint64_t lba, uint32_t nblocks);
+  Status Deallocate(uint64_t lba, uint32_t nblocks);
+
+  // A snapshot (blocks briefly; not on an I/O thread).
+  virtual DeviceCounters counters() const = 0;
+  virtual DeviceInfo info() const = 0;
+  // Changes the path policy for new I/O.
+  virtual void SetPolicy(PathPolicy policy) = 0;
+};
+
+class Client {
+ public:
+  // Connects every path (and reads the discovery log first, if asked) and waits until each path
+  // either is live with its namespaces scanned or failed its first attempt, bounded by
+  // connect_timeout. Succeeds if at least one path is live; otherwise the error names every
+  // path and why it failed ("127.0.0.1:4420: connection refused; 127.0.0.1:4421: Connect
+  // rejected: subsystem nqn.x not found (sct 1 sc 0x84)").
+  static Result<std::unique_ptr<Client>> Connect(const ClientOptions& options);
+
+  // Reads a discovery controller's log (no NVM subsystem is connected).
+  static Result<std::vector<DiscoveryEntry>> Discover(const Endpoint& discovery,
+                                                      const ClientOptions& options);
+
+  virtual ~Client() = default;
+
+  // The Device of `nsid`, or kNotFound naming the subsystem and the NSIDs it has.
+  virtual Result<Device*> Open(uint32_t nsid) = 0;
+  // The smallest NSID's Device (kNotFound if the subsystem shows no namespace).
+  virtual Result<Device*> OpenFirst() = 0;
+  virtual std::vector<uint32_t> nsids() const = 0;
+  virtual SubsystemInfo Describe() const = 0;
+
+  virtual unsigned io_threads() const = 0;
+  // Runs `fn` on I/O thread `thread` (< io_threads()). For applications that drive their I/O
+  // from the I/O threads (submit there, resubmit from callbacks).
+  virtual void RunOnIoThread(unsigned thread, std::function<void()> fn) = 0;
+  // The I/O thread index the caller runs on, or nullopt off the I/O threads.
+  virtual std::optional<unsigned> CurrentIoThread() const = 0;
+
+  // Disconnects every path and stops the I/O threads; idempotent. The destructor calls it.
+  virtual void Close() = 0;
+};
+
+}  // namespace nvmpath
