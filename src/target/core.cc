@@ -200,6 +200,9 @@ Status Core::StartPort(PortState& port) {
                                   std::to_string(port.config.port) + ")");
   }
   port.listener = std::move(*l);
+  // A port configured as 0 keeps the port the kernel picked, so disabling and re-enabling it
+  // (a path going away and coming back) brings it back where its hosts reconnect to.
+  if (port.config.port == 0) port.config.port = port.listener->port();
   return Status::Ok();
 }
 

@@ -165,6 +165,17 @@ TEST_P(TargetTest, DiscoveryLogListsEveryPortOfEverySubsystem) {
   EXPECT_EQ(log2->entries.size(), 2u);
 }
 
+// A port configured as 0 comes back on the port it was first bound to: hosts reconnect to the
+// address they know.
+TEST_P(TargetTest, ReenabledPortKeepsItsBoundPort) {
+  ASSERT_TRUE(target_->SetPortEnabled(1, false).ok());
+  EXPECT_EQ(target_->BoundPort(1), 0);
+  ASSERT_TRUE(target_->SetPortEnabled(1, true).ok());
+  EXPECT_EQ(target_->BoundPort(1), port1_);
+  Assoc a = Associate(port1_);
+  EXPECT_NE(a.cntlid, 0);
+}
+
 TEST_P(TargetTest, ConnectAdminAndIoQueueAndProperties) {
   RawClient* a = NewClient(port1_);
   auto cntlid = a->ConnectQueue(kSubnqn, kHost, 0, nvme::kCntlidDynamic);
