@@ -44,10 +44,19 @@ void MultipathHost::Start(std::function<void(Status)> done) {
         p.ctrl.get(), static_cast<host::NamespaceScanner::Listener*>(this), reactors_, home_);
     p.start_pending = true;
   }
+  if (options_.start_timeout > Duration::zero()) {
+    std::weak_ptr<bool> alive = alive_;
+    start_timer_ = reactors_[home_]->AddTimer(options_.start_timeout, [this, alive] {
+      if (alive.expired()) return;
+      start_timer_ = reactor::kNoTimer;
+      OnStartTimeout();
+    });
+  }
   // Started after every PathCtl exists: a callback may look any of them up.
   for (size_t i = 0; i < paths_.size(); ++i) {
     paths_[i].ctrl->Start([this, i](Status st) {
       PathCtl& p = paths_[i];
+      if (!p.start_pending) return;  // Start already reported (start_timeout) or shut down
       p.start_status = st;
       p.start_ok = st.ok();
       MaybeFinishStart(p);
@@ -56,11 +65,67 @@ void MultipathHost::Start(std::function<void(Status)> done) {
 }
 
 void MultipathHost::MaybeFinishStart(PathCtl& p) {
-  if (!p.start_pending) return;
+  if (!p.start_pending || !start_done_) return;
   if (p.start_ok && !p.first_scan_done) return;  // live: wait for its namespaces
   if (!p.start_ok && p.start_status.ok()) return;  // no result yet
+  if (p.start_ok && !AnaKnown(p)) return;        // and for their ANA states
   p.start_pending = false;
-  if (--starts_pending_ > 0 || !start_done_) return;
+  if (--starts_pending_ > 0) return;
+  FinishStart();
+}
+
+bool MultipathHost::AnaKnown(PathCtl& p) {
+  if (p.ana_known) return true;
+  bool pending = false;
+  if (p.ctrl->live()) {
+    for (uint32_t nsid : p.scanner->nsids()) {
+      host::PathNs* path = p.scanner->path(nsid);
+      pending |= path != nullptr && path->state().ana_pending;
+    }
+  }
+  // A controller that left live has nothing more to learn for now; a group missing from the log
+  // keeps its paths pending (the scanner re-reads it), which must not hold Start forever.
+  if (!pending || reactors_[home_]->now() >= p.ana_wait_end) {
+    p.ana_known = true;
+    return true;
+  }
+  // The scanner does not report when its ANA log read ends; its paths' states show it.
+  if (ana_poll_timer_ == reactor::kNoTimer) {
+    std::weak_ptr<bool> alive = alive_;
+    ana_poll_timer_ = reactors_[home_]->AddTimer(std::chrono::milliseconds(1), [this, alive] {
+      if (alive.expired()) return;
+      ana_poll_timer_ = reactor::kNoTimer;
+      for (auto& q : paths_) {
+        if (!start_done_) break;
+        MaybeFinishStart(q);
+      }
+    });
+  }
+  return false;
+}
+
+void MultipathHost::OnStartTimeout() {
+  if (!start_done_) return;
+  for (auto& p : paths_) {
+    if (!p.start_pending) continue;
+    if (!p.start_ok) {
+      p.start_status = Status(
+          Code::kTimedOut, fmt::format("{}: not live within {:.3g}s ({})", p.ctrl->name(),
+                                       ToSeconds(options_.start_timeout),
+                                       blk::CtrlStateName(p.ctrl->state())));
+    }
+    p.start_pending = false;
+  }
+  starts_pending_ = 0;
+  FinishStart();
+}
+
+void MultipathHost::FinishStart() {
+  for (reactor::TimerId* t : {&start_timer_, &ana_poll_timer_}) {
+    if (*t != reactor::kNoTimer) reactors_[home_]->CancelTimer(*t);
+    *t = reactor::kNoTimer;
+  }
+  if (!start_done_) return;
   Status result = Status::Ok();
   bool any_live = false;
   for (auto& q : paths_) any_live |= q.start_ok;
@@ -81,6 +146,11 @@ void MultipathHost::MaybeFinishStart(PathCtl& p) {
 void MultipathHost::Shutdown(std::function<void()> done) {
   NVMP_ASSERT(!shut_down_, "MultipathHost shut down twice");
   shut_down_ = true;
+  // A Start still waiting never reports now.
+  start_done_ = nullptr;
+  for (auto& p : paths_) p.start_pending = false;
+  starts_pending_ = 0;
+  FinishStart();
   if (!started_) {
     if (done) done();
     return;
@@ -190,6 +260,7 @@ void MultipathHost::OnScanDone(host::NamespaceScanner* scanner, const Status& st
   PathCtl* p = Find(scanner);
   if (p == nullptr || p->first_scan_done) return;
   p->first_scan_done = true;
+  p->ana_wait_end = reactors_[home_]->now() + options_.start_ana_wait;
   MaybeFinishStart(*p);
 }
 

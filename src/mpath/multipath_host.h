@@ -45,6 +45,13 @@ struct MultipathHostOptions {
   // For every head; the name becomes "<subnqn>:ns<NSID>".
   HeadOptions head;
   size_t errors_max = 64;  // errors() keeps the newest this many
+  // Start gives up waiting at this point (0: waits as long as the controllers take): a path
+  // still connecting then counts as failed with kTimedOut; a live one counts as started even if
+  // its scan or ANA log read has not finished.
+  Duration start_timeout{0};
+  // After a path's first scan, Start waits up to this long for its namespaces' ANA states (the
+  // ANA log read that follows the scan), so paths are usable, not pending, when Start reports.
+  Duration start_ana_wait = std::chrono::seconds(2);
 };
 
 struct MultipathHostCounters {
@@ -66,8 +73,10 @@ class MultipathHost final : private host::NamespaceScanner::Listener {
   MultipathHost& operator=(const MultipathHost&) = delete;
 
   // Connects every path. `done` runs once each controller's first association ended and each
-  // live one finished its first namespace scan: OK if at least one controller is live, else the
-  // first path's error (kUnavailable, kTimedOut, kProtocol, kIoError...).
+  // live one finished its first namespace scan and knows its namespaces' ANA states (bounded by
+  // start_ana_wait), or at start_timeout: OK if at least one controller is live, else the first
+  // path's error (kUnavailable, kTimedOut, kProtocol, kIoError...). start_status(i) has each
+  // path's own result then. `done` never runs after Shutdown was called.
   void Start(std::function<void(Status)> done);
   // Deletes every controller (in-flight I/O fails over, then fails when no path is left), removes
   // every path from its head, shuts every head down (queued I/O fails with kNoPath). `done` runs
@@ -84,6 +93,11 @@ class MultipathHost final : private host::NamespaceScanner::Listener {
   size_t controller_count() const { return paths_.size(); }
   host::Controller* controller(size_t i) const { return paths_.at(i).ctrl.get(); }
   host::NamespaceScanner* scanner(size_t i) const { return paths_.at(i).scanner.get(); }
+  const PathAddress& path_address(size_t i) const { return options_.paths.at(i); }
+  const MultipathHostOptions& options() const { return options_; }
+  // Path i's result of Start: OK when it started live, its first association's error, or
+  // kTimedOut at start_timeout. OK while Start is still waiting for it.
+  const Status& start_status(size_t i) const { return paths_.at(i).start_status; }
 
  private:
   struct PathCtl {
@@ -92,6 +106,8 @@ class MultipathHost final : private host::NamespaceScanner::Listener {
     bool start_pending = false;   // counted in starts_pending_
     bool start_ok = false;
     bool first_scan_done = false;
+    bool ana_known = false;        // its namespaces' ANA states were read (or the wait ended)
+    TimePoint ana_wait_end{};
     Status start_status;
   };
   struct HeadEntry {
@@ -110,6 +126,10 @@ class MultipathHost final : private host::NamespaceScanner::Listener {
 
   PathCtl* Find(host::NamespaceScanner* scanner);
   void MaybeFinishStart(PathCtl& p);
+  // True once none of the path's namespaces waits for its ANA state; polls until then.
+  bool AnaKnown(PathCtl& p);
+  void FinishStart();
+  void OnStartTimeout();
   void AddError(Status error);
 
   MultipathHostOptions options_;
@@ -121,6 +141,9 @@ class MultipathHost final : private host::NamespaceScanner::Listener {
   MultipathHostCounters counters_;
   std::function<void(Status)> start_done_;
   size_t starts_pending_ = 0;
+  reactor::TimerId start_timer_ = reactor::kNoTimer;
+  reactor::TimerId ana_poll_timer_ = reactor::kNoTimer;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // for timer callbacks
   bool started_ = false;
   bool shut_down_ = false;
 };

@@ -1,0 +1,88 @@
+// client::ClientImpl — a Client (include/nvmpath/client.h): I/O threads, the multipath host
+// over them, and a Device per head the application opened.
+//
+// Threads: IoThreads (io_threads.h) runs the reactors; thread 0 is home, where the multipath
+// host lives and every control operation runs. An application thread's control call (Open,
+// Describe, counters...) posts to home and waits, holding control_mu_, so it never races with
+// Close; on an I/O thread it runs directly on home (or hops to it) without the lock — Close never
+// runs on an I/O thread, and home changes host_ only inside its own tasks.
+//
+// Close, in order: new I/O is refused (kCancelled); the host shuts down (controllers deleted,
+// so in-flight I/O fails over and then fails with kNoPath once no path is left; heads shut down,
+// so queued I/O fails too); the client waits until every posted submission ran and no request
+// is in flight on any thread; each Device keeps its final counters; the host is destroyed on
+// home; the posted teardown runs; the threads stop.
+//
+// Invariants: host_ and devices_ are touched only on home (or after the threads stopped); a
+// Device's head outlives every I/O the device submitted (Close drains before destroying).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "client/device.h"
+#include "client/host_identity.h"
+#include "client/io_threads.h"
+#include "mpath/multipath_host.h"
+#include "nvmpath/client.h"
+
+namespace nvmpath::client {
+
+class ClientImpl final : public Client {
+ public:
+  // Client::Connect. Errors: kInvalidArgument (options; on a reactor thread), the discovery
+  // step's, or — no path live — every path's failure (connect_failure.h), with the first
+  // path's code.
+  static Result<std::unique_ptr<Client>> Connect(const ClientOptions& options);
+  ~ClientImpl() override;
+
+  Result<Device*> Open(uint32_t nsid) override;
+  Result<Device*> OpenFirst() override;
+  std::vector<uint32_t> nsids() const override;
+  SubsystemInfo Describe() const override;
+  unsigned io_threads() const override { return io_->size(); }
+  void RunOnIoThread(unsigned thread, std::function<void()> fn) override;
+  std::optional<unsigned> CurrentIoThread() const override { return io_->Current(); }
+  void Close() override;
+
+  // ---- for DeviceImpl ----
+  // Runs `fn` on home with the host, or with nullptr once the client is closed; waits for it.
+  void WithHost(const std::function<void(mpath::MultipathHost*)>& fn) const;
+  // The same, but waits until `fn` calls `finished` (on home). REQUIRES: not on an I/O thread.
+  void WithHostAsync(
+      const std::function<void(mpath::MultipathHost*, std::function<void()> finished)>& fn) const;
+  // REQUIRES: on home, host alive, a head for `nsid`.
+  DeviceInfo DescribeDevice(uint32_t nsid) const;
+
+ private:
+  ClientImpl(ClientOptions options, HostIdentity identity, std::vector<Endpoint> paths);
+
+  // Threads, host, Start; waits for Start. Errors: see Connect.
+  Status Start();
+  // Home: every path's failure in one message.
+  Status StartFailure(const Status& overall) const;
+  // Home: the Device of `head`, made on first use.
+  DeviceImpl* DeviceFor(uint32_t nsid, mpath::Head* head);
+  // Home: the devices' geometry from their heads; again every kRefreshPeriod.
+  void RefreshDevices();
+  uint32_t MaxIoBlocks(uint32_t block_size) const;
+
+  const ClientOptions options_;  // subnqn resolved (discovery)
+  const HostIdentity identity_;
+  const std::vector<Endpoint> paths_;
+  std::unique_ptr<IoThreads> io_;
+
+  // home
+  std::unique_ptr<mpath::MultipathHost> host_;
+  std::map<uint32_t, std::unique_ptr<DeviceImpl>> devices_;
+  reactor::TimerId refresh_timer_ = reactor::kNoTimer;
+  bool refresh_stopped_ = false;
+
+  mutable std::mutex control_mu_;
+  bool closed_ = false;  // guarded by control_mu_
+};
+
+}  // namespace nvmpath::client

@@ -1,0 +1,112 @@
+#include "client/io_threads.h"
+
+#include <chrono>
+#include <thread>
+
+#include "base/assert.h"
+#include "base/log.h"
+#include "client/waiter.h"
+
+namespace nvmpath::client {
+
+Result<std::unique_ptr<IoThreads>> IoThreads::Create(unsigned count) {
+  NVMP_ASSERT(count > 0);
+  std::unique_ptr<IoThreads> t(new IoThreads());
+  for (unsigned i = 0; i < count; ++i) {
+    auto r = reactor::Uring::Create(i);
+    if (!r.ok()) return r.status().WithContext("I/O thread " + std::to_string(i));
+    auto th = std::make_unique<Thread>();
+    th->reactor = std::move(r).value();
+    t->threads_.push_back(std::move(th));
+  }
+  for (auto& th : t->threads_) th->reactor->StartThread();
+  return t;
+}
+
+IoThreads::~IoThreads() { StopAndJoin(); }
+
+std::vector<reactor::Reactor*> IoThreads::reactors() const {
+  std::vector<reactor::Reactor*> out;
+  for (auto& th : threads_) out.push_back(th->reactor.get());
+  return out;
+}
+
+std::optional<unsigned> IoThreads::Current() const {
+  reactor::Reactor* r = reactor::Current();
+  if (r == nullptr) return std::nullopt;
+  const unsigned i = r->index();
+  if (i < threads_.size() && threads_[i]->reactor.get() == r) return i;
+  return std::nullopt;
+}
+
+bool IoThreads::ReservePost() {
+  // Pairs with BeginClose + WaitIdle (all seq_cst): either Close sees this reservation and waits
+  // for its task, or this sees `closing_`.
+  posts_pending_.fetch_add(1, std::memory_order_seq_cst);
+  if (closing_.load(std::memory_order_seq_cst)) {
+    posts_pending_.fetch_sub(1, std::memory_order_seq_cst);
+    return false;
+  }
+  return true;
+}
+
+void IoThreads::PostCounted(unsigned i, std::function<void()> task) {
+  posts_pending_.fetch_add(1, std::memory_order_seq_cst);
+  PostReserved(i, std::move(task));
+}
+
+void IoThreads::PostReserved(unsigned i, std::function<void()> task) {
+  threads_[i]->reactor->Post([this, task = std::move(task)] {
+    task();
+    posts_pending_.fetch_sub(1, std::memory_order_seq_cst);
+  });
+}
+
+void IoThreads::RunAndWait(unsigned i, const std::function<void()>& fn) {
+  if (Current() == i) return fn();
+  NVMP_ASSERT(!stopped_, "RunAndWait after the I/O threads stopped");
+  Waiter w;
+  threads_[i]->reactor->Post([&] {
+    fn();
+    w.Signal();
+  });
+  w.Wait();
+}
+
+void IoThreads::WaitIdle() {
+  NVMP_ASSERT(!Current().has_value(), "WaitIdle on an I/O thread would wait for itself");
+  const auto start = std::chrono::steady_clock::now();
+  auto next_warning = start + std::chrono::seconds(5);
+  for (;;) {
+    if (posts_pending_.load(std::memory_order_seq_cst) == 0) {
+      uint64_t in_flight = 0;
+      for (unsigned i = 0; i < size(); ++i) {
+        RunAndWait(i, [&] { in_flight += pool(i).in_flight(); });
+      }
+      if (in_flight == 0 && posts_pending_.load(std::memory_order_seq_cst) == 0) return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (std::chrono::steady_clock::now() > next_warning) {
+      // An application that resubmits every cancelled I/O from its callback keeps this busy.
+      NVMP_LOG_WARN("client close: I/O still in flight after {}s",
+                    std::chrono::duration_cast<std::chrono::seconds>(
+                        std::chrono::steady_clock::now() - start).count());
+      next_warning += std::chrono::seconds(5);
+    }
+  }
+}
+
+void IoThreads::Barrier() {
+  for (int round = 0; round < 2; ++round) {
+    for (unsigned i = 0; i < size(); ++i) RunAndWait(i, [] {});
+  }
+}
+
+void IoThreads::StopAndJoin() {
+  if (stopped_) return;
+  stopped_ = true;
+  for (auto& th : threads_) th->reactor->Stop();
+  for (auto& th : threads_) th->reactor->Join();
+}
+
+}  // namespace nvmpath::client
