@@ -48,6 +48,7 @@ void IdentifyController::Encode(std::span<uint8_t, kIdentifySize> out) const {
   Put8(out, kIdCtrlOffsetAnacap, anacap);
   PutLe32(out, kIdCtrlOffsetAnagrpmax, anagrpmax);
   PutLe32(out, kIdCtrlOffsetNanagrpid, nanagrpid);
+  PutLe16(out, kIdCtrlOffsetCqt, cqt);
   Put8(out, kIdCtrlOffsetSqes, sqes);
   Put8(out, kIdCtrlOffsetCqes, cqes);
   PutLe16(out, kIdCtrlOffsetMaxcmd, maxcmd);
@@ -94,6 +95,7 @@ Result<IdentifyController> IdentifyController::Decode(std::span<const uint8_t> i
   c.anacap = Get8(in, kIdCtrlOffsetAnacap);
   c.anagrpmax = GetLe32(in, kIdCtrlOffsetAnagrpmax);
   c.nanagrpid = GetLe32(in, kIdCtrlOffsetNanagrpid);
+  c.cqt = GetLe16(in, kIdCtrlOffsetCqt);
   c.sqes = Get8(in, kIdCtrlOffsetSqes);
   c.cqes = Get8(in, kIdCtrlOffsetCqes);
   c.maxcmd = GetLe16(in, kIdCtrlOffsetMaxcmd);

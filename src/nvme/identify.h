@@ -50,6 +50,7 @@ inline constexpr size_t kIdCtrlOffsetAnatt = 342;
 inline constexpr size_t kIdCtrlOffsetAnacap = 343;
 inline constexpr size_t kIdCtrlOffsetAnagrpmax = 344;
 inline constexpr size_t kIdCtrlOffsetNanagrpid = 348;
+inline constexpr size_t kIdCtrlOffsetCqt = 386;  // Command Quiesce Time (TP4129), 2 B
 inline constexpr size_t kIdCtrlOffsetSqes = 512;
 inline constexpr size_t kIdCtrlOffsetCqes = 513;
 inline constexpr size_t kIdCtrlOffsetMaxcmd = 514;
@@ -77,7 +78,8 @@ static_assert(kIdCtrlOffsetCrdt1 == 128 && kIdCtrlOffsetCrdt2 == 130 && kIdCtrlO
               kIdCtrlOffsetOacs == 256 && kIdCtrlOffsetAcl == 258 && kIdCtrlOffsetAerl == 259 &&
               kIdCtrlOffsetLpa == 261 && kIdCtrlOffsetKas == 320);
 static_assert(kIdCtrlOffsetAnatt == 342 && kIdCtrlOffsetAnacap == 343 &&
-              kIdCtrlOffsetAnagrpmax == 344 && kIdCtrlOffsetNanagrpid == 348);
+              kIdCtrlOffsetAnagrpmax == 344 && kIdCtrlOffsetNanagrpid == 348 &&
+              kIdCtrlOffsetCqt == 386);
 static_assert(kIdCtrlOffsetSqes == 512 && kIdCtrlOffsetCqes == 513 && kIdCtrlOffsetMaxcmd == 514 &&
               kIdCtrlOffsetNn == 516 && kIdCtrlOffsetOncs == 520 && kIdCtrlOffsetVwc == 525 &&
               kIdCtrlOffsetSgls == 536 && kIdCtrlOffsetMnan == 540 && kIdCtrlOffsetSubnqn == 768);
@@ -87,6 +89,8 @@ static_assert(kIdCtrlOffsetIoccsz == 1792 && kIdCtrlOffsetIorcsz == 1796 &&
 // Fields must not overlap their neighbours.
 static_assert(kIdCtrlOffsetSn + 20 == kIdCtrlOffsetMn && kIdCtrlOffsetMn + 40 == kIdCtrlOffsetFr &&
               kIdCtrlOffsetFr + 8 == kIdCtrlOffsetRab && kIdCtrlOffsetIeee + 3 == kIdCtrlOffsetCmic &&
+              kIdCtrlOffsetNanagrpid + 4 <= kIdCtrlOffsetCqt &&
+              kIdCtrlOffsetCqt + 2 <= kIdCtrlOffsetSqes &&
               kIdCtrlOffsetSubnqn + 256 <= kIdCtrlOffsetIoccsz);
 
 // CMIC bits.
@@ -132,6 +136,9 @@ struct IdentifyController {
   uint8_t anacap = 0;
   uint32_t anagrpmax = 0;
   uint32_t nanagrpid = 0;
+  // Command Quiesce Time in ms: how long the controller may take, once it knows an association
+  // is gone, to stop every command the host sent on it. 0 = not reported.
+  uint16_t cqt = 0;
   uint8_t sqes = 0x66;
   uint8_t cqes = 0x44;
   uint16_t maxcmd = 0;

@@ -35,6 +35,7 @@ IdentifyController SampleController() {
   c.anacap = 0x5F;
   c.anagrpmax = 32;
   c.nanagrpid = 32;
+  c.cqt = 0x01F4;  // 500 ms
   c.maxcmd = 128;
   c.nn = 1024;
   c.oncs = 0x0C;
@@ -62,6 +63,8 @@ TEST(IdentifyController, RoundTripAndOffsets) {
   EXPECT_EQ(raw[320], 10);    // KAS
   EXPECT_EQ(raw[342], 10);    // ANATT
   EXPECT_EQ(raw[344], 32);    // ANAGRPMAX
+  EXPECT_EQ(raw[386], 0xF4);  // CQT, little endian
+  EXPECT_EQ(raw[387], 0x01);
   EXPECT_EQ(raw[540] | raw[541] << 8, 1024);  // MNAN
   EXPECT_EQ(raw[768], 'n');   // SUBNQN
   EXPECT_EQ(raw[1792] | raw[1793] << 8, 260);  // IOCCSZ
