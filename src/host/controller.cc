@@ -34,6 +34,7 @@ Controller::Controller(ControllerOptions options, std::vector<reactor::Reactor*>
     : options_(std::move(options)), home_(reactors.at(home)) {
   NVMP_ASSERT(!reactors.empty());
   if (options_.name.empty()) options_.name = fmt::format("{}:{}", options_.address, options_.port);
+  UpdateWriteFence();
   for (unsigned i = 0; i < reactors.size(); ++i) {
     auto s = std::make_unique<Shard>();
     s->index = i;
@@ -89,6 +90,18 @@ QueuePairOptions Controller::QueueOptions(uint16_t qid) const {
     q.command_timeout = options_.io_timeout;
   }
   return q;
+}
+
+void Controller::UpdateWriteFence() {
+  Duration fence = Duration::zero();
+  if (options_.TEST_disable_write_fence) {
+    fence = Duration::zero();
+  } else if (options_.fence_delay >= Duration::zero()) {
+    fence = options_.fence_delay;
+  } else {
+    fence = std::chrono::milliseconds(id_.cqt);  // the last association's; 0 before identify
+  }
+  write_fence_ns_.store(fence.count(), std::memory_order_relaxed);
 }
 
 // ---------------------------------------------------------------- lifecycle
@@ -212,6 +225,7 @@ void Controller::OnIdentify(uint64_t e, const nvme::IdentifyController& id) {
     if (id.kas == 0) return unusable("KAS is 0 on an I/O controller");
   }
   id_ = id;
+  UpdateWriteFence();
   max_transfer_ = options_.max_transfer_bytes;
   if (id.mdts != 0 && id.mdts < 20) {
     max_transfer_ = std::min<uint64_t>(max_transfer_, (uint64_t{1} << id.mdts) * 4096);

@@ -13,7 +13,9 @@
 // which the head fails over) → connecting (fast_io_fail_tmo starts) → a new association every
 // reconnect_delay until it is live again, or until ceil(ctrl_loss_tmo / reconnect_delay)
 // attempts failed (or Connect failed with DNR) → deleting → deleting-noio. A Delete() takes the
-// same way down. States and transitions: controller_state.h.
+// same way down. States and transitions: controller_state.h. Writes among those 0x371 commands
+// may still execute on the controller: PathNs holds them for write_fence() (CQT or fence_delay)
+// before the head may fail them over.
 //
 // Threads: the controller's state, its admin queue, timers and observer live on the home
 // reactor; every public method except SubmitIo must be called there. I/O queue i lives on
@@ -24,6 +26,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -66,6 +69,13 @@ struct ControllerOptions {
   // Linux gives up when the very first association fails; a multipath host may prefer to keep
   // trying a path that is down at start.
   bool retry_initial_connect = false;
+  // Stale-write fencing (docs/ARCHITECTURE.md "Stale-write fencing"): a data-modifying command
+  // whose connection was lost is handed back for failover only this long after the loss.
+  // Negative: the controller's Command Quiesce Time (Identify Controller CQT; 0 when it reports
+  // none). Zero or more: this value, whatever CQT says.
+  Duration fence_delay = Duration(-1);
+  // Tests only: no fence at all, so a test can show the stale overwrite the fence prevents.
+  bool TEST_disable_write_fence = false;
 };
 
 // An Asynchronous Event Request completion (DW0): type [2:0], info [15:8], log page [23:16].
@@ -141,6 +151,13 @@ class Controller {
   uint64_t keep_alives_sent() const { return keep_alives_; }
   // Why the controller last left live, or why the last attempt failed.
   const Status& last_error() const { return last_error_; }
+  // How long a data-modifying command that completed with 0x371 (the connection was lost after
+  // it may have reached the controller) is held before failover: fence_delay when set, else the
+  // CQT of the last association's Identify Controller, else 0; 0 under
+  // TEST_disable_write_fence. Any of the controller's reactors.
+  Duration write_fence() const {
+    return Duration(write_fence_ns_.load(std::memory_order_relaxed));
+  }
 
   // ---- I/O ----
   // Sends `cmd` (CID and DPTR are set by the queue) on the current reactor's I/O queue. `done`
@@ -200,6 +217,8 @@ class Controller {
   void FinishDelete();
   void CancelTimer(reactor::TimerId& id);
   QueuePairOptions QueueOptions(uint16_t qid) const;
+  // Recomputes write_fence() from the options and id_ (home).
+  void UpdateWriteFence();
   Shard* CurrentShard();
 
   ControllerOptions options_;
@@ -234,6 +253,8 @@ class Controller {
   uint32_t max_transfer_ = 0;
   uint32_t io_in_capsule_ = 0;
   uint16_t io_queue_size_ = 0;
+  // write_fence(), in Duration ticks: written on home (construction, identify), read anywhere.
+  std::atomic<Duration::rep> write_fence_ns_{0};
 };
 
 }  // namespace nvmpath::host

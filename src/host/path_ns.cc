@@ -29,6 +29,9 @@ struct PathNs::Attempt {
   nvme::Command cmd;
   std::array<uint8_t, nvme::kDsmRangeSize> dsm{};  // the one deallocate range
   reactor::TimerId retry_timer = reactor::kNoTimer;
+  // Set while the attempt waits out its controller's write fence (still on the attempt list,
+  // so the head counts it in flight and a path removal drains it).
+  reactor::TimerId fence_timer = reactor::kNoTimer;
   Attempt* prev = nullptr;
   Attempt* next = nullptr;
 };
@@ -135,7 +138,7 @@ void PathNs::Send(Shard& s, Attempt* a) {
   }
   // Two pointers: the callback fits std::function's small buffer, no allocation.
   Status st = ctrl_->SubmitIo(a->cmd, data, [this, a](const CommandResult& r) {
-    Finish(Here(), a, r.status);
+    OnCommandDone(Here(), a, r.status);
   });
   if (st.ok()) return;
   if (st.code() == Code::kUnavailable) {  // the queue is full
@@ -151,7 +154,28 @@ void PathNs::Send(Shard& s, Attempt* a) {
   s.reactor->Post([this, &s, a] { Finish(s, a, NvmeStatus::Of(nvme::sc::kHostPathError)); });
 }
 
+void PathNs::OnCommandDone(Shard& s, Attempt* a, NvmeStatus status) {
+  // 0x371: the queue failed with the command outstanding, so it may have reached the controller
+  // and may still execute there. A data-modifying one is held for the write fence before another
+  // path may repeat it (docs/ARCHITECTURE.md "Stale-write fencing"). 0x370 (never sent), reads
+  // and flushes fail over at once. The completion of a failed queue is posted when the queue
+  // fails, so "now" is when this host lost the command.
+  if (status.code() == nvme::sc::kAbortedByHost && blk::ModifiesData(a->bio->op)) {
+    const Duration fence = ctrl_->write_fence();
+    if (fence > Duration::zero()) {
+      ++s.counters.fenced_writes;
+      a->fence_timer = s.reactor->AddTimer(fence, [this, &s, a, status] {
+        a->fence_timer = reactor::kNoTimer;
+        Finish(s, a, status);
+      });
+      return;
+    }
+  }
+  Finish(s, a, status);
+}
+
 void PathNs::Finish(Shard& s, Attempt* a, NvmeStatus status) {
+  NVMP_ASSERT(a->fence_timer == reactor::kNoTimer, "attempt finished while fenced");
   if (!status.ok()) ++s.counters.completed_error;
   Bio* bio = a->bio;
   blk::AttemptSink* sink = a->sink;
@@ -198,6 +222,7 @@ PathNsCounters PathNs::TEST_Counters() const {
     c.completed_error += s->counters.completed_error;
     c.queue_full_retries += s->counters.queue_full_retries;
     c.too_large += s->counters.too_large;
+    c.fenced_writes += s->counters.fenced_writes;
   }
   return c;
 }

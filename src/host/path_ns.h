@@ -6,9 +6,13 @@
 // command (Read / Write / Flush / Write Zeroes / Dataset Management deallocate) for this NSID and
 // block size, and sends it on the current reactor's I/O queue with Controller::SubmitIo. When the
 // command completes, the Attempt goes back to its reactor's pool first, then the bare Bio and the
-// NVMe status go to the head's sink. The range is not checked against this path's capacity (the
-// head did it, once). A Bio larger than the controller's maximum transfer fails with Invalid
-// Field (DNR): the head's callers bound their I/O size (Client API), so splitting is not done.
+// NVMe status go to the head's sink — except that a write, write zeroes or deallocate whose
+// connection was lost (0x371: it may still execute on the old controller) is first held for the
+// controller's write fence (Controller::write_fence: fence_delay or CQT), so another path never
+// repeats it while the stale copy can still land (docs/ARCHITECTURE.md "Stale-write fencing").
+// The range is not checked against this path's capacity (the head did it, once). A Bio larger
+// than the controller's maximum transfer fails with Invalid Field (DNR): the head's callers bound
+// their I/O size (Client API), so splitting is not done.
 //
 // State: the owner (host::NamespaceScanner) feeds it — the controller's state, the namespace's
 // identify data (capacity, block size, ANA group), the ANA state of its group — and every change
@@ -19,7 +23,9 @@
 // attempt lists, nothing shared); the block size shift read by the data path is atomic; state,
 // setters and the observer on the home reactor.
 // Invariants: every Submit ends in exactly one sink->OnAttemptDone, after its Attempt is back in
-// the pool; the path is destroyed only with no attempt in flight (asserted).
+// the pool; a fenced attempt stays on its attempt list (in flight for the head, so a path removal
+// drains it) until its fence expires; the path is destroyed only with no attempt in flight
+// (asserted).
 #pragma once
 
 #include <atomic>
@@ -49,6 +55,9 @@ struct PathNsCounters {
   uint64_t completed_error = 0;
   uint64_t queue_full_retries = 0;
   uint64_t too_large = 0;
+  // Data-modifying attempts whose connection was lost and that were held for the controller's
+  // write fence before going back to the head (docs/ARCHITECTURE.md "Stale-write fencing").
+  uint64_t fenced_writes = 0;
 };
 
 class PathNs final : public blk::Path {
@@ -87,6 +96,9 @@ class PathNs final : public blk::Path {
 
   Shard& Here();
   void Send(Shard& s, Attempt* a);
+  // The controller's completion: fences a data-modifying attempt whose connection was lost,
+  // else finishes it.
+  void OnCommandDone(Shard& s, Attempt* a, nvme::NvmeStatus status);
   void Finish(Shard& s, Attempt* a, nvme::NvmeStatus status);
 
   const std::string name_;
