@@ -1,0 +1,595 @@
+// Faults on real links: the multipath host against the real `nvmpath target` process, each path
+// over its own veth link between two network namespaces the test makes (netns_fixture.h).
+//
+// Goal: what the in-process tests show holds when the kernel's network is what fails — zero
+// application errors while a path is usable, zero verify mismatches — for: a link taken down, a
+// link that silently drops everything while staying up (only keep-alive can notice), a
+// rate-limited link under queue-depth, and the blktests nvme/057 and nvme/058 schedules.
+//
+// Method: the test thread enters the host namespace before it creates its reactor::Uring, so every
+// host socket lives there; the target runs as `ip netns exec <target> nvmpath target --config`,
+// and is driven through its control socket (a Unix socket in a temp dir, reachable from both
+// namespaces). One reactor on the test thread, driven with RunOnce; a sim::VerifyWorkload on each
+// head, with a sim::InvariantChecker whose failure probe records whether the head had a usable
+// path whenever it failed a Bio (single-threaded here, so the probe may read the home view).
+//
+// Needs root, `ip`, `nft` and `tc`; otherwise every test is skipped with the reason. Times: the
+// blktests nvme/057 schedule is shortened 5x (058 has no timing: its 11 rounds run in full);
+// keep-alive is 1 s.
+#include <gtest/gtest.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <random>
+#include <thread>
+
+#include "mpath/multipath_host.h"
+#include "netns_fixture.h"
+#include "reactor/uring.h"
+#include "sim/invariants.h"
+#include "sim/verify_workload.h"
+#include "target/control/rpc_client.h"
+
+#ifndef NVMPATH_BINARY
+#error "NVMPATH_BINARY must name the nvmpath executable"
+#endif
+
+namespace nvmpath {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+constexpr char kSubnqn[] = "nqn.2024-01.io.nvmpath:e2e-links";
+constexpr char kHostnqn[] = "nqn.2024-01.io.nvmpath:e2e-links-host";
+
+// A target port: which veth link it listens on, and its TCP port there.
+struct PortSpec {
+  uint16_t id;
+  int link;
+  uint16_t tcp_port;
+};
+
+class LinkFaultsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string why = e2e::NetnsUnavailableReason();
+    if (!why.empty()) GTEST_SKIP() << "link-fault tests skipped: " << why;
+    auto net = e2e::NetnsPair::Create(2);
+    if (!net.ok() && net.status().code() == Code::kUnavailable) {
+      GTEST_SKIP() << "link-fault tests skipped: " << net.status().message();
+    }
+    ASSERT_TRUE(net.ok()) << net.status().ToString();
+    net_ = std::move(*net);
+    char dir[] = "/tmp/nvmpath-links-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    dir_ = dir;
+    socket_ = dir_ + "/ctl.sock";
+    // Before the reactor exists: its sockets must be born in the host namespace.
+    ASSERT_TRUE(net_->EnterHostNamespace().ok());
+    auto u = reactor::Uring::Create(0);
+    ASSERT_TRUE(u.ok()) << u.status().ToString();
+    uring_ = std::move(*u);
+    r_ = uring_.get();
+  }
+
+  // Always: workloads drained, host shut down, target stopped, namespaces deleted. If something
+  // hangs, its objects are leaked on purpose rather than destroyed with I/O in flight (which
+  // would abort the process before the namespaces are removed).
+  void TearDown() override {
+    bool stuck = false;
+    for (auto& w : workloads_) {
+      bool drained = false;
+      r_->Post([&] { w->Stop([&] { drained = true; }); });
+      if (!RunUntil([&] { return drained; }, 20s)) stuck = true;
+    }
+    if (host_ && !stuck) {
+      bool down = false;
+      r_->Post([&] { host_->Shutdown([&] { down = true; }); });
+      if (!RunUntil([&] { return down; }, 20s)) stuck = true;
+      RunFor(20ms);
+    }
+    if (stuck) {
+      ADD_FAILURE() << "teardown: I/O or shutdown did not finish; host objects leaked";
+      for (auto& w : workloads_) (void)w.release();
+      (void)host_.release();
+      (void)uring_.release();
+    }
+    workloads_.clear();
+    host_.reset();
+    uring_.reset();
+    if (target_pid_ > 0) {
+      const std::string how = net_->Stop(target_pid_);
+      if (how != "exit 0") {
+        ADD_FAILURE() << "target ended with " << how << "; its log:\n" << TargetLog();
+      }
+    }
+    net_.reset();
+    if (!dir_.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(dir_, ec);
+    }
+  }
+
+  // ---- the reactor ----
+  bool RunUntil(const std::function<bool()>& done, Duration limit) {
+    const TimePoint end = r_->now() + limit;
+    while (!done() && r_->now() < end) r_->RunOnce(2ms);
+    return done();
+  }
+  void RunFor(Duration d) {
+    RunUntil([] { return false; }, d);
+  }
+
+  // ---- the target ----
+  std::string PortAddress(const PortSpec& p) const { return net_->link(p.link).target_addr; }
+
+  static json Namespace(uint32_t nsid, uint32_t group, const std::string& file = "") {
+    json ns = {{"nsid", nsid}, {"block_size", 512}, {"ana_group", group}};
+    if (file.empty()) {
+      ns["backend"] = "memory";
+      ns["size"] = "1MiB";
+    } else {
+      ns["backend"] = "file";
+      ns["path"] = file;
+    }
+    return ns;
+  }
+
+  // Writes the config and starts `nvmpath target` in the target namespace; returns when its
+  // control socket answers.
+  void StartTarget(const std::vector<PortSpec>& ports, const json& namespaces, const json& ana) {
+    json config;
+    for (const auto& p : ports) {
+      config["ports"].push_back({{"id", p.id}, {"address", PortAddress(p)}, {"port", p.tcp_port}});
+    }
+    config["subsystems"] = json::array(
+        {{{"nqn", kSubnqn}, {"serial", "e2e-links"}, {"namespaces", namespaces}}});
+    config["ana"] = ana;
+    config["control_socket"] = socket_;
+    const std::string path = dir_ + "/target.json";
+    std::ofstream(path) << config.dump(2);
+    auto pid = net_->SpawnInTarget({NVMPATH_BINARY, "target", "--config", path},
+                                   dir_ + "/target.log");
+    ASSERT_TRUE(pid.ok()) << pid.status().ToString();
+    target_pid_ = *pid;
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    for (;;) {
+      std::string how;
+      ASSERT_TRUE(net_->Running(target_pid_, &how))
+          << "nvmpath target ended (" << how << ") at start; its log:\n" << TargetLog();
+      if (target::control::RpcCall(socket_, "state", json::object(), 2s).ok()) break;
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline)
+          << "nvmpath target's control socket did not answer; its log:\n" << TargetLog();
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+
+  std::string TargetLog() const {
+    std::ifstream in(dir_ + "/target.log");
+    std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return s.size() > 4000 ? "..." + s.substr(s.size() - 4000) : s;
+  }
+
+  // One control call; an error names the method.
+  Status Rpc(const std::string& method, const json& params) {
+    auto r = target::control::RpcCall(socket_, method, params, 10s);
+    if (!r.ok()) return Status(r.status().code(), method + ": " + r.status().message());
+    return Status::Ok();
+  }
+
+  // ---- the host ----
+  void StartHost(const std::vector<PortSpec>& ports, Duration io_timeout = 3s) {
+    mpath::MultipathHostOptions o;
+    o.subnqn = kSubnqn;
+    o.hostnqn = kHostnqn;
+    for (const auto& p : ports) o.paths.push_back({PortAddress(p), p.tcp_port});
+    // Detection within about a second and a half of a silent drop: keep-alive every 0.5 s, each
+    // allowed 1 s. Reconnect quickly and forever: a path that comes back must be used again.
+    o.controller.kato = 1s;
+    o.controller.reconnect_delay = 200ms;
+    o.controller.ctrl_loss_tmo = Duration(-1);
+    o.controller.connect_timeout = 2s;
+    o.controller.io_timeout = io_timeout;
+    host_ = std::make_unique<mpath::MultipathHost>(o, std::vector<reactor::Reactor*>{r_}, 0);
+    std::optional<Status> st;
+    r_->Post([&] { host_->Start([&](Status s) { st = s; }); });
+    ASSERT_TRUE(RunUntil([&] { return st.has_value(); }, 30s)) << "host start did not finish";
+    ASSERT_TRUE(st->ok()) << st->ToString();
+  }
+
+  // Path i (the i-th configured port) of namespace `nsid` can take I/O now.
+  bool Usable(size_t i, uint32_t nsid = 1) const {
+    host::PathNs* p = host_->scanner(i)->path(nsid);
+    if (p == nullptr) return false;
+    auto s = p->state();
+    return s.ctrl == blk::CtrlState::kLive && s.ready && !s.ana_pending &&
+           (s.ana == nvme::AnaState::kOptimized || s.ana == nvme::AnaState::kNonOptimized);
+  }
+  uint64_t Ios(size_t i, uint32_t nsid = 1) const {
+    host::PathNs* p = host_->scanner(i)->path(nsid);
+    return p ? p->TEST_Counters().submitted : 0;
+  }
+  std::vector<uint64_t> AllIos() const {
+    std::vector<uint64_t> v;
+    for (size_t i = 0; i < host_->controller_count(); ++i) v.push_back(Ios(i));
+    return v;
+  }
+
+  sim::VerifyWorkload& StartWorkload(mpath::Head* head, uint32_t head_id, uint64_t blocks,
+                                     uint32_t queue_depth) {
+    sim::VerifyWorkloadOptions w;
+    w.head_id = head_id;
+    w.blocks = blocks;
+    w.max_blocks_per_io = 8;
+    w.queue_depth = queue_depth;
+    w.error_backoff = 1ms;
+    w.seed = 1000 + head_id;
+    workloads_.push_back(
+        std::make_unique<sim::VerifyWorkload>(*head, *r_, w, &checker_, &next_bio_id_));
+    sim::VerifyWorkload* wl = workloads_.back().get();
+    r_->Post([wl] { wl->Start(); });
+    return *wl;
+  }
+
+  // Stops every workload, reads every block back once, and checks: no data error, no Bio failed
+  // while its head had a usable path, every Bio completed exactly once.
+  void StopAndVerify() {
+    size_t verified = 0;
+    for (auto& w : workloads_) {
+      sim::VerifyWorkload* wl = w.get();
+      r_->Post([&, wl] { wl->Stop([&, wl] { wl->VerifyAll([&] { ++verified; }); }); });
+    }
+    ASSERT_TRUE(RunUntil([&] { return verified == workloads_.size(); }, 60s))
+        << "verify did not finish";
+    checker_.CheckQuiesced();
+    for (auto& w : workloads_) {
+      EXPECT_GT(w->stats().ios, 50u);
+      EXPECT_EQ(w->stats().mismatches, 0u);
+    }
+    EXPECT_TRUE(checker_.ok()) << ::testing::PrintToString(checker_.violations());
+  }
+
+  uint64_t TotalErrors() const {
+    uint64_t n = 0;
+    for (auto& w : workloads_) n += w->stats().errors;
+    return n;
+  }
+
+  std::unique_ptr<e2e::NetnsPair> net_;
+  std::string dir_;
+  std::string socket_;
+  pid_t target_pid_ = -1;
+  std::unique_ptr<reactor::Uring> uring_;
+  reactor::Uring* r_ = nullptr;
+  std::unique_ptr<mpath::MultipathHost> host_;
+  sim::InvariantChecker checker_;
+  uint64_t next_bio_id_ = 1;
+  std::vector<std::unique_ptr<sim::VerifyWorkload>> workloads_;
+};
+
+// Port 1 on link 1 (optimized), port 2 on link 2 (non-optimized): under the default numa policy
+// all I/O uses link 1 while it works.
+const std::vector<PortSpec> kTwoLinks = {{.id = 1, .link = 0, .tcp_port = 4420},
+                                         {.id = 2, .link = 1, .tcp_port = 4420}};
+const json kTwoLinksAna = json::array({{{"port", 1}, {"group", 1}, {"state", "optimized"}},
+                                       {{"port", 2}, {"group", 1}, {"state", "non-optimized"}}});
+
+TEST_F(LinkFaultsTest, LinkDownMovesIoToTheOtherLinkAndBackAfterRestore) {
+  StartTarget(kTwoLinks, json::array({Namespace(1, 1)}), kTwoLinksAna);
+  StartHost(kTwoLinks);
+  ASSERT_TRUE(RunUntil([&] { return Usable(0) && Usable(1); }, 10s));
+  mpath::Head* head = host_->head(1);
+  ASSERT_NE(head, nullptr);
+  StartWorkload(head, 1, 256, 8);
+  RunFor(300ms);
+  ASSERT_GT(Ios(0), 20u) << "baseline: no I/O on link 1";
+  const uint64_t link2_baseline = Ios(1);
+  EXPECT_LT(link2_baseline, Ios(0) / 10 + 5) << "the non-optimized link carried I/O at baseline";
+
+  ASSERT_TRUE(net_->SetLinkUp(0, false).ok());
+  ASSERT_TRUE(RunUntil([&] { return !host_->controller(0)->live(); }, 20s))
+      << "controller 1 still live 20 s after its link went down";
+  std::cout << "link down noticed: " << host_->controller(0)->last_error().ToString() << "\n";
+  const uint64_t link1_cut = Ios(0), link2_cut = Ios(1);
+  RunFor(500ms);
+  EXPECT_EQ(Ios(0), link1_cut) << "I/O was sent on the link that is down";
+  EXPECT_GT(Ios(1), link2_cut + 20) << "I/O did not move to link 2";
+  EXPECT_TRUE(head->HasUsablePath());
+
+  ASSERT_TRUE(net_->SetLinkUp(0, true).ok());
+  ASSERT_TRUE(RunUntil([&] { return Usable(0); }, 30s))
+      << "link 1 not usable again 30 s after restore: " << head->DescribePathStates();
+  RunFor(100ms);
+  const uint64_t link1_back = Ios(0), link2_back = Ios(1);
+  RunFor(300ms);
+  EXPECT_GT(Ios(0), link1_back + 20) << "I/O did not return to link 1";
+  EXPECT_LT(Ios(1) - link2_back, (Ios(0) - link1_back) / 10 + 5)
+      << "I/O stayed on the non-optimized link after link 1 came back";
+
+  StopAndVerify();
+  EXPECT_EQ(TotalErrors(), 0u) << "an application error although link 2 was usable throughout";
+}
+
+TEST_F(LinkFaultsTest, SilentDropIsNoticedByKeepAliveAndIoMovesAndReturns) {
+  StartTarget(kTwoLinks, json::array({Namespace(1, 1)}), kTwoLinksAna);
+  // I/O timeout well above keep-alive's, so the keep-alive is what notices the drop.
+  StartHost(kTwoLinks, /*io_timeout=*/8s);
+  ASSERT_TRUE(RunUntil([&] { return Usable(0) && Usable(1); }, 10s));
+  mpath::Head* head = host_->head(1);
+  ASSERT_NE(head, nullptr);
+  StartWorkload(head, 1, 256, 8);
+  RunFor(300ms);
+  ASSERT_GT(Ios(0), 20u) << "baseline: no I/O on link 1";
+
+  const uint64_t kas_before = host_->controller(0)->keep_alives_sent();
+  ASSERT_TRUE(net_->SetDropped(0, true).ok());
+  const TimePoint dropped_at = r_->now();
+  ASSERT_TRUE(RunUntil([&] { return !host_->controller(0)->live(); }, 20s))
+      << "controller 1 still live 20 s after its link started dropping everything";
+  const Duration noticed_after = r_->now() - dropped_at;
+  const Status why = host_->controller(0)->last_error();
+  std::cout << "silent drop noticed after " << ToSeconds(noticed_after)
+            << " s: " << why.ToString() << "\n";
+  // The link is up and nothing is refused, so no socket error can tell: the Keep Alive command
+  // (opcode 0x18) timing out on the admin queue is what noticed.
+  EXPECT_EQ(why.code(), Code::kTimedOut) << why.ToString();
+  EXPECT_NE(why.message().find("command 0x18"), std::string::npos) << why.ToString();
+  EXPECT_GT(host_->controller(0)->keep_alives_sent(), kas_before);
+  const uint64_t link2_cut = Ios(1);
+  RunFor(500ms);
+  EXPECT_GT(Ios(1), link2_cut + 20) << "I/O did not move to link 2";
+
+  // While the drop lasts, reconnects time out; none may succeed.
+  RunFor(1s);
+  EXPECT_FALSE(host_->controller(0)->live()) << "reconnected through a link that drops everything";
+
+  ASSERT_TRUE(net_->SetDropped(0, false).ok());
+  ASSERT_TRUE(RunUntil([&] { return Usable(0); }, 30s))
+      << "link 1 not usable again 30 s after the drop ended: " << head->DescribePathStates();
+  RunFor(100ms);
+  const uint64_t link1_back = Ios(0);
+  RunFor(300ms);
+  EXPECT_GT(Ios(0), link1_back + 20) << "I/O did not return to link 1";
+
+  StopAndVerify();
+  EXPECT_EQ(TotalErrors(), 0u) << "an application error although link 2 was usable throughout";
+}
+
+TEST_F(LinkFaultsTest, QueueDepthMovesLoadOffARateLimitedLink) {
+  // Both links optimized, so both policies may use both.
+  StartTarget(kTwoLinks, json::array({Namespace(1, 1, "")}), json::array());
+  StartHost(kTwoLinks, /*io_timeout=*/10s);
+  ASSERT_TRUE(RunUntil([&] { return Usable(0) && Usable(1); }, 10s));
+  Status limited = net_->SetRateLimit(0, "8mbit");
+  if (limited.code() == Code::kUnsupported) GTEST_SKIP() << limited.message();
+  ASSERT_TRUE(limited.ok()) << limited.ToString();
+  mpath::Head* head = host_->head(1);
+  ASSERT_NE(head, nullptr);
+  r_->Post([&] { head->SetPolicy(mpath::Policy::kRoundRobin); });
+  StartWorkload(head, 1, 1024, 16);
+
+  auto share_of_link1 = [&](Duration settle, Duration window) {
+    RunFor(settle);
+    const uint64_t a0 = Ios(0), b0 = Ios(1);
+    RunFor(window);
+    const double a = static_cast<double>(Ios(0) - a0), b = static_cast<double>(Ios(1) - b0);
+    EXPECT_GT(a + b, 50) << "too little I/O to compare";
+    return a / std::max(1.0, a + b);
+  };
+  const double rr = share_of_link1(200ms, 2s);
+  r_->Post([&] { head->SetPolicy(mpath::Policy::kQueueDepth); });
+  const double qd = share_of_link1(500ms, 2s);
+  std::cout << "rate-limited link's share of I/O: round-robin " << rr << ", queue-depth " << qd
+            << "\n";
+  // Round-robin alternates regardless of speed; queue-depth sends each I/O to the path with the
+  // fewest in flight, and the slow link keeps its I/O longest.
+  EXPECT_GT(rr, 0.35) << "round-robin did not use both links";
+  EXPECT_LT(qd, rr / 2) << "queue-depth did not move load off the rate-limited link";
+  EXPECT_LT(qd, 0.25);
+
+  ASSERT_TRUE(net_->SetRateLimit(0, "").ok());
+  StopAndVerify();
+  EXPECT_EQ(TotalErrors(), 0u);
+}
+
+// blktests nvme/057 "ANA failover during I/O", over two links: ports 1 and 2 on link 1, ports 3
+// and 4 on link 2, one namespace in ANA group 1. Failback state: 1 optimized, 2 non-optimized,
+// 3 and 4 inaccessible; failover state: 3 optimized, 4 non-optimized, 1 and 2 inaccessible.
+// Schedule (057: 5 s, flip, 10 s, flip back, 10 s), shortened 5x: 1 s, flip, 2 s, flip, 2 s.
+TEST_F(LinkFaultsTest, Blktests057AnaFailoverDuringIo) {
+  const std::vector<PortSpec> ports = {{.id = 1, .link = 0, .tcp_port = 4420},
+                                       {.id = 2, .link = 0, .tcp_port = 4421},
+                                       {.id = 3, .link = 1, .tcp_port = 4420},
+                                       {.id = 4, .link = 1, .tcp_port = 4421}};
+  auto ana_state = [](const std::array<const char*, 4>& s) {
+    json a = json::array();
+    for (int p = 0; p < 4; ++p) a.push_back({{"port", p + 1}, {"group", 1}, {"state", s[p]}});
+    return a;
+  };
+  const std::array<const char*, 4> failback = {"optimized", "non-optimized", "inaccessible",
+                                               "inaccessible"};
+  const std::array<const char*, 4> failover = {"inaccessible", "inaccessible", "optimized",
+                                               "non-optimized"};
+  StartTarget(ports, json::array({Namespace(1, 1)}), ana_state(failback));
+  StartHost(ports);
+  ASSERT_TRUE(RunUntil([&] { return Usable(0) && Usable(1); }, 10s));
+  mpath::Head* head = host_->head(1);
+  ASSERT_NE(head, nullptr);
+  StartWorkload(head, 1, 512, 8);
+
+  // Applies a state port by port, as 057 writes the ports' ana_state files in turn.
+  auto flip = [&](const std::array<const char*, 4>& s) {
+    for (int p = 0; p < 4; ++p) {
+      Status st = Rpc("ana_set", {{"port", p + 1}, {"group", 1}, {"state", s[p]}});
+      ASSERT_TRUE(st.ok()) << st.ToString();
+      RunFor(2ms);
+    }
+  };
+  // I/O per port over the last `window` of a phase of `phase` (the first part lets the host read
+  // the ANA log).
+  auto phase = [&](Duration length, Duration window) {
+    RunFor(length - window);
+    auto before = AllIos();
+    RunFor(window);
+    auto after = AllIos();
+    for (size_t i = 0; i < after.size(); ++i) after[i] -= before[i];
+    return after;
+  };
+
+  auto d = phase(1s, 700ms);
+  EXPECT_GT(d[0], 20u) << "failback state: port 1 carried no I/O";
+  EXPECT_EQ(d[2] + d[3], 0u) << "I/O went to an inaccessible port";
+
+  flip(failover);
+  d = phase(2s, 1500ms);
+  EXPECT_GT(d[2], 20u) << "failover state: I/O did not move to port 3 (link 2)";
+  EXPECT_EQ(d[0] + d[1], 0u) << "I/O went to an inaccessible port";
+
+  flip(failback);
+  d = phase(2s, 1500ms);
+  EXPECT_GT(d[0], 20u) << "failback: I/O did not return to port 1 (link 1)";
+  EXPECT_EQ(d[2] + d[3], 0u) << "I/O went to an inaccessible port";
+
+  StopAndVerify();
+  // 057 passes when fio verify sees no error: the head always had a path that could return.
+  EXPECT_EQ(TotalErrors(), 0u);
+}
+
+// blktests nvme/058 "rapid namespace remapping", over two links: 6 ports (odd ones on link 1,
+// even ones on link 2), namespaces 1..3 in ANA groups 1..3; port 2g-1 is optimized and port 2g
+// non-optimized for group g, every other (port, group) inaccessible. Each round removes all three
+// namespaces in random order, then re-adds each (random order) with new identifiers: 058's 11
+// rounds (it has no I/O of its own; here a verify workload runs on every head throughout).
+// The namespaces are files, so the data survives the remap and every acknowledged write must
+// still read back.
+TEST_F(LinkFaultsTest, Blktests058RapidNamespaceRemapping) {
+  constexpr int kRounds = 11;
+  std::vector<PortSpec> ports;
+  for (uint16_t p = 1; p <= 6; ++p) {
+    ports.push_back({.id = p, .link = (p - 1) % 2, .tcp_port = static_cast<uint16_t>(4420 + (p - 1) / 2)});
+  }
+  json ana = json::array();
+  for (int p = 1; p <= 6; ++p) {
+    for (int g = 1; g <= 3; ++g) {
+      const char* s = p == 2 * g - 1 ? "optimized" : p == 2 * g ? "non-optimized" : "inaccessible";
+      ana.push_back({{"port", p}, {"group", g}, {"state", s}});
+    }
+  }
+  json namespaces = json::array();
+  std::vector<std::string> files;
+  for (uint32_t nsid = 1; nsid <= 3; ++nsid) {
+    files.push_back(fmt::format("{}/ns{}.img", dir_, nsid));
+    std::ofstream(files.back()).close();
+    std::filesystem::resize_file(files.back(), 1 << 20);
+    namespaces.push_back(Namespace(nsid, nsid, files.back()));
+  }
+  StartTarget(ports, namespaces, ana);
+  StartHost(ports);
+  for (uint32_t nsid = 1; nsid <= 3; ++nsid) {
+    ASSERT_TRUE(RunUntil(
+        [&] {
+          mpath::Head* h = host_->head(nsid);
+          return h != nullptr && h->HasUsablePath();
+        },
+        10s))
+        << "no usable head for nsid " << nsid;
+  }
+  for (uint32_t nsid = 1; nsid <= 3; ++nsid) StartWorkload(host_->head(nsid), nsid, 256, 4);
+  RunFor(300ms);
+
+  // The schedule runs on its own thread, as 058's shell runs beside the kernel host: the host
+  // reacts to the AENs while the next change is already being made.
+  // The namespace `nsid` on its same file, with new random identifiers.
+  auto remapped = [&](uint32_t nsid, std::mt19937& rng) {
+    auto hex = [&](int digits) {
+      std::string h;
+      while (static_cast<int>(h.size()) < digits) h += fmt::format("{:x}", rng() % 16);
+      return h;
+    };
+    json ns = Namespace(nsid, nsid, files[nsid - 1]);
+    ns["uuid"] = fmt::format("{}-{}-4{}-8{}-{}", hex(8), hex(4), hex(3), hex(3), hex(12));
+    ns["nguid"] = hex(32);
+    ns["eui64"] = hex(16);
+    return ns;
+  };
+  const unsigned seed = static_cast<unsigned>(std::random_device{}());
+  std::cout << "058 schedule seed " << seed << "\n";
+  std::atomic<bool> schedule_done{false};
+  Status schedule_status;
+  std::thread schedule([&] {
+    std::mt19937 rng(seed);
+    // 058's shell takes a few milliseconds per configfs write.
+    auto pause = [&] { std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 20)); };
+    for (int round = 0; round < kRounds && schedule_status.ok(); ++round) {
+      std::vector<uint32_t> order = {1, 2, 3};
+      std::shuffle(order.begin(), order.end(), rng);
+      for (uint32_t nsid : order) {
+        schedule_status = Rpc("ns_remove", {{"subsystem", kSubnqn}, {"nsid", nsid}});
+        if (!schedule_status.ok()) break;
+        pause();
+      }
+      std::shuffle(order.begin(), order.end(), rng);
+      for (uint32_t nsid : order) {
+        if (!schedule_status.ok()) break;
+        schedule_status = Rpc("ns_add", {{"subsystem", kSubnqn},
+                                         {"namespace", remapped(nsid, rng)}});
+        pause();
+      }
+    }
+    schedule_done = true;
+  });
+  const bool finished = RunUntil([&] { return schedule_done.load(); }, 60s);
+  schedule.join();
+  ASSERT_TRUE(finished);
+  ASSERT_TRUE(schedule_status.ok()) << schedule_status.ToString();
+
+  // A rapid remap can leave a controller's new namespace refused for good (it was scanned while
+  // the head still had a path with the old identifiers; Linux refuses it the same way and only
+  // the next rescan retries). One settled remap then brings every path back: remove all three,
+  // wait until every head has lost every path, re-add them.
+  std::mt19937 rng(seed + 1);
+  for (uint32_t nsid = 1; nsid <= 3; ++nsid) {
+    Status st = Rpc("ns_remove", {{"subsystem", kSubnqn}, {"nsid", nsid}});
+    ASSERT_TRUE(st.ok()) << st.ToString();
+  }
+  for (uint32_t nsid = 1; nsid <= 3; ++nsid) {
+    mpath::Head* h = host_->head(nsid);
+    ASSERT_TRUE(RunUntil([&] { return h->path_count() == 0; }, 20s))
+        << "nsid " << nsid << " was removed but its head kept paths: " << h->DescribePathStates();
+  }
+  for (uint32_t nsid = 1; nsid <= 3; ++nsid) {
+    Status st = Rpc("ns_add", {{"subsystem", kSubnqn}, {"namespace", remapped(nsid, rng)}});
+    ASSERT_TRUE(st.ok()) << st.ToString();
+  }
+  for (uint32_t nsid = 1; nsid <= 3; ++nsid) {
+    mpath::Head* h = host_->head(nsid);
+    ASSERT_TRUE(RunUntil([&] { return h->path_count() == 6 && h->HasUsablePath(); }, 20s))
+        << "nsid " << nsid << " did not get its 6 paths back: " << h->DescribePathStates()
+        << "\nhost errors: " << ::testing::PrintToString(host_->errors());
+  }
+  RunFor(300ms);
+  StopAndVerify();
+  const auto& c = host_->counters();
+  std::cout << "058: " << TotalErrors() << " I/O errors while a head had no path; heads took new "
+            << "identifiers " << c.identity_replaced << " times; " << c.identity_mismatches
+            << " paths refused; " << c.paths_removed << " paths removed\n";
+  // Each round ends with every old path gone, so each head moved on to new identifiers at least
+  // once in the rapid rounds (a slow host may fold rounds together) and once in the settled one.
+  EXPECT_GE(c.identity_replaced, uint64_t{3 * 2});
+  EXPECT_EQ(host_->nsids().size(), 3u) << "a head was created for a namespace that never existed";
+}
+
+}  // namespace
+}  // namespace nvmpath
