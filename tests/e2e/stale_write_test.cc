@@ -65,8 +65,7 @@ struct Outcome {
 // One host + target world, one late-write scenario.
 class StaleWriteRun {
  public:
-  StaleWriteRun(uint64_t seed, Duration cqt,
-                std::function<void(host::ControllerOptions&)> adjust)
+  StaleWriteRun(uint64_t seed, Duration cqt, std::function<void(host::ControllerOptions&)> adjust)
       : world_(seed), seed_(seed) {
     h0_ = world_.AddReactor();
     t_ = world_.AddReactor();
@@ -101,8 +100,8 @@ class StaleWriteRun {
     w.queue_depth = 4;
     w.seed = seed_;
     w.error_backoff = 1ms;
-    workload_ = std::make_unique<sim::VerifyWorkload>(*host_->head(1), *h0_, w, &checker_,
-                                                      &next_id_);
+    workload_ =
+        std::make_unique<sim::VerifyWorkload>(*host_->head(1), *h0_, w, &checker_, &next_id_);
     h0_->Post([this] { workload_->Start(); });
     world_.RunFor(20ms);
 
@@ -127,9 +126,7 @@ class StaleWriteRun {
     world_.RunFor(50ms);
 
     bool verified = false;
-    h0_->Post([&] {
-      workload_->Stop([&] { workload_->VerifyAll([&] { verified = true; }); });
-    });
+    h0_->Post([&] { workload_->Stop([&] { workload_->VerifyAll([&] { verified = true; }); }); });
     EXPECT_TRUE(world_.RunUntil([&] { return verified; }, 60s));
     checker_.CheckQuiesced();
     const sim::VerifyStats& st = workload_->stats();
@@ -139,7 +136,8 @@ class StaleWriteRun {
     out.app_errors = checker_.app_errors();
     out.checker_ok = checker_.ok();
     for (size_t i = 0; i < 2; ++i) {
-      if (host::PathNs* p = host_->scanner(i)->path(1)) out.fenced += p->TEST_Counters().fenced_writes;
+      if (host::PathNs* p = host_->scanner(i)->path(1))
+        out.fenced += p->TEST_Counters().fenced_writes;
     }
     return out;
   }
@@ -231,7 +229,8 @@ Outcome RunSeeds(Duration cqt, std::function<void(host::ControllerOptions&)> adj
 // own stale copy, and the verify workload catches it.
 TEST(StaleWriteTest, FenceOffTheVerifyWorkloadCatchesStaleOverwrites) {
   Outcome o = RunSeeds(kCqt, [](host::ControllerOptions& c) { c.TEST_disable_write_fence = true; });
-  EXPECT_GT(o.mismatches, 0u) << "the late writes never overwrote newer data: the test shows nothing";
+  EXPECT_GT(o.mismatches, 0u)
+      << "the late writes never overwrote newer data: the test shows nothing";
   EXPECT_EQ(o.fenced, 0u);
 }
 
@@ -247,8 +246,9 @@ TEST(StaleWriteTest, FenceFromCqtPreventsStaleOverwrites) {
 // The host ends the association itself (command timeout → reset): the fence runs from the
 // host's loss, and the target, seeing the connection close, executes the late writes inside CQT.
 TEST(StaleWriteTest, FenceFromCqtCoversAHostReset) {
-  Outcome off = RunSeeds(kCqt, [](host::ControllerOptions& c) { c.TEST_disable_write_fence = true; },
-                         StaleWriteRun::Loss::kHostTimesOut);
+  Outcome off = RunSeeds(
+      kCqt, [](host::ControllerOptions& c) { c.TEST_disable_write_fence = true; },
+      StaleWriteRun::Loss::kHostTimesOut);
   EXPECT_GT(off.mismatches, 0u);
   Outcome on = RunSeeds(kCqt, {}, StaleWriteRun::Loss::kHostTimesOut);
   EXPECT_EQ(on.mismatches, 0u);
