@@ -1,0 +1,209 @@
+// The Client API's parts that need no network: Endpoint and policy text, host identity and
+// UUID text, how a failed path's error is worded, which discovery entries become paths, and the
+// per-thread request pool.
+#include <gtest/gtest.h>
+
+#include "client/connect_failure.h"
+#include "client/discovery.h"
+#include "client/host_identity.h"
+#include "client/io_request.h"
+#include "nvmpath/client.h"
+
+namespace nvmpath {
+namespace {
+
+TEST(Endpoint, ParseAndToString) {
+  auto e = Endpoint::Parse("127.0.0.1:4421");
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  EXPECT_EQ(e->address, "127.0.0.1");
+  EXPECT_EQ(e->port, 4421);
+  EXPECT_EQ(e->ToString(), "127.0.0.1:4421");
+  auto d = Endpoint::Parse("10.0.0.2");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->port, 4420);
+}
+
+TEST(Endpoint, ParseErrorsNameTheText) {
+  for (const char* bad : {"127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:", "127.0.0.1:x1",
+                          "host.example:4420", "", ":4420", "1.2.3:4420"}) {
+    auto e = Endpoint::Parse(bad);
+    ASSERT_FALSE(e.ok()) << bad;
+    EXPECT_EQ(e.status().code(), Code::kInvalidArgument);
+    EXPECT_NE(e.status().message().find(std::string("\"") + bad + "\""), std::string::npos)
+        << e.status().message();
+  }
+}
+
+TEST(PathPolicy, NamesRoundTrip) {
+  for (PathPolicy p : {PathPolicy::kNuma, PathPolicy::kRoundRobin, PathPolicy::kQueueDepth}) {
+    auto parsed = ParsePathPolicy(PathPolicyName(p));
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_EQ(*parsed, p);
+  }
+  EXPECT_STREQ(PathPolicyName(PathPolicy::kRoundRobin), "round-robin");
+  auto bad = ParsePathPolicy("fastest");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("numa, round-robin or queue-depth"), std::string::npos);
+}
+
+TEST(HostIdentity, UuidTextRoundTrip) {
+  const std::string text = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
+  auto u = client::ParseUuid(text);
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ((*u)[0], 0x0f);
+  EXPECT_EQ((*u)[15], 0xf0);
+  EXPECT_EQ(client::FormatUuid(*u), text);
+  EXPECT_TRUE(client::ParseUuid("0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0").ok());
+  for (const char* bad : {"0f1e2d3c4b5a69788796a5b4c3d2e1f0", "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1fg",
+                          "0f1e2d3c-4b5a-6978-8796a-5b4c3d2e1f0", ""}) {
+    auto r = client::ParseUuid(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().message().find(std::string("\"") + bad + "\""), std::string::npos);
+  }
+}
+
+TEST(HostIdentity, DefaultsAreRandomUuidAndItsNqn) {
+  ClientOptions o;
+  auto a = client::ResolveHostIdentity(o);
+  auto b = client::ResolveHostIdentity(o);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_NE(a->hostid, b->hostid);
+  EXPECT_EQ(a->hostid[6] >> 4, 4);        // version 4
+  EXPECT_EQ(a->hostid[8] & 0xC0, 0x80);   // variant 1
+  EXPECT_EQ(a->hostnqn, "nqn.2014-08.org.nvmexpress:uuid:" + client::FormatUuid(a->hostid));
+
+  o.hostid = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
+  o.hostnqn = "nqn.2024-01.io.example:host";
+  auto c = client::ResolveHostIdentity(o);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->hostnqn, o.hostnqn);
+  EXPECT_EQ(client::FormatUuid(c->hostid), o.hostid);
+
+  o.hostnqn = "nqn." + std::string(230, 'x');
+  auto d = client::ResolveHostIdentity(o);
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.status().message().find("at most 223"), std::string::npos);
+}
+
+TEST(ConnectFailure, WordsTheCommonCases) {
+  const Status refused(Code::kUnavailable,
+                       "ctrl 127.0.0.1:4420 admin (127.0.0.1:4420): connect 127.0.0.1:4420: "
+                       "Connection refused");
+  auto f = client::DescribeConnectFailure(refused, "nqn.s", "nqn.h");
+  EXPECT_EQ(f.code, Code::kUnavailable);
+  EXPECT_EQ(f.reason, "connection refused");
+
+  const Status rejected(Code::kIoError,
+                        "q0 (127.0.0.1:4420): Connect (QID 0) failed: Connect Invalid Parameters "
+                        "(SCT 1h SC 82h) DNR");
+  f = client::DescribeConnectFailure(rejected, "nqn.s", "nqn.h");
+  EXPECT_EQ(f.code, Code::kNotFound);
+  EXPECT_EQ(f.reason,
+            "Connect rejected: subsystem nqn.s not found or host nqn.h not allowed (Connect "
+            "Invalid Parameters (SCT 1h SC 82h) DNR)");
+
+  const Status busy(Code::kIoError,
+                    "q0: Connect (QID 0) failed: Controller Busy (SCT 1h SC 83h)");
+  f = client::DescribeConnectFailure(busy, "nqn.s", "nqn.h");
+  EXPECT_EQ(f.code, Code::kUnavailable);
+  EXPECT_EQ(f.reason, "Connect rejected: Controller Busy (SCT 1h SC 83h)");
+
+  const Status slow(Code::kTimedOut, "q0: not connected within 10s (ic-exchange)");
+  f = client::DescribeConnectFailure(slow, "nqn.s", "nqn.h");
+  EXPECT_EQ(f.code, Code::kTimedOut);
+  EXPECT_EQ(f.reason, "timed out: q0: not connected within 10s (ic-exchange)");
+
+  const Status other(Code::kProtocol, "ICResp rejected: bad PFV");
+  f = client::DescribeConnectFailure(other, "nqn.s", "nqn.h");
+  EXPECT_EQ(f.code, Code::kProtocol);
+  EXPECT_EQ(f.reason, "ICResp rejected: bad PFV");
+}
+
+DiscoveryEntry Entry(std::string subnqn, std::string subtype, std::string transport,
+                     std::string addr, uint16_t port) {
+  DiscoveryEntry e;
+  e.subnqn = std::move(subnqn);
+  e.subtype = std::move(subtype);
+  e.transport = std::move(transport);
+  e.endpoint = {std::move(addr), port};
+  return e;
+}
+
+TEST(Discovery, PathsOfOneSubsystem) {
+  const Endpoint disc{"127.0.0.1", 8009};
+  std::vector<DiscoveryEntry> entries = {
+      Entry("nqn.a", "nvm", "tcp", "127.0.0.1", 4420),
+      Entry("nqn.a", "nvm", "tcp", "127.0.0.1", 4421),
+      Entry("nqn.a", "nvm", "tcp", "127.0.0.1", 4421),   // listed twice: merged
+      Entry("nqn.a", "nvm", "rdma", "127.0.0.1", 4422),  // not TCP
+      Entry("nqn.a", "nvm", "tcp", "fe80::1", 4423),     // not IPv4
+      Entry("nqn.2014-08.org.nvmexpress.discovery", "current discovery", "tcp", "127.0.0.1",
+            8009),
+  };
+  auto p = client::PathsFromDiscovery(entries, "", disc);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->subnqn, "nqn.a");
+  EXPECT_EQ(p->paths, (std::vector<Endpoint>{{"127.0.0.1", 4420}, {"127.0.0.1", 4421}}));
+
+  auto none = client::PathsFromDiscovery(entries, "nqn.b", disc);
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.status().code(), Code::kNotFound);
+  EXPECT_EQ(none.status().message(),
+            "discovery 127.0.0.1:8009 lists no TCP/IPv4 path to nqn.b (NVM subsystems listed: "
+            "nqn.a)");
+
+  entries.push_back(Entry("nqn.b", "nvm", "tcp", "127.0.0.1", 4430));
+  auto ambiguous = client::PathsFromDiscovery(entries, "", disc);
+  ASSERT_FALSE(ambiguous.ok());
+  EXPECT_EQ(ambiguous.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(ambiguous.status().message().find("2 NVM subsystems (nqn.a, nqn.b)"),
+            std::string::npos);
+  auto b = client::PathsFromDiscovery(entries, "nqn.b", disc);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->paths, (std::vector<Endpoint>{{"127.0.0.1", 4430}}));
+}
+
+TEST(Discovery, LogEntryInApiTerms) {
+  nvme::DiscoveryLogEntry raw;
+  raw.subtype = nvme::kSubtypeNvm;
+  raw.portid = 2;
+  raw.cntlid = 0xFFFF;
+  raw.trsvcid = "4421";
+  raw.traddr = "127.0.0.1";
+  raw.subnqn = "nqn.a";
+  DiscoveryEntry e = client::ToDiscoveryEntry(raw);
+  EXPECT_EQ(e.subtype, "nvm");
+  EXPECT_EQ(e.transport, "tcp");
+  EXPECT_EQ(e.endpoint, (Endpoint{"127.0.0.1", 4421}));
+  EXPECT_EQ(e.port_id, 2);
+  raw.trsvcid = "44x";
+  raw.subtype = nvme::kSubtypeCurrentDiscovery;
+  e = client::ToDiscoveryEntry(raw);
+  EXPECT_EQ(e.endpoint.port, 0) << "a bad TRSVCID must not become a port";
+  EXPECT_EQ(e.subtype, "current discovery");
+}
+
+TEST(IoRequestPool, ReusesTheCompletedRequest) {
+  client::IoRequestPool pool;
+  client::IoRequest* a = pool.Get();
+  EXPECT_EQ(pool.in_flight(), 1u);
+  Status seen;
+  client::IoRequest* next = nullptr;
+  a->done = [&](Status st) {
+    seen = st;
+    next = pool.Get();  // a callback that submits again gets the request just completed
+  };
+  a->bio.status = Status(Code::kIoError, "x");
+  a->bio.on_done(a->bio);
+  EXPECT_EQ(seen.code(), Code::kIoError);
+  EXPECT_EQ(next, a);
+  EXPECT_EQ(pool.in_flight(), 1u);
+  EXPECT_EQ(pool.allocated(), 1u);
+  client::IoRequest* b = pool.Get();
+  EXPECT_NE(b, a);
+  EXPECT_EQ(pool.allocated(), 2u);
+  EXPECT_EQ(pool.in_flight(), 2u);
+}
+
+}  // namespace
+}  // namespace nvmpath
