@@ -171,6 +171,7 @@ Status ClientImpl::Start() {
   c.hdgst = options_.hdr_digest;
   c.ddgst = options_.data_digest;
   c.retry_initial_connect = options_.retry_unreachable_paths;
+  c.fence_delay = options_.fence_delay;  // same meaning: negative = the controller's CQT
   mo.head.policy = static_cast<mpath::Policy>(options_.policy);
   mo.head.queue_timeout = options_.no_path_timeout;
   mo.head.queue_if_no_path = options_.queue_if_no_path;

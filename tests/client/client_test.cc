@@ -10,6 +10,11 @@
 // with a deadline.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -397,6 +402,32 @@ TEST(ClientTest, UnreachablePortNamesEndpointAndRefused) {
       << client.status().message();
 }
 
+TEST(ClientTest, SilentListenerTimesOutNamingThePath) {
+  // A socket that listens but never answers: the kernel completes the TCP handshake, the ICReq
+  // gets no ICResp.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(::listen(fd, 4), 0);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const uint16_t port = ntohs(addr.sin_port);
+
+  ClientOptions o;
+  o.subnqn = kSubnqn;
+  o.paths = {{"127.0.0.1", port}};
+  o.connect_timeout = 300ms;
+  auto client = Client::Connect(o);
+  ::close(fd);
+  ASSERT_FALSE(client.ok());
+  EXPECT_EQ(client.status().code(), Code::kTimedOut) << client.status().ToString();
+  EXPECT_NE(client.status().message().find(Ep(port) + ": timed out"), std::string::npos)
+      << client.status().message();
+}
+
 TEST(ClientTest, BadOptionsAreNamed) {
   ClientOptions o;
   o.subnqn = kSubnqn;
@@ -569,6 +600,43 @@ TEST(ClientTest, CloseDrainsIoInFlight) {
   EXPECT_EQ(c.outstanding, 0u);
   (*client)->Close();
   EXPECT_EQ((*client)->Open(1).status().code(), Code::kCancelled);
+}
+
+// ---- Preconditions the header states, shown firing ----
+
+TEST(ClientDeathTest, CountersOnAnIoThreadAsserts) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        TargetOnThread t;
+        auto client = Client::Connect(Options(t));
+        NVMP_ASSERT(client.ok());
+        Device* dev = *(*client)->Open(1);
+        client::Waiter w;
+        (*client)->RunOnIoThread(0, [&] {
+          (void)dev->counters();
+          w.Signal();
+        });
+        w.Wait();
+      },
+      "counters\\(\\) on an I/O thread would wait for itself");
+}
+
+TEST(ClientDeathTest, CloseOnAnIoThreadAsserts) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        TargetOnThread t;
+        auto client = Client::Connect(Options(t));
+        NVMP_ASSERT(client.ok());
+        client::Waiter w;
+        (*client)->RunOnIoThread(0, [&] {
+          (*client)->Close();
+          w.Signal();
+        });
+        w.Wait();
+      },
+      "Close on an I/O thread would wait for itself");
 }
 
 }  // namespace
