@@ -21,8 +21,9 @@ Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options) {
 Result<std::vector<DiscoveryEntry>> Client::Discover(const Endpoint& discovery,
                                                      const ClientOptions& options) {
   if (reactor::Current() != nullptr) {
-    return InvalidArgument("Client::Discover blocks: call it from an application thread, not "
-                           "from a reactor thread");
+    return InvalidArgument(
+        "Client::Discover blocks: call it from an application thread, not "
+        "from a reactor thread");
   }
   auto ep = Endpoint::Parse(discovery.ToString());
   if (!ep.ok()) return ep.status().WithContext("discovery");
@@ -66,11 +67,12 @@ Status ValidateOptions(const ClientOptions& o) {
     return InvalidArgument(fmt::format("queue_size {}: must be at least 2", o.queue_size));
   }
   if (o.subnqn.empty() && !o.discovery) {
-    return InvalidArgument("subnqn is empty: name the NVM subsystem (or give a discovery endpoint)");
+    return InvalidArgument(
+        "subnqn is empty: name the NVM subsystem (or give a discovery endpoint)");
   }
   if (o.subnqn.size() > kNqnMaxBytes) {
-    return InvalidArgument(fmt::format("subnqn \"{}\" is {} bytes; an NQN has at most {}",
-                                       o.subnqn, o.subnqn.size(), kNqnMaxBytes));
+    return InvalidArgument(fmt::format("subnqn \"{}\" is {} bytes; an NQN has at most {}", o.subnqn,
+                                       o.subnqn.size(), kNqnMaxBytes));
   }
   if (o.paths.empty() && !o.discovery) {
     return InvalidArgument("no path: give paths (ADDR:PORT) or a discovery endpoint");
@@ -84,8 +86,8 @@ Status ValidateOptions(const ClientOptions& o) {
     if (!ep.ok()) return ep.status().WithContext("discovery");
   }
   if (o.connect_timeout <= Duration::zero()) {
-    return InvalidArgument(fmt::format("connect_timeout {}ms: must be positive",
-                                       o.connect_timeout.count()));
+    return InvalidArgument(
+        fmt::format("connect_timeout {}ms: must be positive", o.connect_timeout.count()));
   }
   if (o.keep_alive_tmo <= Duration::zero()) {
     return InvalidArgument(
@@ -95,8 +97,8 @@ Status ValidateOptions(const ClientOptions& o) {
     return InvalidArgument(fmt::format("io_timeout {}ms: must be positive", o.io_timeout.count()));
   }
   if (o.no_path_timeout < Duration::zero()) {
-    return InvalidArgument(fmt::format("no_path_timeout {}ms: must not be negative",
-                                       o.no_path_timeout.count()));
+    return InvalidArgument(
+        fmt::format("no_path_timeout {}ms: must not be negative", o.no_path_timeout.count()));
   }
   return Status::Ok();
 }
@@ -108,8 +110,9 @@ Status ValidateOptions(const ClientOptions& o) {
 
 Result<std::unique_ptr<Client>> ClientImpl::Connect(const ClientOptions& options) {
   if (reactor::Current() != nullptr) {
-    return InvalidArgument("Client::Connect blocks: call it from an application thread, not "
-                           "from a reactor thread");
+    return InvalidArgument(
+        "Client::Connect blocks: call it from an application thread, not "
+        "from a reactor thread");
   }
   NVMP_RETURN_IF_ERROR(ValidateOptions(options));
   auto identity = ResolveHostIdentity(options);
@@ -205,8 +208,8 @@ Status ClientImpl::StartFailure(const Status& overall) const {
   Code code = overall.code();
   for (size_t i = 0; i < host_->controller_count(); ++i) {
     const Status& st = host_->start_status(i);
-    ConnectFailure f = DescribeConnectFailure(st.ok() ? overall : st, options_.subnqn,
-                                              identity_.hostnqn);
+    ConnectFailure f =
+        DescribeConnectFailure(st.ok() ? overall : st, options_.subnqn, identity_.hostnqn);
     if (i == 0) code = f.code;
     msg += fmt::format("{}{}: {}", msg.empty() ? "" : "; ", paths_[i].ToString(), f.reason);
   }

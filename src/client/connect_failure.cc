@@ -14,8 +14,7 @@ ConnectFailure DescribeConnectFailure(const Status& why, std::string_view subnqn
   const size_t connect = m.find("Connect (QID");
   if (connect != std::string::npos) {
     const size_t colon = m.find("failed: ", connect);
-    const std::string status =
-        colon == std::string::npos ? m.substr(connect) : m.substr(colon + 8);
+    const std::string status = colon == std::string::npos ? m.substr(connect) : m.substr(colon + 8);
     if (status.find("Connect Invalid Parameters") != std::string::npos) {
       return {Code::kNotFound,
               fmt::format("Connect rejected: subsystem {} not found or host {} not allowed ({})",

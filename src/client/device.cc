@@ -71,8 +71,7 @@ DeviceImpl::DeviceImpl(ClientImpl* client, IoThreads* io, mpath::Head* head, uin
 
 // ---- data path ----
 
-void DeviceImpl::ReadAsync(uint64_t lba, uint32_t nblocks, std::span<uint8_t> data,
-                           Callback done) {
+void DeviceImpl::ReadAsync(uint64_t lba, uint32_t nblocks, std::span<uint8_t> data, Callback done) {
   Submit(blk::Op::kRead, lba, nblocks, data, std::move(done));
 }
 
@@ -100,9 +99,10 @@ void DeviceImpl::Submit(blk::Op op, uint64_t lba, uint32_t nblocks, std::span<ui
   }
   if (!io_->ReservePost()) return done(Cancelled(name_));
   const unsigned thread = io_->NextThread();
-  io_->PostReserved(thread, [this, thread, op, lba, nblocks, data, done = std::move(done)]() mutable {
-    SubmitOn(thread, op, lba, nblocks, data, std::move(done));
-  });
+  io_->PostReserved(thread,
+                    [this, thread, op, lba, nblocks, data, done = std::move(done)]() mutable {
+                      SubmitOn(thread, op, lba, nblocks, data, std::move(done));
+                    });
 }
 
 void DeviceImpl::SubmitOn(unsigned thread, blk::Op op, uint64_t lba, uint32_t nblocks,
@@ -142,9 +142,9 @@ Status DeviceImpl::Check(blk::Op op, uint64_t lba, uint32_t nblocks, size_t byte
                                          blk::OpName(op), nblocks, max));
     }
   } else if (op == blk::Op::kWriteZeroes && nblocks > kWriteZeroesMaxBlocks) [[unlikely]] {
-    return InvalidArgument(fmt::format(
-        "{}: write zeroes of {} blocks exceeds {}, the most one command clears", name_, nblocks,
-        kWriteZeroesMaxBlocks));
+    return InvalidArgument(
+        fmt::format("{}: write zeroes of {} blocks exceeds {}, the most one command clears", name_,
+                    nblocks, kWriteZeroesMaxBlocks));
   }
   return Status::Ok();
 }

@@ -15,19 +15,26 @@ namespace {
 
 const char* SubtypeName(uint8_t subtype) {
   switch (subtype) {
-    case nvme::kSubtypeReferral: return "discovery";
-    case nvme::kSubtypeNvm: return "nvm";
-    case nvme::kSubtypeCurrentDiscovery: return "current discovery";
+    case nvme::kSubtypeReferral:
+      return "discovery";
+    case nvme::kSubtypeNvm:
+      return "nvm";
+    case nvme::kSubtypeCurrentDiscovery:
+      return "current discovery";
   }
   return "unknown";
 }
 
 const char* TransportName(uint8_t trtype) {
   switch (trtype) {
-    case 1: return "rdma";
-    case 2: return "fc";
-    case nvme::kTrtypeTcp: return "tcp";
-    case 254: return "loop";
+    case 1:
+      return "rdma";
+    case 2:
+      return "fc";
+    case nvme::kTrtypeTcp:
+      return "tcp";
+    case 254:
+      return "loop";
   }
   return "unknown";
 }
@@ -114,10 +121,10 @@ DiscoveryEntry ToDiscoveryEntry(const nvme::DiscoveryLogEntry& e) {
   out.endpoint.address = e.traddr;
   unsigned port = 0;
   auto [end, ec] = std::from_chars(e.trsvcid.data(), e.trsvcid.data() + e.trsvcid.size(), port);
-  out.endpoint.port = (ec == std::errc() && end == e.trsvcid.data() + e.trsvcid.size() &&
-                       port > 0 && port <= 65535)
-                          ? static_cast<uint16_t>(port)
-                          : 0;
+  out.endpoint.port =
+      (ec == std::errc() && end == e.trsvcid.data() + e.trsvcid.size() && port > 0 && port <= 65535)
+          ? static_cast<uint16_t>(port)
+          : 0;
   out.port_id = e.portid;
   out.cntlid = e.cntlid;
   return out;
@@ -133,9 +140,9 @@ Result<DiscoveredPaths> PathsFromDiscovery(const std::vector<DiscoveryEntry>& en
   out.subnqn = subnqn;
   if (out.subnqn.empty()) {
     if (nvm_subsystems.size() != 1) {
-      return InvalidArgument(fmt::format(
-          "discovery {} lists {} NVM subsystems ({}): name the one to connect (subnqn)",
-          discovery.ToString(), nvm_subsystems.size(), Join(nvm_subsystems)));
+      return InvalidArgument(
+          fmt::format("discovery {} lists {} NVM subsystems ({}): name the one to connect (subnqn)",
+                      discovery.ToString(), nvm_subsystems.size(), Join(nvm_subsystems)));
     }
     out.subnqn = *nvm_subsystems.begin();
   }
@@ -150,8 +157,9 @@ Result<DiscoveredPaths> PathsFromDiscovery(const std::vector<DiscoveryEntry>& en
     if (!dup) out.paths.push_back(e.endpoint);
   }
   if (out.paths.empty()) {
-    return NotFound(fmt::format("discovery {} lists no TCP/IPv4 path to {} (NVM subsystems listed: {})",
-                                discovery.ToString(), out.subnqn, Join(nvm_subsystems)));
+    return NotFound(
+        fmt::format("discovery {} lists no TCP/IPv4 path to {} (NVM subsystems listed: {})",
+                    discovery.ToString(), out.subnqn, Join(nvm_subsystems)));
   }
   return out;
 }

@@ -22,8 +22,8 @@ Result<Endpoint> Endpoint::Parse(std::string_view text) {
     auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
     if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value == 0 ||
         value > 65535) {
-      return InvalidArgument(fmt::format("endpoint \"{}\": port \"{}\" is not a number in 1..65535",
-                                         text, port));
+      return InvalidArgument(
+          fmt::format("endpoint \"{}\": port \"{}\" is not a number in 1..65535", text, port));
     }
     e.port = static_cast<uint16_t>(value);
   }

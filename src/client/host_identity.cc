@@ -40,10 +40,11 @@ Result<Uuid> ParseUuid(std::string_view text) {
 }
 
 std::string FormatUuid(const Uuid& u) {
-  return fmt::format("{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-"
-                     "{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
-                     u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11],
-                     u[12], u[13], u[14], u[15]);
+  return fmt::format(
+      "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-"
+      "{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
+      u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14],
+      u[15]);
 }
 
 Uuid RandomUuid() {
@@ -67,9 +68,8 @@ Result<HostIdentity> ResolveHostIdentity(const ClientOptions& options) {
     if (!parsed.ok()) return parsed.status().WithContext("hostid");
     id.hostid = *parsed;
   }
-  id.hostnqn = options.hostnqn.empty()
-                   ? "nqn.2014-08.org.nvmexpress:uuid:" + FormatUuid(id.hostid)
-                   : options.hostnqn;
+  id.hostnqn = options.hostnqn.empty() ? "nqn.2014-08.org.nvmexpress:uuid:" + FormatUuid(id.hostid)
+                                       : options.hostnqn;
   if (id.hostnqn.size() > kNqnMaxBytes) {
     return InvalidArgument(fmt::format("hostnqn \"{}\" is {} bytes; an NQN has at most {}",
                                        id.hostnqn, id.hostnqn.size(), kNqnMaxBytes));

@@ -88,9 +88,10 @@ void IoThreads::WaitIdle() {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
     if (std::chrono::steady_clock::now() > next_warning) {
       // An application that resubmits every cancelled I/O from its callback keeps this busy.
-      NVMP_LOG_WARN("client close: I/O still in flight after {}s",
-                    std::chrono::duration_cast<std::chrono::seconds>(
-                        std::chrono::steady_clock::now() - start).count());
+      NVMP_LOG_WARN(
+          "client close: I/O still in flight after {}s",
+          std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start)
+              .count());
       next_warning += std::chrono::seconds(5);
     }
   }

@@ -40,9 +40,7 @@ class IoThreads {
   // REQUIRES: called on thread i.
   IoRequestPool& pool(unsigned i) { return threads_[i]->pool; }
   // Round-robin choice for I/O submitted off the I/O threads.
-  unsigned NextThread() {
-    return next_.fetch_add(1, std::memory_order_relaxed) % size();
-  }
+  unsigned NextThread() { return next_.fetch_add(1, std::memory_order_relaxed) % size(); }
 
   // Runs `task` on thread i; WaitIdle waits for it.
   void PostCounted(unsigned i, std::function<void()> task);

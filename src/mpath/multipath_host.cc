@@ -66,9 +66,9 @@ void MultipathHost::Start(std::function<void(Status)> done) {
 
 void MultipathHost::MaybeFinishStart(PathCtl& p) {
   if (!p.start_pending || !start_done_) return;
-  if (p.start_ok && !p.first_scan_done) return;  // live: wait for its namespaces
+  if (p.start_ok && !p.first_scan_done) return;    // live: wait for its namespaces
   if (!p.start_ok && p.start_status.ok()) return;  // no result yet
-  if (p.start_ok && !AnaKnown(p)) return;        // and for their ANA states
+  if (p.start_ok && !AnaKnown(p)) return;          // and for their ANA states
   p.start_pending = false;
   if (--starts_pending_ > 0) return;
   FinishStart();
@@ -109,10 +109,10 @@ void MultipathHost::OnStartTimeout() {
   for (auto& p : paths_) {
     if (!p.start_pending) continue;
     if (!p.start_ok) {
-      p.start_status = Status(
-          Code::kTimedOut, fmt::format("{}: not live within {:.3g}s ({})", p.ctrl->name(),
-                                       ToSeconds(options_.start_timeout),
-                                       blk::CtrlStateName(p.ctrl->state())));
+      p.start_status =
+          Status(Code::kTimedOut, fmt::format("{}: not live within {:.3g}s ({})", p.ctrl->name(),
+                                              ToSeconds(options_.start_timeout),
+                                              blk::CtrlStateName(p.ctrl->state())));
     }
     p.start_pending = false;
   }
@@ -205,15 +205,16 @@ void MultipathHost::AddError(Status error) {
 
 Status MultipathHost::OnPathAdded(host::NamespaceScanner* scanner, host::PathNs* path,
                                   const host::NamespaceInfo& info) {
-  const std::string where = fmt::format("{}:ns{} via {}", options_.subnqn, info.nsid,
-                                        scanner->controller()->name());
+  const std::string where =
+      fmt::format("{}:ns{} via {}", options_.subnqn, info.nsid, scanner->controller()->name());
   // Linux refuses identifiers that another namespace of the subsystem already uses.
   if (HasAnyId(info.ids)) {
     for (auto& [nsid, e] : heads_) {
       if (nsid != info.nsid && e.ids == info.ids && e.paths > 0) {
         ++counters_.identity_mismatches;
-        return Status(Code::kAlreadyExists,
-                      fmt::format("{}: identifiers already used by nsid {}; not merged", where, nsid));
+        return Status(
+            Code::kAlreadyExists,
+            fmt::format("{}: identifiers already used by nsid {}; not merged", where, nsid));
       }
     }
   }
@@ -229,8 +230,9 @@ Status MultipathHost::OnPathAdded(host::NamespaceScanner* scanner, host::PathNs*
   } else if (it->second.ids != info.ids) {
     if (it->second.paths > 0) {
       ++counters_.identity_mismatches;
-      return Status(Code::kAlreadyExists,
-                    fmt::format("{}: identifiers don't match the shared namespace's; not merged", where));
+      return Status(
+          Code::kAlreadyExists,
+          fmt::format("{}: identifiers don't match the shared namespace's; not merged", where));
     }
     // No controller shows the old namespace any more: it was replaced. The head (and any I/O
     // it queues) moves on to the new one, as Linux re-creates the head.

@@ -103,10 +103,10 @@ class MultipathHost final : private host::NamespaceScanner::Listener {
   struct PathCtl {
     std::unique_ptr<host::Controller> ctrl;
     std::unique_ptr<host::NamespaceScanner> scanner;
-    bool start_pending = false;   // counted in starts_pending_
+    bool start_pending = false;  // counted in starts_pending_
     bool start_ok = false;
     bool first_scan_done = false;
-    bool ana_known = false;        // its namespaces' ANA states were read (or the wait ended)
+    bool ana_known = false;  // its namespaces' ANA states were read (or the wait ended)
     TimePoint ana_wait_end{};
     Status start_status;
   };

@@ -54,8 +54,9 @@ TEST(HostIdentity, UuidTextRoundTrip) {
   EXPECT_EQ((*u)[15], 0xf0);
   EXPECT_EQ(client::FormatUuid(*u), text);
   EXPECT_TRUE(client::ParseUuid("0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0").ok());
-  for (const char* bad : {"0f1e2d3c4b5a69788796a5b4c3d2e1f0", "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1fg",
-                          "0f1e2d3c-4b5a-6978-8796a-5b4c3d2e1f0", ""}) {
+  for (const char* bad :
+       {"0f1e2d3c4b5a69788796a5b4c3d2e1f0", "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1fg",
+        "0f1e2d3c-4b5a-6978-8796a-5b4c3d2e1f0", ""}) {
     auto r = client::ParseUuid(bad);
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_NE(r.status().message().find(std::string("\"") + bad + "\""), std::string::npos);
@@ -68,8 +69,8 @@ TEST(HostIdentity, DefaultsAreRandomUuidAndItsNqn) {
   auto b = client::ResolveHostIdentity(o);
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_NE(a->hostid, b->hostid);
-  EXPECT_EQ(a->hostid[6] >> 4, 4);        // version 4
-  EXPECT_EQ(a->hostid[8] & 0xC0, 0x80);   // variant 1
+  EXPECT_EQ(a->hostid[6] >> 4, 4);       // version 4
+  EXPECT_EQ(a->hostid[8] & 0xC0, 0x80);  // variant 1
   EXPECT_EQ(a->hostnqn, "nqn.2014-08.org.nvmexpress:uuid:" + client::FormatUuid(a->hostid));
 
   o.hostid = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
@@ -102,8 +103,7 @@ TEST(ConnectFailure, WordsTheCommonCases) {
             "Connect rejected: subsystem nqn.s not found or host nqn.h not allowed (Connect "
             "Invalid Parameters (SCT 1h SC 82h) DNR)");
 
-  const Status busy(Code::kIoError,
-                    "q0: Connect (QID 0) failed: Controller Busy (SCT 1h SC 83h)");
+  const Status busy(Code::kIoError, "q0: Connect (QID 0) failed: Controller Busy (SCT 1h SC 83h)");
   f = client::DescribeConnectFailure(busy, "nqn.s", "nqn.h");
   EXPECT_EQ(f.code, Code::kUnavailable);
   EXPECT_EQ(f.reason, "Connect rejected: Controller Busy (SCT 1h SC 83h)");
@@ -137,8 +137,7 @@ TEST(Discovery, PathsOfOneSubsystem) {
       Entry("nqn.a", "nvm", "tcp", "127.0.0.1", 4421),   // listed twice: merged
       Entry("nqn.a", "nvm", "rdma", "127.0.0.1", 4422),  // not TCP
       Entry("nqn.a", "nvm", "tcp", "fe80::1", 4423),     // not IPv4
-      Entry("nqn.2014-08.org.nvmexpress.discovery", "current discovery", "tcp", "127.0.0.1",
-            8009),
+      Entry("nqn.2014-08.org.nvmexpress.discovery", "current discovery", "tcp", "127.0.0.1", 8009),
   };
   auto p = client::PathsFromDiscovery(entries, "", disc);
   ASSERT_TRUE(p.ok()) << p.status().ToString();

@@ -8,9 +8,10 @@
 // Method: target::Target runs on its own reactor::Uring thread in this process
 // (target_fixture.h); the client runs its own I/O threads; the test thread waits by polling
 // with a deadline.
-#include <gtest/gtest.h>
+#include "nvmpath/client.h"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -21,7 +22,6 @@
 #include <mutex>
 #include <thread>
 
-#include "nvmpath/client.h"
 #include "target_fixture.h"
 
 namespace nvmpath {
@@ -494,7 +494,7 @@ TEST(ClientTest, DiscoverListsBothPortsAndConnectUsesThem) {
   EXPECT_EQ(nvm_ports, want);
   EXPECT_TRUE(current_discovery);
 
-  o.subnqn.clear();  // the log lists exactly one NVM subsystem
+  o.subnqn.clear();                      // the log lists exactly one NVM subsystem
   o.paths = {{"127.0.0.1", t.port1()}};  // also listed by discovery: merged
   o.discovery = Endpoint{"127.0.0.1", t.port1()};
   auto client = Client::Connect(o);
@@ -510,9 +510,9 @@ TEST(ClientTest, DiscoveryRefusedNamesEndpoint) {
   TargetOnThread t;
   auto entries = Client::Discover({"127.0.0.1", t.unused_port()}, Options(t));
   ASSERT_FALSE(entries.ok());
-  EXPECT_NE(entries.status().message().find("discovery " + Ep(t.unused_port()) +
-                                            ": connection refused"),
-            std::string::npos)
+  EXPECT_NE(
+      entries.status().message().find("discovery " + Ep(t.unused_port()) + ": connection refused"),
+      std::string::npos)
       << entries.status().message();
 }
 
