@@ -373,6 +373,46 @@ TEST(ClientTest, AsyncFromApplicationThreadSpreadsOverIoThreads) {
   EXPECT_GT(per_thread[1].load(), 0);
 }
 
+TEST(ClientTest, RoundRobinUsesBothPathsOnceBothAreOptimized) {
+  TargetOnThread t;
+  auto client = Client::Connect(Options(t));
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  Device* dev = *(*client)->Open(1);
+  dev->SetPolicy(PathPolicy::kRoundRobin);
+  // ANA-aware: the non-optimized path is not used while an optimized one is usable.
+  std::vector<uint8_t> buf(512);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(dev->Read(i, 1, buf).ok());
+  EXPECT_EQ(PathIos(dev->counters(), Ep(t.port2())), 0u);
+  t.Control([](target::Target& tg) { return tg.SetAnaState(2, 1, nvme::AnaState::kOptimized); });
+  ASSERT_TRUE(WaitFor([&] { return FindPath(dev->info(), t.port2())->ana_state == "optimized"; }));
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(dev->Read(i, 1, buf).ok());
+  DeviceCounters c = dev->counters();
+  EXPECT_EQ(PathIos(c, Ep(t.port1())), 30u);
+  EXPECT_EQ(PathIos(c, Ep(t.port2())), 10u);
+}
+
+TEST(ClientTest, ResizeAndNewNamespaceShowWithoutReconnecting) {
+  TargetOnThread t;
+  auto client = Client::Connect(Options(t));
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  Device* dev = *(*client)->Open(1);
+  t.Control([](target::Target& tg) { return tg.ResizeNamespace(kSubnqn, 1, 2 * kNsBytes); });
+  ASSERT_TRUE(WaitFor([&] { return dev->capacity_blocks() == 2 * kNsBytes / 512; }))
+      << dev->capacity_blocks();
+  std::vector<uint8_t> buf(512, 0x5A), in(512);
+  ASSERT_TRUE(dev->Write(2 * kNsBytes / 512 - 1, 1, buf).ok());  // past the old end
+  ASSERT_TRUE(dev->Read(2 * kNsBytes / 512 - 1, 1, in).ok());
+  EXPECT_EQ(in, buf);
+
+  t.Control([](target::Target& tg) {
+    return tg.AddNamespace(kSubnqn, {.nsid = 3, .size_bytes = kNsBytes, .ana_group = 1});
+  });
+  ASSERT_TRUE(WaitFor([&] { return (*client)->nsids().size() == 3; }));
+  auto dev3 = (*client)->Open(3);
+  ASSERT_TRUE(dev3.ok()) << dev3.status().ToString();
+  EXPECT_TRUE((*dev3)->Read(0, 1, in).ok());
+}
+
 // ---- Connect failures ----
 
 TEST(ClientTest, WrongSubsystemNqnNamesIt) {
