@@ -1,0 +1,840 @@
+#include "sim/tcp_storm.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "base/assert.h"
+#include "base/log.h"
+#include "mpath/multipath_host.h"
+#include "nvme/opcodes.h"
+#include "reactor/sim.h"
+#include "reactor/sim_network.h"
+#include "reactor/sim_random.h"
+#include "sim/invariants.h"
+#include "sim/verify_workload.h"
+#include "target/target.h"
+
+namespace nvmpath::sim {
+namespace {
+
+using namespace std::chrono_literals;
+using nvme::AnaState;
+
+constexpr char kSubnqn[] = "nqn.2026-11.io.nvmpath:tcp-storm";
+constexpr char kHostnqn[] = "nqn.2026-11.io.nvmpath:tcp-storm-host";
+constexpr char kAddress[] = "127.0.0.1";
+constexpr uint16_t kFirstTcpPort = 4420;
+
+// Host timing, scaled down from Linux's defaults so a seed's faults play out in milliseconds of
+// virtual time; the ratios keep Linux's order (I/O timeout < keep-alive < nothing gives up).
+constexpr Duration kIoTimeout = 8ms;
+constexpr Duration kKato = 20ms;
+constexpr Duration kReconnectDelay = 1ms;
+constexpr Duration kConnectTimeout = 4ms;
+constexpr Duration kAdminTimeout = 8ms;
+// The target's Command Quiesce Time, which the host's write fence waits out; late writes land
+// well inside it.
+constexpr Duration kCqt = 3ms;
+constexpr Duration kLateWriteMax = 1500us;
+// How long the end of a seed may take to drain, bring every path back and verify.
+constexpr Duration kSettleLimit = 10s;
+
+uint64_t Us(Duration d) { return static_cast<uint64_t>(ToMicros(d)); }
+
+struct PortModel {
+  bool enabled = true;
+  bool stalled = false;      // target holds responses
+  bool net_refuse = false;   // the link refuses connects
+  bool net_stalled = false;  // the link is black-holed
+};
+
+struct NsModel {
+  bool present = true;
+  uint64_t size_bytes = 0;
+  std::string file;
+};
+
+class TcpStorm {
+ public:
+  TcpStorm(const TcpStormOptions& o, const std::function<void(const std::string&)>& on_event)
+      : o_(o), on_event_(on_event), world_(o.seed), rng_(o.seed ^ 0x7C95A3D1E4B2F068ull) {}
+  ~TcpStorm();
+
+  TcpStormResult Run();
+  bool hung() const { return hung_; }
+
+ private:
+  reactor::SimNetwork& net() { return world_.network(); }
+  static uint16_t TcpPort(int p) { return static_cast<uint16_t>(kFirstTcpPort + p); }
+  static uint16_t PortId(int p) { return static_cast<uint16_t>(p + 1); }
+  static uint32_t Nsid(int h) { return static_cast<uint32_t>(h + 1); }
+  static uint32_t Group(int h) { return static_cast<uint32_t>(h + 1); }
+  std::string PortName(int p) const { return fmt::format("port {} ({})", PortId(p), TcpPort(p)); }
+
+  void Log(const std::string& what) {
+    if (on_event_) on_event_(fmt::format("t={:.3f}ms {}", ToMicros(world_.now()) / 1000, what));
+  }
+  // The target's control method `name` must succeed whenever the target is up.
+  void Expect(const Status& st, const std::string& name);
+  void Violation(const std::string& what);
+  // Runs the world until `done`, bounded by virtual time and by events (a livelock spins in
+  // zero virtual time). Returns whether `done` became true.
+  bool RunUntil(const std::function<bool()>& done, Duration limit);
+
+  Status MakeFiles();
+  target::NamespaceConfig NsConfig(int h) const;
+  target::TargetConfig ConfigFromModel() const;
+  void StartTarget();
+  Status StartHost();
+  bool PathBack(int p, int h) const;
+  bool AllPathsBack() const;
+  std::string DescribePaths() const;
+
+  void ScheduleEvent();
+  void Event();
+  void CheckAfterEvent();
+  template <typename Fn>
+  void Later(Duration d, Fn fn);
+
+  void TogglePort(int p);
+  void FlipAna(int p, int h);
+  void RemoveNs(int h);
+  void ReAddNs(int h);
+  void Resize(int h);
+  void InjectError(int p, int h);
+  void StallResponses(int p);
+  void DelayResponses(int p);
+  void DropConnections(int p);
+  void LateWrites(int p);
+  void CutLink(int p);
+  void RefuseLink(int p);
+  void StallLink(int p);
+  void SlowLink(int p);
+  void ToggleChunking();
+  void KillTarget();
+  void RestartTarget();
+  void LoseData();
+
+  void Heal();
+  void HealTarget(std::vector<bool> was_present);
+  void Teardown();
+
+  TcpStormOptions o_;
+  const std::function<void(const std::string&)>& on_event_;
+  reactor::SimWorld world_;
+  reactor::SimRandom rng_;
+  std::vector<reactor::Reactor*> host_reactors_;
+  reactor::Sim* t_ = nullptr;
+
+  std::string dir_;
+  std::vector<PortModel> ports_;
+  std::vector<NsModel> ns_;
+  std::vector<std::vector<AnaState>> ana_;  // [port][head]
+  bool chunking_ = true;
+
+  std::unique_ptr<target::Target> target_;  // null while killed
+  bool target_dying_ = false;               // stopped, not yet destroyed
+  bool restart_pending_ = false;
+  uint64_t restarts_ = 0;
+
+  std::unique_ptr<mpath::MultipathHost> host_;
+  std::vector<mpath::Head*> heads_;
+  std::vector<std::unique_ptr<VerifyWorkload>> workloads_;  // [head * reactors + reactor]
+  InvariantChecker checker_;
+  uint64_t next_bio_id_ = 1;
+  size_t violations_seen_ = 0;
+  std::vector<std::string> own_violations_;  // the storm's own (setup, control, heal)
+
+  int events_done_ = 0;
+  bool events_over_ = false;
+  bool healed_ = false;  // delayed restores do nothing after the heal
+  bool heal_applied_ = false;
+  bool hung_ = false;
+  bool spinning_ = false;
+};
+
+TcpStorm::~TcpStorm() {
+  if (!dir_.empty() && !hung_) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+}
+
+void TcpStorm::Violation(const std::string& what) {
+  own_violations_.push_back(what);
+  Log("VIOLATION: " + what);
+}
+
+void TcpStorm::Expect(const Status& st, const std::string& name) {
+  if (!st.ok()) Violation(fmt::format("target {} failed: {}", name, st.ToString()));
+}
+
+bool TcpStorm::RunUntil(const std::function<bool()>& done, Duration limit) {
+  constexpr uint64_t kMaxEvents = 20'000'000;
+  const uint64_t start = world_.events_run();
+  bool ok = world_.RunUntil(
+      [&] {
+        if (world_.events_run() - start > kMaxEvents) spinning_ = true;
+        return spinning_ || done();
+      },
+      limit);
+  return ok && !spinning_;
+}
+
+template <typename Fn>
+void TcpStorm::Later(Duration d, Fn fn) {
+  t_->AddTimer(d, [this, fn = std::move(fn)]() mutable {
+    if (!healed_) fn();
+  });
+}
+
+Status TcpStorm::MakeFiles() {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string tmpl = fmt::format("{}/nvmpath-tcp-storm-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+  if (::mkdtemp(tmpl.data()) == nullptr) return ErrnoStatus("mkdtemp " + tmpl, errno);
+  dir_ = tmpl;
+  for (int h = 0; h < o_.heads; ++h) {
+    NsModel& ns = ns_[h];
+    ns.file = fmt::format("{}/ns{}", dir_, Nsid(h));
+    ns.size_bytes = o_.blocks * o_.block_size;
+    int fd = ::open(ns.file.c_str(), O_CREAT | O_RDWR | O_TRUNC, 0600);
+    if (fd < 0) return ErrnoStatus("create " + ns.file, errno);
+    int rc = ::ftruncate(fd, static_cast<off_t>(ns.size_bytes));
+    int err = errno;
+    ::close(fd);
+    if (rc != 0) return ErrnoStatus("ftruncate " + ns.file, err);
+  }
+  return Status::Ok();
+}
+
+target::NamespaceConfig TcpStorm::NsConfig(int h) const {
+  target::NamespaceConfig ns;
+  ns.nsid = Nsid(h);
+  ns.backend = target::BackendKind::kFile;
+  ns.path = ns_[h].file;
+  ns.block_size = o_.block_size;
+  ns.ana_group = Group(h);
+  return ns;
+}
+
+// The config a restarted target comes up with: the ports, namespaces and ANA states the storm
+// has set so far (as an operator's start script would re-apply them); faults do not survive.
+target::TargetConfig TcpStorm::ConfigFromModel() const {
+  target::TargetConfig c;
+  for (int p = 0; p < o_.ports; ++p) {
+    c.ports.push_back({.id = PortId(p), .address = kAddress, .port = TcpPort(p),
+                       .enabled = ports_[p].enabled});
+    for (int h = 0; h < o_.heads; ++h) {
+      c.ana.push_back({.port_id = PortId(p), .group = Group(h), .state = ana_[p][h]});
+    }
+  }
+  target::SubsystemConfig s;
+  s.nqn = kSubnqn;
+  s.serial = "nvmpath-storm";
+  for (int h = 0; h < o_.heads; ++h) {
+    if (ns_[h].present) s.namespaces.push_back(NsConfig(h));
+  }
+  c.subsystems.push_back(s);
+  c.cqt = kCqt;
+  return c;
+}
+
+void TcpStorm::StartTarget() {
+  NVMP_ASSERT(!target_ && !target_dying_);
+  auto t = target::Target::Create(ConfigFromModel(), {t_});
+  if (!t.ok()) {
+    Violation("target Create failed: " + t.status().ToString());
+    return;
+  }
+  target_ = std::move(*t);
+  Status st = target_->Start();
+  if (!st.ok()) {
+    Violation("target Start failed: " + st.ToString());
+    target_.reset();
+  }
+}
+
+Status TcpStorm::StartHost() {
+  mpath::MultipathHostOptions o;
+  o.subnqn = kSubnqn;
+  o.hostnqn = kHostnqn;
+  o.hostid[15] = 0x5;
+  for (int p = 0; p < o_.ports; ++p) o.paths.push_back({kAddress, TcpPort(p)});
+  o.controller.io_timeout = kIoTimeout;
+  o.controller.kato = kKato;
+  o.controller.reconnect_delay = kReconnectDelay;
+  o.controller.connect_timeout = kConnectTimeout;
+  o.controller.admin_timeout = kAdminTimeout;
+  o.controller.ctrl_loss_tmo = Duration(-1);  // a path never gives up: every fault heals
+  o.controller.retry_initial_connect = true;
+  o.controller.TEST_disable_write_fence = o_.TEST_disable_write_fence;
+  o.head.policy = static_cast<mpath::Policy>(rng_.Below(3));
+  // A namespace removed everywhere comes back: I/O waits for it (Linux's delayed removal).
+  o.head.queue_if_no_path = true;
+  o.start_timeout = 1s;
+  host_ = std::make_unique<mpath::MultipathHost>(o, host_reactors_, 0);
+  std::optional<Status> started;
+  host_reactors_[0]->Post([&] { host_->Start([&](Status s) { started = s; }); });
+  if (!RunUntil([&] { return started.has_value(); }, 5s)) {
+    return Status(Code::kTimedOut, "host Start did not finish");
+  }
+  if (!started->ok()) return *started;
+  for (int h = 0; h < o_.heads; ++h) {
+    mpath::Head* head = host_->head(Nsid(h));
+    if (head == nullptr) return Status(Code::kNotFound, fmt::format("no head for NSID {}", Nsid(h)));
+    heads_.push_back(head);
+  }
+  if (!RunUntil([&] { return AllPathsBack(); }, 2s)) {
+    return Status(Code::kTimedOut, "paths not usable after Start: " + DescribePaths());
+  }
+  return Status::Ok();
+}
+
+// The path of head `h` through port `p` is back: live, attached, and in the ANA state the target
+// gives it (not pending a re-read).
+bool TcpStorm::PathBack(int p, int h) const {
+  host::PathNs* path = host_->scanner(static_cast<size_t>(p))->path(Nsid(h));
+  if (path == nullptr) return false;
+  blk::PathState s = path->state();
+  return s.ctrl == blk::CtrlState::kLive && s.ready && !s.ana_pending && s.ana == ana_[p][h];
+}
+
+bool TcpStorm::AllPathsBack() const {
+  for (int h = 0; h < o_.heads; ++h) {
+    for (int p = 0; p < o_.ports; ++p) {
+      if (!PathBack(p, h)) return false;
+    }
+    if (!heads_.empty() && (heads_[h]->path_count() != static_cast<size_t>(o_.ports) ||
+                            !heads_[h]->HasUsablePath())) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string TcpStorm::DescribePaths() const {
+  std::string out;
+  for (size_t h = 0; h < heads_.size(); ++h) {
+    out += fmt::format("{}head {}: {}", h ? "; " : "", h, heads_[h]->DescribePathStates());
+  }
+  return out;
+}
+
+void TcpStorm::ScheduleEvent() {
+  const uint64_t mean_us = Us(o_.mean_gap);
+  t_->AddTimer(std::chrono::microseconds(rng_.Between(1, 2 * mean_us)), [this] { Event(); });
+}
+
+void TcpStorm::Event() {
+  const int p = static_cast<int>(rng_.Below(o_.ports));
+  const int h = static_cast<int>(rng_.Below(o_.heads));
+  const uint64_t dice = rng_.Below(100);
+  if (dice < 8) {
+    TogglePort(p);
+  } else if (dice < 22) {
+    FlipAna(p, h);
+  } else if (dice < 30) {
+    RemoveNs(h);
+  } else if (dice < 34) {
+    Resize(h);
+  } else if (dice < 47) {
+    InjectError(p, h);
+  } else if (dice < 53) {
+    StallResponses(p);
+  } else if (dice < 57) {
+    DelayResponses(p);
+  } else if (dice < 63) {
+    DropConnections(p);
+  } else if (dice < 67) {
+    LateWrites(p);
+  } else if (dice < 72) {
+    CutLink(p);
+  } else if (dice < 76) {
+    RefuseLink(p);
+  } else if (dice < 80) {
+    StallLink(p);
+  } else if (dice < 86) {
+    SlowLink(p);
+  } else if (dice < 88) {
+    ToggleChunking();
+  } else if (dice < 93) {
+    KillTarget();
+  } else {
+    FlipAna(p, h);  // ANA changes are the storm's bread and butter (058)
+  }
+  if (o_.TEST_target_loses_data) LoseData();
+  CheckAfterEvent();
+  if (++events_done_ < o_.events) {
+    ScheduleEvent();
+  } else {
+    events_over_ = true;
+  }
+}
+
+// The checker records as Bios complete; after each event, name what broke since the last one, so
+// the timeline shows which fault it followed.
+void TcpStorm::CheckAfterEvent() {
+  const auto& v = checker_.violations();
+  for (; violations_seen_ < v.size(); ++violations_seen_) {
+    Log(fmt::format("VIOLATION after event {}: {}", events_done_ + 1, v[violations_seen_]));
+  }
+}
+
+void TcpStorm::TogglePort(int p) {
+  PortModel& port = ports_[p];
+  if (!port.enabled) return;  // its re-enable is already scheduled
+  port.enabled = false;
+  Log(PortName(p) + " disabled");
+  if (target_) Expect(target_->SetPortEnabled(PortId(p), false), "SetPortEnabled");
+  Later(std::chrono::microseconds(rng_.Between(500, 6000)), [this, p] {
+    ports_[p].enabled = true;
+    Log(PortName(p) + " enabled");
+    if (target_) Expect(target_->SetPortEnabled(PortId(p), true), "SetPortEnabled");
+  });
+}
+
+void TcpStorm::FlipAna(int p, int h) {
+  static constexpr AnaState kStates[] = {AnaState::kOptimized, AnaState::kNonOptimized,
+                                         AnaState::kInaccessible, AnaState::kChange};
+  AnaState s = kStates[rng_.Below(std::size(kStates))];
+  ana_[p][h] = s;
+  Log(fmt::format("{} group {} ANA {}", PortName(p), Group(h), nvme::AnaStateName(s)));
+  if (target_) Expect(target_->SetAnaState(PortId(p), Group(h), s), "SetAnaState");
+}
+
+void TcpStorm::RemoveNs(int h) {
+  if (!ns_[h].present) return;
+  ns_[h].present = false;
+  Log(fmt::format("namespace {} removed from the subsystem", Nsid(h)));
+  if (target_) Expect(target_->RemoveNamespace(kSubnqn, Nsid(h)), "RemoveNamespace");
+  Later(std::chrono::microseconds(rng_.Between(300, 5000)), [this, h] { ReAddNs(h); });
+}
+
+void TcpStorm::ReAddNs(int h) {
+  if (ns_[h].present) return;
+  ns_[h].present = true;
+  Log(fmt::format("namespace {} added again ({} blocks)", Nsid(h),
+                  ns_[h].size_bytes / o_.block_size));
+  if (target_) Expect(target_->AddNamespace(kSubnqn, NsConfig(h)), "AddNamespace");
+}
+
+// A file backend takes its file's size, so a resize is: grow the file, and (if the namespace is
+// there) remove and re-add it in the same step. The host never sees it missing: its rescan after
+// the AEN finds the namespace with a new size.
+void TcpStorm::Resize(int h) {
+  NsModel& ns = ns_[h];
+  ns.size_bytes += rng_.Between(1, 16) * o_.block_size;
+  Log(fmt::format("namespace {} resized to {} blocks", Nsid(h), ns.size_bytes / o_.block_size));
+  if (::truncate(ns.file.c_str(), static_cast<off_t>(ns.size_bytes)) != 0) {
+    Violation(fmt::format("truncate {}: errno {}", ns.file, errno));
+    return;
+  }
+  if (ns.present && target_) {
+    Expect(target_->RemoveNamespace(kSubnqn, Nsid(h)), "RemoveNamespace");
+    Expect(target_->AddNamespace(kSubnqn, NsConfig(h)), "AddNamespace");
+  }
+}
+
+void TcpStorm::InjectError(int p, int h) {
+  // Path errors and ANA statuses fail over; Invalid Namespace fails over and has the controller
+  // rescan; the rest are retried on the same path (at most once here, under the retry limit).
+  static constexpr uint16_t kFailover[] = {
+      nvme::sc::kInternalPathError, nvme::sc::kControllerPathError, nvme::sc::kHostPathError,
+      nvme::sc::kAbortedByHost,     nvme::sc::kAnaInaccessible,     nvme::sc::kAnaTransition,
+      nvme::sc::kAnaPersistentLoss, nvme::sc::kInvalidNamespace,    nvme::sc::kNamespaceNotReady};
+  static constexpr uint16_t kRetry[] = {nvme::sc::kInternalError,
+                                        nvme::sc::kTransientTransportError,
+                                        nvme::sc::kCommandInterrupted};
+  if (!target_) return;
+  target::FailNextSpec spec;
+  const bool retry = rng_.OneIn(3);
+  const uint16_t code =
+      retry ? kRetry[rng_.Below(std::size(kRetry))] : kFailover[rng_.Below(std::size(kFailover))];
+  spec.status = nvme::NvmeStatus::Of(code);
+  spec.count = retry ? 1 : static_cast<uint32_t>(rng_.Between(1, 3));
+  spec.port_id = PortId(p);
+  spec.nsid = Nsid(h);
+  switch (rng_.Below(3)) {
+    case 0: spec.opcode = static_cast<uint8_t>(nvme::IoOpcode::kWrite); break;
+    case 1: spec.opcode = static_cast<uint8_t>(nvme::IoOpcode::kRead); break;
+    default: break;
+  }
+  Log(fmt::format("{} fails the next {} {}commands to namespace {} with {}", PortName(p),
+                  spec.count, !spec.opcode ? "" : *spec.opcode == 1 ? "write " : "read ", Nsid(h),
+                  spec.status.ToString()));
+  Expect(target_->FailNext(spec), "FailNext");
+}
+
+void TcpStorm::StallResponses(int p) {
+  PortModel& port = ports_[p];
+  if (!target_ || port.stalled) return;
+  port.stalled = true;
+  // Sometimes shorter than the I/O timeout (responses just arrive late), sometimes past it (the
+  // controller resets and its I/O fails over).
+  Duration d = std::chrono::microseconds(rng_.Between(200, 2 * Us(kIoTimeout)));
+  Log(fmt::format("{} stalls its responses for {}us", PortName(p), Us(d)));
+  Expect(target_->SetStalled(PortId(p), true), "SetStalled");
+  target::Target* t = target_.get();
+  Later(d, [this, p, t] {
+    if (target_.get() != t || !ports_[p].stalled) return;  // restarted meanwhile: gone
+    ports_[p].stalled = false;
+    Log(PortName(p) + " resumes its responses");
+    Expect(target_->SetStalled(PortId(p), false), "SetStalled");
+  });
+}
+
+void TcpStorm::DelayResponses(int p) {
+  if (!target_) return;
+  Duration d = rng_.OneIn(3) ? Duration(0) : std::chrono::microseconds(rng_.Between(10, 500));
+  Log(fmt::format("{} delays its responses by {}us", PortName(p), Us(d)));
+  Expect(target_->SetResponseDelay(PortId(p), d), "SetResponseDelay");
+}
+
+void TcpStorm::DropConnections(int p) {
+  if (!target_) return;
+  Log(PortName(p) + " drops its connections");
+  Expect(target_->DropConnections(PortId(p)), "DropConnections");
+}
+
+// The next writes through the port are parked and land `delay` after their connection closes,
+// which the storm makes happen shortly (a target-side drop, so the host cannot have noticed the
+// loss earlier than the target did). The host's write fence (the target's CQT) must hold the
+// failed-over copies until then.
+void TcpStorm::LateWrites(int p) {
+  if (!target_ || ports_[p].net_stalled) return;
+  const uint32_t count = static_cast<uint32_t>(rng_.Between(1, 3));
+  const Duration delay = std::chrono::microseconds(rng_.Between(100, Us(kLateWriteMax)));
+  const Duration drop_after = std::chrono::microseconds(rng_.Between(100, 600));
+  Log(fmt::format("{}: the next {} writes land {}us after their connection closes", PortName(p),
+                  count, Us(delay)));
+  Expect(target_->SetLateWrites(PortId(p), count, delay), "SetLateWrites");
+  target::Target* t = target_.get();
+  Later(drop_after, [this, p, t] {
+    if (target_.get() != t) return;
+    Expect(target_->SetLateWrites(PortId(p), 0, Duration(0)), "SetLateWrites");
+    Log(PortName(p) + " drops its connections (late writes pending)");
+    Expect(target_->DropConnections(PortId(p)), "DropConnections");
+  });
+}
+
+void TcpStorm::CutLink(int p) {
+  size_t n = net().Cut(kAddress, TcpPort(p));
+  Log(fmt::format("link to {} cut ({} streams)", PortName(p), n));
+}
+
+void TcpStorm::RefuseLink(int p) {
+  if (ports_[p].net_refuse) return;
+  ports_[p].net_refuse = true;
+  Log(fmt::format("link to {} refuses connects", PortName(p)));
+  net().SetRefuse(kAddress, TcpPort(p), true);
+  if (rng_.OneIn(2)) {
+    size_t n = net().Cut(kAddress, TcpPort(p));
+    Log(fmt::format("link to {} cut ({} streams)", PortName(p), n));
+  }
+  Later(std::chrono::microseconds(rng_.Between(500, 5000)), [this, p] {
+    ports_[p].net_refuse = false;
+    Log(fmt::format("link to {} accepts connects", PortName(p)));
+    net().SetRefuse(kAddress, TcpPort(p), false);
+  });
+}
+
+void TcpStorm::StallLink(int p) {
+  if (ports_[p].net_stalled) return;
+  ports_[p].net_stalled = true;
+  Duration d = std::chrono::microseconds(rng_.Between(200, 2 * Us(kIoTimeout)));
+  Log(fmt::format("link to {} black-holed for {}us", PortName(p), Us(d)));
+  net().Stall(kAddress, TcpPort(p), true);
+  Later(d, [this, p] {
+    ports_[p].net_stalled = false;
+    Log(fmt::format("link to {} flows again", PortName(p)));
+    net().Stall(kAddress, TcpPort(p), false);
+  });
+}
+
+void TcpStorm::SlowLink(int p) {
+  Duration d = rng_.OneIn(3) ? o_.link_latency : std::chrono::microseconds(rng_.Between(5, 2000));
+  Log(fmt::format("link to {} latency {}us", PortName(p), Us(d)));
+  net().SetLatency(kAddress, TcpPort(p), d);
+}
+
+void TcpStorm::ToggleChunking() {
+  chunking_ = !chunking_;
+  Log(fmt::format("received bytes {}", chunking_ ? "chunked at random" : "delivered whole"));
+  net().SetChunking(chunking_);
+}
+
+// SIGKILL as the simulator plays it: every listener and connection closes at once, nothing
+// in flight is answered, no timer of the old target runs again. Data already written to the
+// files stays.
+void TcpStorm::KillTarget() {
+  if (!target_) return;
+  Log("target killed");
+  target_dying_ = true;
+  for (PortModel& port : ports_) port.stalled = false;
+  std::shared_ptr<target::Target> dying(target_.release());
+  dying->Stop([this, dying]() mutable {
+    // Not inside the target's own callback: destroy from a fresh task.
+    t_->Post([this, dying = std::move(dying)]() mutable {
+      dying.reset();
+      target_dying_ = false;
+    });
+  });
+  restart_pending_ = true;
+  Later(std::chrono::microseconds(rng_.Between(300, 6000)), [this] { RestartTarget(); });
+}
+
+void TcpStorm::RestartTarget() {
+  if (!restart_pending_) return;
+  if (target_dying_) {  // the old one is still closing: try again shortly
+    Later(100us, [this] { RestartTarget(); });
+    return;
+  }
+  restart_pending_ = false;
+  ++restarts_;
+  Log("target restarted");
+  StartTarget();
+}
+
+// TEST_target_loses_data: a few blocks of the first namespace's file go back to zeroes behind the
+// target's back, as if acknowledged writes never reached the media.
+void TcpStorm::LoseData() {
+  const uint64_t lba = rng_.Below(o_.blocks - 4);
+  std::vector<uint8_t> zeroes(4 * o_.block_size, 0);
+  int fd = ::open(ns_[0].file.c_str(), O_WRONLY);
+  if (fd < 0) return;
+  ssize_t n = ::pwrite(fd, zeroes.data(), zeroes.size(), static_cast<off_t>(lba * o_.block_size));
+  ::close(fd);
+  (void)n;
+  Log(fmt::format("TEST: namespace 1 loses blocks {}..{}", lba, lba + 3));
+}
+
+void TcpStorm::Heal() {
+  healed_ = true;
+  Log("heal: target up, every port enabled and live, every namespace present, links clean");
+  for (int p = 0; p < o_.ports; ++p) {
+    ports_[p] = PortModel{};
+    net().SetRefuse(kAddress, TcpPort(p), false);
+    net().Stall(kAddress, TcpPort(p), false);
+    net().SetLatency(kAddress, TcpPort(p), o_.link_latency);
+    for (int h = 0; h < o_.heads; ++h) {
+      ana_[p][h] = p == h % o_.ports ? AnaState::kOptimized : AnaState::kNonOptimized;
+    }
+  }
+  std::vector<bool> was_present;
+  for (NsModel& ns : ns_) {
+    was_present.push_back(ns.present);
+    ns.present = true;
+  }
+  HealTarget(std::move(was_present));
+}
+
+void TcpStorm::HealTarget(std::vector<bool> was_present) {
+  if (target_dying_) {  // killed just before: wait until the old one is gone
+    t_->AddTimer(100us, [this, was_present] { HealTarget(was_present); });
+    return;
+  }
+  if (!target_) {
+    restart_pending_ = false;
+    ++restarts_;
+    StartTarget();  // from the healed model
+    heal_applied_ = true;
+    return;
+  }
+  Expect(target_->SetStalled(std::nullopt, false), "SetStalled");
+  Expect(target_->SetResponseDelay(std::nullopt, Duration(0)), "SetResponseDelay");
+  for (int p = 0; p < o_.ports; ++p) {
+    Expect(target_->SetStalled(PortId(p), false), "SetStalled");
+    Expect(target_->SetResponseDelay(PortId(p), Duration(0)), "SetResponseDelay");
+    Expect(target_->SetPortEnabled(PortId(p), true), "SetPortEnabled");
+    Expect(target_->SetLateWrites(PortId(p), 0, Duration(0)), "SetLateWrites");
+    for (int h = 0; h < o_.heads; ++h) {
+      Expect(target_->SetAnaState(PortId(p), Group(h), ana_[p][h]), "SetAnaState");
+    }
+  }
+  for (int h = 0; h < o_.heads; ++h) {
+    if (!was_present[h]) Expect(target_->AddNamespace(kSubnqn, NsConfig(h)), "AddNamespace");
+  }
+  heal_applied_ = true;
+}
+
+void TcpStorm::Teardown() {
+  bool host_down = false;
+  host_reactors_[0]->Post([&] { host_->Shutdown([&] { host_down = true; }); });
+  if (!RunUntil([&] { return host_down; }, kSettleLimit)) {
+    Violation("host Shutdown did not finish");
+    hung_ = true;
+    return;
+  }
+  workloads_.clear();
+  heads_.clear();
+  host_.reset();
+  if (target_) {
+    bool stopped = false;
+    t_->Post([&] { target_->Stop([&] { stopped = true; }); });
+    if (!RunUntil([&] { return stopped; }, kSettleLimit)) {
+      Violation("target Stop did not finish");
+      hung_ = true;
+      return;
+    }
+    target_.reset();
+  }
+  world_.RunUntilIdle(10'000'000);
+}
+
+TcpStormResult TcpStorm::Run() {
+  TcpStormResult result;
+  result.seed = o_.seed;
+  const TimePoint start = world_.now();
+  if (o_.heads == 0) o_.heads = static_cast<int>(rng_.Between(1, 2));
+  if (o_.ports == 0) o_.ports = static_cast<int>(rng_.Between(2, 4));
+  NVMP_ASSERT(o_.heads >= 1 && o_.heads <= 4 && o_.ports >= 2 && o_.ports <= 4);
+  NVMP_ASSERT(o_.reactors >= 1 && o_.blocks >= 8 * static_cast<uint64_t>(o_.reactors));
+  result.heads = o_.heads;
+  result.ports = o_.ports;
+
+  for (int r = 0; r < o_.reactors; ++r) host_reactors_.push_back(world_.AddReactor());
+  t_ = world_.AddReactor();
+  net().SetDefaultLatency(o_.link_latency);
+  ports_.resize(o_.ports);
+  ns_.resize(o_.heads);
+  ana_.assign(o_.ports, std::vector<AnaState>(o_.heads, AnaState::kInaccessible));
+  for (int h = 0; h < o_.heads; ++h) {
+    ana_[h % o_.ports][h] = AnaState::kOptimized;
+    ana_[(h + 1) % o_.ports][h] = AnaState::kNonOptimized;
+  }
+  if (Status st = MakeFiles(); !st.ok()) {
+    Violation("set-up: " + st.ToString());
+    result.violations = own_violations_;
+    return result;
+  }
+  t_->Post([this] { StartTarget(); });
+  world_.RunUntilIdle(1000);
+  if (!target_) {
+    result.violations = own_violations_;
+    return result;  // nothing was started that needs tearing down
+  }
+  if (Status st = StartHost(); !st.ok()) {
+    Violation("set-up: " + st.ToString());
+    Teardown();
+    result.violations = own_violations_;
+    return result;
+  }
+
+  const uint64_t per = o_.blocks / o_.reactors;
+  for (int h = 0; h < o_.heads; ++h) {
+    for (int r = 0; r < o_.reactors; ++r) {
+      VerifyWorkloadOptions wo;
+      wo.head_id = static_cast<uint32_t>(h);
+      wo.first_lba = per * r;
+      wo.blocks = per;
+      wo.block_size = o_.block_size;
+      wo.queue_depth = o_.queue_depth;
+      wo.seed = o_.seed * 1000 + h * 10 + r;
+      wo.error_backoff = 1ms;
+      workloads_.push_back(std::make_unique<VerifyWorkload>(*heads_[h], *host_reactors_[r], wo,
+                                                            &checker_, &next_bio_id_));
+      VerifyWorkload* w = workloads_.back().get();
+      host_reactors_[r]->Post([w] { w->Start(); });
+    }
+  }
+
+  auto in_flight = [&] {
+    uint64_t n = 0;
+    for (auto& w : workloads_) n += w->in_flight();
+    return n;
+  };
+  auto hang = [&](const std::string& phase) {
+    checker_.OnDataError(fmt::format("scenario did not finish ({}: {}): {} I/Os still in flight; {}",
+                                     phase,
+                                     spinning_ ? "livelock, 20M events without progress"
+                                               : "hang, virtual time limit",
+                                     in_flight(), DescribePaths()));
+    hung_ = true;
+    result.violations = own_violations_;
+    for (const auto& v : checker_.violations()) result.violations.push_back(v);
+    return result;
+  };
+
+  ScheduleEvent();
+  if (!RunUntil([&] { return events_over_; }, 60s)) return hang("events");
+  result.events = static_cast<uint64_t>(events_done_);
+
+  t_->Post([this] { Heal(); });
+  if (!RunUntil([&] { return heal_applied_; }, kSettleLimit) || !target_) {
+    return hang("heal");
+  }
+  // Stop first: with no new I/O, waiting for paths costs little wall time.
+  int left = static_cast<int>(workloads_.size());
+  for (size_t i = 0; i < workloads_.size(); ++i) {
+    VerifyWorkload* w = workloads_[i].get();
+    host_reactors_[i % o_.reactors]->Post([w, &left] { w->Stop([&left] { --left; }); });
+  }
+  if (!RunUntil([&] { return left == 0; }, kSettleLimit)) return hang("drain");
+  if (!RunUntil([&] { return AllPathsBack(); }, kSettleLimit)) {
+    Violation("paths did not come back after the heal: " + DescribePaths());
+  }
+  left = static_cast<int>(workloads_.size());
+  for (size_t i = 0; i < workloads_.size(); ++i) {
+    VerifyWorkload* w = workloads_[i].get();
+    host_reactors_[i % o_.reactors]->Post([w, &left] { w->VerifyAll([&left] { --left; }); });
+  }
+  if (!RunUntil([&] { return left == 0; }, kSettleLimit)) return hang("verify");
+
+  checker_.CheckQuiesced();
+  for (auto& w : workloads_) {
+    result.ios += w->stats().ios;
+    result.blocks_verified += w->stats().blocks_verified;
+    result.mismatches += w->stats().mismatches;
+  }
+  for (mpath::Head* head : heads_) {
+    mpath::HeadStats stats = head->TEST_Stats();
+    result.failovers += stats.head.failovers;
+    result.requeues += stats.head.requeues;
+  }
+  for (size_t i = 0; i < host_->controller_count(); ++i) {
+    result.associations += host_->controller(i)->associations();
+    for (int h = 0; h < o_.heads; ++h) {
+      if (host::PathNs* p = host_->scanner(i)->path(Nsid(h))) {
+        result.fenced_writes += p->TEST_Counters().fenced_writes;
+      }
+    }
+  }
+  result.app_errors = checker_.app_errors();
+  result.target_restarts = restarts_;
+  result.virtual_us = Us(world_.now() - start);
+  Teardown();
+  result.violations = own_violations_;
+  for (const auto& v : checker_.violations()) result.violations.push_back(v);
+  return result;
+}
+
+}  // namespace
+
+TcpStormResult RunTcpStorm(const TcpStormOptions& options,
+                           const std::function<void(const std::string&)>& on_event) {
+  const base::LogLevel level = base::CurrentLogLevel();
+  if (options.quiet_logs) base::SetLogLevel(base::LogLevel::kOff);
+  auto storm = std::make_unique<TcpStorm>(options, on_event);
+  TcpStormResult result = storm->Run();
+  base::SetLogLevel(level);
+  // A hung run cannot be torn down (Bios are still owned by paths, streams by the world): keep
+  // it reachable for the life of the process, so leak checkers stay quiet, and report the seed.
+  if (storm->hung()) {
+    static auto* hung_runs = new std::vector<std::unique_ptr<TcpStorm>>;
+    hung_runs->push_back(std::move(storm));
+  }
+  return result;
+}
+
+std::string TcpStormReplayCommand(uint64_t seed) {
+  return fmt::format("nvmpath sim --scenario tcp-storm --seeds {}", seed);
+}
+
+}  // namespace nvmpath::sim
