@@ -1,0 +1,84 @@
+// `nvmpath demo` (cli::RunTcpDemo): the multipath host against the embedded target over NVMe/TCP
+// on 127.0.0.1 with the fault schedule played in a short run.
+//
+// Goal: the demo passes on a healthy build (zero application errors, zero mismatches, I/O on both
+// paths, every event played or declared unsupported), and its two checks fire when what they
+// check really happens: a namespace re-added empty (data lost: mismatches, exit 1) and a head that
+// fails I/O while the namespace is away (application errors, exit 1).
+#include "cli/demo_tcp.h"
+
+#include <gtest/gtest.h>
+
+namespace nvmpath::cli {
+namespace {
+
+TcpDemoOptions Short() {
+  TcpDemoOptions o;
+  o.run = std::chrono::seconds(4);
+  return o;
+}
+
+TEST(DemoTest, ShortRunPassesWithIoOnBothPaths) {
+  std::string timeline;
+  TcpDemoResult r = RunTcpDemo(Short(), [&](const std::string& t) { timeline += t; });
+  ASSERT_TRUE(r.setup.ok()) << r.setup.ToString();
+  const std::string table = FormatSummary(r);
+  EXPECT_EQ(r.exit_code(), 0) << timeline << table;
+  EXPECT_TRUE(r.failures.empty()) << table;
+  EXPECT_GT(r.ios, 1000u);
+  EXPECT_EQ(r.app_errors, 0u);
+  EXPECT_EQ(r.head_errors, 0u);
+  EXPECT_EQ(r.mismatches, 0u);
+  EXPECT_GT(r.path_ios[0], 0u);
+  EXPECT_GT(r.path_ios[1], 0u);
+  EXPECT_GT(r.failovers, 0u) << "no fault moved any I/O: " << timeline;
+  EXPECT_GE(r.readback_blocks, 8192u);
+  // The workload start, then ten faults, each with its window.
+  ASSERT_EQ(r.events.size(), 11u) << timeline;
+  for (const DemoEvent& e : r.events) {
+    EXPECT_TRUE(e.status.ok() || e.skipped) << e.what << ": " << e.status.ToString();
+    EXPECT_EQ(e.errors, 0u) << e.what;
+  }
+  // Port 1 disabled: its path leaves live and the I/O goes to path 2.
+  const DemoEvent& down = r.events[1];
+  EXPECT_EQ(down.what, "port 1 disabled");
+  EXPECT_GT(down.path_ios[1], 10 * down.path_ios[0]) << timeline;
+  // What a user reads: the table's rows and the verdict.
+  EXPECT_NE(table.find("errors seen by the application                          0"),
+            std::string::npos) << table;
+  EXPECT_NE(table.find("verify mismatches                                       0"),
+            std::string::npos) << table;
+  EXPECT_NE(table.find("PASS"), std::string::npos) << table;
+  EXPECT_NE(timeline.find("port 1 disabled"), std::string::npos);
+  EXPECT_EQ(DemoResultJson(r)["mismatches"], 0u);
+  EXPECT_EQ(DemoResultJson(r)["app_errors"], 0u);
+}
+
+// The namespace comes back as an empty memory namespace: the workload reads zeros where it wrote
+// data, and the demo says so and fails.
+TEST(DemoTest, DataLostOnReaddIsReportedAsMismatches) {
+  TcpDemoOptions o = Short();
+  o.TEST_lose_data_on_readd = true;
+  TcpDemoResult r = RunTcpDemo(o, {});
+  ASSERT_TRUE(r.setup.ok()) << r.setup.ToString();
+  EXPECT_GT(r.mismatches, 0u);
+  EXPECT_EQ(r.exit_code(), 1);
+  const std::string table = FormatSummary(r);
+  EXPECT_NE(table.find("FAIL"), std::string::npos) << table;
+  EXPECT_NE(table.find("blocks read back wrong data"), std::string::npos) << table;
+}
+
+// Without queue_if_no_path the head fails I/O while the namespace is gone behind both ports: the
+// application sees errors, and the demo fails.
+TEST(DemoTest, ErrorsWithoutAPathAreReportedAsApplicationErrors) {
+  TcpDemoOptions o = Short();
+  o.TEST_fail_without_path = true;
+  TcpDemoResult r = RunTcpDemo(o, {});
+  ASSERT_TRUE(r.setup.ok()) << r.setup.ToString();
+  EXPECT_GT(r.app_errors, 0u);
+  EXPECT_EQ(r.exit_code(), 1);
+  EXPECT_NE(FormatSummary(r).find("I/Os failed in the application"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace nvmpath::cli
