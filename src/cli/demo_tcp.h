@@ -86,6 +86,9 @@ struct TcpDemoResult {
   uint64_t blocks_verified = 0;    // during the run and in the final read-back
   uint64_t readback_blocks = 0;    // of those, in the final read-back
   uint64_t mismatches = 0;
+  // Host loop turns that took over 200 ms: the host's thread did not run (a busy machine); the
+  // timeline notes each, since timers (I/O timeout, keep-alive) fire late after one.
+  uint64_t slow_turns = 0;
   // Why the demo fails (application errors, mismatches, a control call refused, a path that did
   // not come back); empty when it passes.
   std::vector<std::string> failures;
