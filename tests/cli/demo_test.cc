@@ -39,10 +39,12 @@ TEST(DemoTest, ShortRunPassesWithIoOnBothPaths) {
     EXPECT_TRUE(e.status.ok() || e.skipped) << e.what << ": " << e.status.ToString();
     EXPECT_EQ(e.errors, 0u) << e.what;
   }
-  // Port 1 disabled: its path leaves live and the I/O goes to path 2.
+  // Port 1 disabled: path 1 takes at most what was sent in the instant of the event (the queue
+  // depth), the rest goes to path 2 (unless a busy machine delayed the loop past the window).
   const DemoEvent& down = r.events[1];
   EXPECT_EQ(down.what, "port 1 disabled");
-  EXPECT_GT(down.path_ios[1], 10 * down.path_ios[0]) << timeline;
+  EXPECT_LE(down.path_ios[0], 16u) << timeline;
+  if (r.slow_turns == 0) EXPECT_GT(down.path_ios[1], 100u) << timeline;
   // What a user reads: the table's rows and the verdict.
   EXPECT_NE(table.find("errors seen by the application                          0"),
             std::string::npos) << table;
