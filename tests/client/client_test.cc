@@ -505,7 +505,8 @@ TEST(ClientTest, PathDownAtConnectComesUpLater) {
   t.Control([](target::Target& tg) { return tg.SetPortEnabled(2, true); });
   Device* dev = *(*client)->Open(1);
   ASSERT_TRUE(WaitFor([&] {
-    const PathInfo* p = FindPath(dev->info(), t.port2());
+    const DeviceInfo info = dev->info();
+    const PathInfo* p = FindPath(info, t.port2());
     return p != nullptr && p->usable;
   })) << "path 2 did not come up";
   EXPECT_EQ((*client)->Describe().controllers[1].state, "live");
