@@ -343,6 +343,9 @@ SubsystemInfo ClientImpl::Describe() const {
 
 void ClientImpl::RunOnIoThread(unsigned thread, std::function<void()> fn) {
   NVMP_ASSERT(thread < io_->size(), "RunOnIoThread: no such I/O thread");
+  // Counted, so Close waits for a task posted before it (the I/O it submits is then cancelled
+  // or drained like any other). Once Close began, the task runs only if the thread is still up.
+  if (io_->ReservePost()) return io_->PostReserved(thread, std::move(fn));
   io_->reactor(thread)->Post(std::move(fn));
 }
 
