@@ -156,9 +156,22 @@ void NamespaceScanner::ProcessNext(std::shared_ptr<std::vector<uint32_t>> list, 
     if (alive.expired()) return;
     if (!ids.ok()) {
       if (ids.status().code() == Code::kUnavailable) return FinishScan({}, ids.status());
+      if (descriptors_supported_) {
+        // The namespace went away between the list and now (Invalid Namespace). Taking the
+        // identifiers from an Identify Namespace that may already see it re-added would give the
+        // path fewer identifiers (no UUID) than its head has, and the other paths would then be
+        // refused as mismatched (found by the TCP storm). Not seen: the next scan settles it.
+        Report(Status(ids.status().code(), fmt::format("nsid {}: Namespace Identification "
+                                                       "Descriptor list: {}",
+                                                       nsid, ids.status().message())));
+        (*list)[index] = 0;
+        return ProcessNext(list, index + 1);
+      }
       // Some controllers do not support the descriptor list: identifiers come from Identify
       // Namespace then (NGUID / EUI-64).
       ids = nvme::NsIdentifiers{};
+    } else {
+      descriptors_supported_ = true;
     }
     ctrl_->IdentifyNamespace(nsid, [this, alive, list, index, nsid,
                                     ids = *ids](Result<nvme::IdentifyNamespace> id) {

@@ -155,6 +155,9 @@ class NamespaceScanner final : private ControllerObserver, private PathNsOwner {
   bool ana_reading_ = false;
   bool ana_again_ = false;
   bool have_ana_log_ = false;
+  // The controller has answered a Namespace Identification Descriptor list: a later failure for
+  // one NSID means that namespace is in flux, not that the list is unsupported.
+  bool descriptors_supported_ = false;
   std::map<uint32_t, nvme::AnaState> ana_groups_;  // from the last ANA log
   reactor::TimerId ana_retry_timer_ = reactor::kNoTimer;
   reactor::TimerId anatt_timer_ = reactor::kNoTimer;
