@@ -56,6 +56,7 @@ int RunSim(const SimArgs& args) {
       sim::TcpStormOptions o;
       o.seed = seed;
       if (args.events) o.events = *args.events;
+      o.quiet_logs = !args.verbose;  // a replay shows the host's and target's warnings too
       sim::TcpStormResult tr = sim::RunTcpStorm(o, log);
       t.target_restarts += tr.target_restarts;
       t.associations += tr.associations;

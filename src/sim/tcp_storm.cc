@@ -35,13 +35,13 @@ constexpr uint16_t kFirstTcpPort = 4420;
 // Host timing, scaled down from Linux's defaults so a seed's faults play out in milliseconds of
 // virtual time; the ratios keep Linux's order (I/O timeout < keep-alive < nothing gives up).
 constexpr Duration kIoTimeout = 8ms;
-constexpr Duration kKato = 20ms;
+constexpr Duration kKato = kTcpStormKato;
 constexpr Duration kReconnectDelay = 1ms;
 constexpr Duration kConnectTimeout = 4ms;
 constexpr Duration kAdminTimeout = 8ms;
 // The target's Command Quiesce Time, which the host's write fence waits out; late writes land
 // well inside it.
-constexpr Duration kCqt = 3ms;
+constexpr Duration kCqt = kTcpStormCqt;
 constexpr Duration kLateWriteMax = 1500us;
 // How long the end of a seed may take to drain, bring every path back and verify.
 constexpr Duration kSettleLimit = 10s;
@@ -274,6 +274,11 @@ Status TcpStorm::StartHost() {
   o.controller.admin_timeout = kAdminTimeout;
   o.controller.ctrl_loss_tmo = Duration(-1);  // a path never gives up: every fault heals
   o.controller.retry_initial_connect = true;
+  // The storm black-holes links, and a write held in a black-holed link reaches the target when
+  // the link flows again, after the host gave the connection up. The target drops such bytes
+  // only once its keep-alive timer has closed the association, so the fence must cover KATO as
+  // well as CQT (docs/ARCHITECTURE.md "Stale-write fencing", what the fence does not cover).
+  o.controller.fence_delay = o_.fence_delay.value_or(kKato + kCqt);
   o.controller.TEST_disable_write_fence = o_.TEST_disable_write_fence;
   o.head.policy = static_cast<mpath::Policy>(rng_.Below(3));
   // A namespace removed everywhere comes back: I/O waits for it (Linux's delayed removal).
@@ -323,6 +328,19 @@ std::string TcpStorm::DescribePaths() const {
   std::string out;
   for (size_t h = 0; h < heads_.size(); ++h) {
     out += fmt::format("{}head {}: {}", h ? "; " : "", h, heads_[h]->DescribePathStates());
+  }
+  for (size_t i = 0; host_ && i < host_->controller_count(); ++i) {
+    host::Controller* c = host_->controller(i);
+    out += fmt::format("; ctrl {}: {}, {} associations, namespaces [", c->name(),
+                       blk::CtrlStateName(c->state()), c->associations());
+    for (uint32_t nsid : host_->scanner(i)->nsids()) {
+      const host::PathNs* p = host_->scanner(i)->path(nsid);
+      out += fmt::format(" {}: {}", nsid, blk::DescribePathState(p->state()));
+    }
+    out += " ]";
+  }
+  if (host_ && !host_->errors().empty()) {
+    out += "; last host error: " + host_->errors().back().ToString();
   }
   return out;
 }

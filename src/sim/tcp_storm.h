@@ -28,12 +28,17 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "base/time.h"
 #include "sim/remap_storm.h"
 
 namespace nvmpath::sim {
+
+// The target's Command Quiesce Time and the host's keep-alive timeout in the storm.
+inline constexpr Duration kTcpStormCqt = std::chrono::milliseconds(3);
+inline constexpr Duration kTcpStormKato = std::chrono::milliseconds(20);
 
 struct TcpStormOptions {
   uint64_t seed = 1;
@@ -48,6 +53,9 @@ struct TcpStormOptions {
   // One-way delay of every link. Long enough that a seed is a few thousand I/Os, not a million:
   // the storm spends its virtual time on timeouts and reconnects, not on raw I/O.
   Duration link_latency = std::chrono::microseconds(40);
+  // The host's write fence (ControllerOptions::fence_delay); unset: KATO + CQT, which covers a
+  // write held in a black-holed link (see tcp_storm.cc). Set to the CQT alone to see why not.
+  std::optional<Duration> fence_delay;
   // The host's and target's own warnings (every fault makes some) are silenced for the run.
   bool quiet_logs = true;
   // Bugs on purpose, to show the storm catches them (tests only):
