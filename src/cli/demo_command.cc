@@ -45,8 +45,8 @@ int RunRealDemo(const DemoArgs& args) {
   TcpDemoResult r = RunTcpDemo(o, progress);
   if (args.json) {
     std::printf("%s\n", DemoResultJson(r).dump(2).c_str());
-    if (!r.setup.ok()) std::fprintf(stderr, "nvmpath demo: could not start: %s\n",
-                                    r.setup.ToString().c_str());
+    if (!r.setup.ok())
+      std::fprintf(stderr, "nvmpath demo: could not start: %s\n", r.setup.ToString().c_str());
   } else if (!r.setup.ok()) {
     std::fputs(FormatSummary(r).c_str(), stderr);
   } else {
@@ -62,17 +62,18 @@ int RunSimDemo(const DemoArgs& args) {
       "Two heads (shared namespaces), each reached through 3 paths (optimized, non-optimized,\n"
       "inaccessible, like blktests nvme/058), a verify workload on 2 reactors per head. Faults:\n"
       "namespace removed/re-added behind a port, resize, ANA flips, controller loss, injected\n"
-      "path errors, stalls, slow paths. Every read is checked against the last acknowledged write.\n\n"
+      "path errors, stalls, slow paths. Every read is checked against the last acknowledged "
+      "write.\n\n"
       "Timeline of seed 1:\n");
   sim::StormOptions one;
   one.seed = 1;
-  sim::StormResult first = sim::RunRemapStorm(one, [](const std::string& line) {
-    std::printf("  %s\n", line.c_str());
-  });
-  std::printf("\n  seed 1: %lu I/Os, %lu failovers, %lu requeues, %lu blocks verified, "
-              "%lu mismatches, %lu violations\n\n",
-              first.ios, first.failovers, first.requeues, first.blocks_verified, first.mismatches,
-              first.violations.size());
+  sim::StormResult first =
+      sim::RunRemapStorm(one, [](const std::string& line) { std::printf("  %s\n", line.c_str()); });
+  std::printf(
+      "\n  seed 1: %lu I/Os, %lu failovers, %lu requeues, %lu blocks verified, "
+      "%lu mismatches, %lu violations\n\n",
+      first.ios, first.failovers, first.requeues, first.blocks_verified, first.mismatches,
+      first.violations.size());
 
   uint64_t ios = first.ios, failovers = first.failovers, requeues = first.requeues,
            verified = first.blocks_verified, mismatches = first.mismatches,
@@ -114,8 +115,9 @@ int RunSimDemo(const DemoArgs& args) {
 void AddDemoCommand(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<DemoArgs>();
   CLI::App* demo = app.add_subcommand(
-      "demo", "Show multipath over NVMe/TCP surviving port loss, ANA flips, namespace removal, "
-              "resize and dropped connections");
+      "demo",
+      "Show multipath over NVMe/TCP surviving port loss, ANA flips, namespace removal, "
+      "resize and dropped connections");
   demo->footer(
       "Exit status: 0 passed; 1 an application error, a verify mismatch or a path that did not\n"
       "come back; 2 the demo could not start.\n"
@@ -130,9 +132,8 @@ void AddDemoCommand(CLI::App& app, int& exit_code) {
   demo->add_option("--seeds", args->seeds, "With --sim: how many seeds to run")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
-  demo->callback([args, &exit_code] {
-    exit_code = args->sim ? RunSimDemo(*args) : RunRealDemo(*args);
-  });
+  demo->callback(
+      [args, &exit_code] { exit_code = args->sim ? RunSimDemo(*args) : RunRealDemo(*args); });
 }
 
 }  // namespace nvmpath::cli

@@ -51,8 +51,8 @@ struct Step {
 // gone are kept in `base`.
 struct PathTrack {
   const host::PathNs* ns = nullptr;
-  uint64_t seen = 0;   // the current PathNs's submitted count at the last look
-  uint64_t base = 0;   // what the PathNs objects before it sent
+  uint64_t seen = 0;  // the current PathNs's submitted count at the last look
+  uint64_t base = 0;  // what the PathNs objects before it sent
   std::string state;
   TimePoint last_io{0};
   bool active = false;
@@ -122,10 +122,10 @@ class TcpDemo {
   TimePoint t0_{0};
   std::array<PathTrack, kPaths> tracks_;
   uint64_t capacity_seen_ = 0;
-  uint64_t done_seen_ = 0;        // head completions (OK or not) at the last look
+  uint64_t done_seen_ = 0;  // head completions (OK or not) at the last look
   TimePoint last_done_{0};
   std::optional<Window> window_;
-  DemoEvent pending_;             // the event whose window is open
+  DemoEvent pending_;  // the event whose window is open
 };
 
 std::string Ms(Duration d) { return fmt::format("{:.0f} ms", ToSeconds(d) * 1000); }
@@ -146,8 +146,8 @@ Status TcpDemo::MakeBackingFile() {
 }
 
 target::NamespaceConfig TcpDemo::Namespace(bool fresh_memory) const {
-  target::NamespaceConfig ns{.nsid = kNsid, .size_bytes = kNsBytes, .block_size = kBlockSize,
-                             .ana_group = 1};
+  target::NamespaceConfig ns{
+      .nsid = kNsid, .size_bytes = kNsBytes, .block_size = kBlockSize, .ana_group = 1};
   if (!fresh_memory) {
     ns.backend = target::BackendKind::kFile;
     ns.path = file_;
@@ -197,8 +197,8 @@ Status TcpDemo::Setup() {
   o.controller.kato = 2s;
   o.head.policy = mpath::Policy::kRoundRobin;  // both paths carry I/O while both are optimized
   o.head.queue_if_no_path = !options_.TEST_fail_without_path;
-  host_ = std::make_unique<mpath::MultipathHost>(o, std::vector<reactor::Reactor*>{host_loop_.get()},
-                                                 0);
+  host_ = std::make_unique<mpath::MultipathHost>(
+      o, std::vector<reactor::Reactor*>{host_loop_.get()}, 0);
   std::optional<Status> started;
   host_loop_->Post([&] { host_->Start([&](Status st) { started = st; }); });
   host_started_ = true;
@@ -276,8 +276,8 @@ void TcpDemo::Turn() {
     // Timers fire late after such a turn (I/O timeouts, keep-alive): say so, or the reaction
     // that follows would look like the host's own doing.
     ++result_.slow_turns;
-    Note(before, fmt::format("the host's loop turn took {} (thread not running: machine busy?)",
-                             Ms(took)));
+    Note(before,
+         fmt::format("the host's loop turn took {} (thread not running: machine busy?)", Ms(took)));
   }
   Observe();
 }
@@ -354,8 +354,8 @@ void TcpDemo::Observe() {
   }
   if (head_->capacity_blocks() != capacity_seen_) {
     if (capacity_seen_ != 0) {
-      Note(now, fmt::format("head capacity {} -> {} blocks", capacity_seen_,
-                            head_->capacity_blocks()));
+      Note(now,
+           fmt::format("head capacity {} -> {} blocks", capacity_seen_, head_->capacity_blocks()));
     }
     capacity_seen_ = head_->capacity_blocks();
   }
@@ -428,8 +428,9 @@ std::vector<Step> TcpDemo::Schedule() {
        [](target::Target& t) { return t.SetAnaState(2, 1, AnaState::kOptimized); }},
       {0.525, "namespace 1 removed from the subsystem (gone behind both ports)",
        [](target::Target& t) { return t.RemoveNamespace(kSubnqn, kNsid); }},
-      {0.575, lose ? "namespace 1 added back, EMPTY (test: data lost)"
-                   : "namespace 1 added back (same file, data kept)",
+      {0.575,
+       lose ? "namespace 1 added back, EMPTY (test: data lost)"
+            : "namespace 1 added back (same file, data kept)",
        [this, lose](target::Target& t) { return t.AddNamespace(kSubnqn, Namespace(lose)); }},
       {0.65, fmt::format("namespace 1 grown to {} MiB", 2 * kNsBytes >> 20),
        [this](target::Target& t) {
@@ -491,8 +492,8 @@ TcpDemoResult TcpDemo::Run() {
       pending_.status = st;
       pending_.skipped = step.may_be_unsupported && st.code() == Code::kUnsupported;
       if (!st.ok() && !pending_.skipped) {
-        result_.failures.push_back(fmt::format("the target refused \"{}\": {}", step.what,
-                                               st.ToString()));
+        result_.failures.push_back(
+            fmt::format("the target refused \"{}\": {}", step.what, st.ToString()));
       }
       continue;
     }

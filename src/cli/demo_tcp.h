@@ -23,11 +23,10 @@
 // the workload's verify results. At the end the workload stops and reads back every block.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -55,14 +54,14 @@ struct DemoNote {
 
 // One fault event and what the host did until the next one.
 struct DemoEvent {
-  Duration at{0};           // since the workload started
-  std::string what;         // "port 1 disabled"
-  Status status;            // what the target said to the control call
-  bool skipped = false;     // kUnsupported from a step the target may not support yet
+  Duration at{0};        // since the workload started
+  std::string what;      // "port 1 disabled"
+  Status status;         // what the target said to the control call
+  bool skipped = false;  // kUnsupported from a step the target may not support yet
   std::vector<DemoNote> notes;
   Duration window{0};
-  uint64_t completed = 0;   // I/Os completed OK in the window
-  uint64_t errors = 0;      // application-visible errors in the window
+  uint64_t completed = 0;  // I/Os completed OK in the window
+  uint64_t errors = 0;     // application-visible errors in the window
   uint64_t failovers = 0;
   uint64_t requeues = 0;
   uint64_t retries = 0;
@@ -76,15 +75,15 @@ struct TcpDemoResult {
   std::array<std::string, 2> paths;  // "127.0.0.1:<port>"
   std::vector<DemoEvent> events;
   Duration run{0};
-  uint64_t ios = 0;           // the workload's I/Os (completed, OK or not)
-  uint64_t app_errors = 0;    // errors the workload (the application) saw
-  uint64_t head_errors = 0;   // the head's count of the same, as a cross-check
+  uint64_t ios = 0;          // the workload's I/Os (completed, OK or not)
+  uint64_t app_errors = 0;   // errors the workload (the application) saw
+  uint64_t head_errors = 0;  // the head's count of the same, as a cross-check
   uint64_t failovers = 0;
   uint64_t requeues = 0;
   uint64_t retries = 0;
   std::array<uint64_t, 2> path_ios{};
-  uint64_t blocks_verified = 0;    // during the run and in the final read-back
-  uint64_t readback_blocks = 0;    // of those, in the final read-back
+  uint64_t blocks_verified = 0;  // during the run and in the final read-back
+  uint64_t readback_blocks = 0;  // of those, in the final read-back
   uint64_t mismatches = 0;
   // Host loop turns that took over 200 ms: the host's thread did not run (a busy machine); the
   // timeline notes each, since timers (I/O timeout, keep-alive) fire late after one.

@@ -5,9 +5,9 @@
 // paths, every event played or declared unsupported), and its two checks fire when what they
 // check really happens: a namespace re-added empty (data lost: mismatches, exit 1) and a head that
 // fails I/O while the namespace is away (application errors, exit 1).
-#include "cli/demo_tcp.h"
-
 #include <gtest/gtest.h>
+
+#include "cli/demo_tcp.h"
 
 namespace nvmpath::cli {
 namespace {
@@ -49,9 +49,11 @@ TEST(DemoTest, ShortRunPassesWithIoOnBothPaths) {
   }
   // What a user reads: the table's rows and the verdict.
   EXPECT_NE(table.find("errors seen by the application                          0"),
-            std::string::npos) << table;
+            std::string::npos)
+      << table;
   EXPECT_NE(table.find("verify mismatches                                       0"),
-            std::string::npos) << table;
+            std::string::npos)
+      << table;
   EXPECT_NE(table.find("PASS"), std::string::npos) << table;
   EXPECT_NE(timeline.find("port 1 disabled"), std::string::npos);
   EXPECT_EQ(DemoResultJson(r)["mismatches"], 0u);
