@@ -1,0 +1,99 @@
+// LatencyHistogram: the log-linear buckets tile the value range without gaps or overlaps, and
+// percentiles computed from the buckets stay within a bucket's width (≤ 1/32 of the value) of
+// the exact nearest-rank percentiles of known data.
+#include "cli/latency_histogram.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+namespace nvmpath::cli {
+namespace {
+
+using H = LatencyHistogram;
+
+TEST(LatencyHistogram, BucketsTileTheRange) {
+  EXPECT_EQ(H::BucketLow(0), 0u);
+  for (int b = 0; b + 1 < H::kBucketCount; ++b) {
+    ASSERT_LE(H::BucketLow(b), H::BucketHigh(b)) << b;
+    ASSERT_EQ(H::BucketHigh(b) + 1, H::BucketLow(b + 1)) << b;
+    ASSERT_EQ(H::BucketOf(H::BucketLow(b)), b);
+    ASSERT_EQ(H::BucketOf(H::BucketHigh(b)), b);
+  }
+  // Relative width: at most 1/32 of the bucket's low value above the linear range.
+  for (int b = 64; b < H::kBucketCount; ++b) {
+    const double width = H::BucketHigh(b) - H::BucketLow(b) + 1.0;
+    ASSERT_LE(width / H::BucketLow(b), 1.0 / 32 + 1e-12) << b;
+  }
+  // Out-of-range values land in the last bucket instead of past the array.
+  EXPECT_EQ(H::BucketOf(UINT64_MAX), H::kBucketCount - 1);
+}
+
+uint64_t ExactPercentile(std::vector<uint64_t> v, double f) {
+  std::sort(v.begin(), v.end());
+  size_t rank = static_cast<size_t>(std::ceil(f * v.size()));
+  rank = std::clamp<size_t>(rank, 1, v.size());
+  return v[rank - 1];
+}
+
+TEST(LatencyHistogram, PercentilesMatchKnownData) {
+  // 1..100000 ns, each once: p50 is 50000, p99 99000, p99.9 99900.
+  H h;
+  std::vector<uint64_t> values;
+  for (uint64_t v = 1; v <= 100000; ++v) {
+    h.Record(v);
+    values.push_back(v);
+  }
+  EXPECT_EQ(h.count(), 100000u);
+  EXPECT_EQ(h.min_ns(), 1u);
+  EXPECT_EQ(h.max_ns(), 100000u);
+  EXPECT_DOUBLE_EQ(h.mean_ns(), 50000.5);
+  for (double f : {0.5, 0.99, 0.999}) {
+    const double exact = static_cast<double>(ExactPercentile(values, f));
+    EXPECT_NEAR(h.Percentile(f), exact, exact / 32) << f;
+  }
+  EXPECT_EQ(h.Percentile(1.0), 100000u);
+}
+
+TEST(LatencyHistogram, SkewedDataKeepsItsTail) {
+  // 99% at ~20 us, 1% at ~2 ms, a single 50 ms outlier: p50 stays low, p99.9 shows the tail.
+  H h;
+  std::vector<uint64_t> values;
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 99000; ++i) values.push_back(20000 + rng() % 1000);
+  for (int i = 0; i < 999; ++i) values.push_back(2000000 + rng() % 100000);
+  values.push_back(50000000);
+  for (uint64_t v : values) h.Record(v);
+  for (double f : {0.5, 0.99, 0.995, 0.999}) {
+    const double exact = static_cast<double>(ExactPercentile(values, f));
+    EXPECT_NEAR(h.Percentile(f), exact, exact / 32) << f;
+  }
+  EXPECT_EQ(h.max_ns(), 50000000u);
+}
+
+TEST(LatencyHistogram, MergeEqualsRecordingEverythingInOne) {
+  H a, b, all;
+  for (uint64_t v = 100; v < 5000; v += 7) {
+    (v % 2 ? a : b).Record(v);
+    all.Record(v);
+  }
+  a.Merge(b);
+  EXPECT_EQ(a.count(), all.count());
+  EXPECT_EQ(a.min_ns(), all.min_ns());
+  EXPECT_EQ(a.max_ns(), all.max_ns());
+  EXPECT_DOUBLE_EQ(a.mean_ns(), all.mean_ns());
+  for (double f : {0.1, 0.5, 0.9, 0.99}) EXPECT_EQ(a.Percentile(f), all.Percentile(f));
+}
+
+TEST(LatencyHistogram, EmptyIsZero) {
+  H h;
+  EXPECT_EQ(h.Percentile(0.5), 0u);
+  EXPECT_EQ(h.max_ns(), 0u);
+  EXPECT_EQ(h.mean_ns(), 0.0);
+}
+
+}  // namespace
+}  // namespace nvmpath::cli
