@@ -2,10 +2,9 @@
 
 #include <fmt/format.h>
 
-#include <nlohmann/json.hpp>
-
 #include <cstdio>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 
 #include "cli/seed_range.h"
@@ -50,7 +49,8 @@ int RunSim(const SimArgs& args) {
   Totals t;
   for (uint64_t seed : *seeds) {
     std::function<void(const std::string&)> log;
-    if (args.verbose) log = [seed](const std::string& line) { std::printf("seed %lu %s\n", seed, line.c_str()); };
+    if (args.verbose)
+      log = [seed](const std::string& line) { std::printf("seed %lu %s\n", seed, line.c_str()); };
     sim::StormResult r;
     if (tcp) {
       sim::TcpStormOptions o;
@@ -83,16 +83,22 @@ int RunSim(const SimArgs& args) {
       for (const std::string& v : r.violations) {
         std::fprintf(stderr, "seed %lu: %s\n", seed, v.c_str());
       }
-      std::fprintf(stderr, "seed %lu FAILED; replay: %s --verbose\n", seed,
-                   tcp ? sim::TcpStormReplayCommand(seed).c_str() : sim::ReplayCommand(seed).c_str());
+      std::fprintf(
+          stderr, "seed %lu FAILED; replay: %s --verbose\n", seed,
+          tcp ? sim::TcpStormReplayCommand(seed).c_str() : sim::ReplayCommand(seed).c_str());
     }
   }
   if (args.json) {
-    nlohmann::json j = {{"scenario", args.scenario},   {"seeds", t.seeds},
-                        {"events", t.events},          {"ios", t.ios},
-                        {"app_errors", t.app_errors},  {"violations", t.violations},
-                        {"failed_seeds", t.failed_seeds}, {"blocks_verified", t.blocks_verified},
-                        {"mismatches", t.mismatches},  {"failovers", t.failovers},
+    nlohmann::json j = {{"scenario", args.scenario},
+                        {"seeds", t.seeds},
+                        {"events", t.events},
+                        {"ios", t.ios},
+                        {"app_errors", t.app_errors},
+                        {"violations", t.violations},
+                        {"failed_seeds", t.failed_seeds},
+                        {"blocks_verified", t.blocks_verified},
+                        {"mismatches", t.mismatches},
+                        {"failovers", t.failovers},
                         {"requeues", t.requeues}};
     if (tcp) {
       j["target_restarts"] = t.target_restarts;
@@ -102,16 +108,18 @@ int RunSim(const SimArgs& args) {
     }
     std::printf("%s\n", j.dump().c_str());
   } else {
-    std::printf("%s: %lu seeds, %lu events, %lu I/Os, %lu failovers, %lu requeues, %lu blocks "
-                "verified, %lu mismatches, %lu application errors (only while no path was usable), "
-                "%lu violations\n",
-                args.scenario.c_str(), t.seeds, t.events, t.ios, t.failovers, t.requeues,
-                t.blocks_verified, t.mismatches, t.app_errors, t.violations);
+    std::printf(
+        "%s: %lu seeds, %lu events, %lu I/Os, %lu failovers, %lu requeues, %lu blocks "
+        "verified, %lu mismatches, %lu application errors (only while no path was usable), "
+        "%lu violations\n",
+        args.scenario.c_str(), t.seeds, t.events, t.ios, t.failovers, t.requeues, t.blocks_verified,
+        t.mismatches, t.app_errors, t.violations);
     if (tcp) {
-      std::printf("%s: %lu target restarts, %lu controller associations, %lu fenced writes, "
-                  "%.1f ms of virtual time\n",
-                  args.scenario.c_str(), t.target_restarts, t.associations, t.fenced_writes,
-                  static_cast<double>(t.virtual_us) / 1000);
+      std::printf(
+          "%s: %lu target restarts, %lu controller associations, %lu fenced writes, "
+          "%.1f ms of virtual time\n",
+          args.scenario.c_str(), t.target_restarts, t.associations, t.fenced_writes,
+          static_cast<double>(t.virtual_us) / 1000);
     }
   }
   return t.failed_seeds.empty() ? 0 : 1;
@@ -128,9 +136,12 @@ void AddSimCommand(CLI::App& app, int& exit_code) {
       "  nvmpath sim --seeds 17 --verbose     # replay one seed with its event timeline\n"
       "  nvmpath sim --scenario tcp-storm --seeds 1-200   # the faults over NVMe/TCP, target "
       "restarts included");
-  sim->add_option("--scenario", args->scenario, "Scenario to run: remap-storm (heads over in-process paths) or tcp-storm (the "
-                  "multipath host against the target over the simulated network)")->capture_default_str();
-  sim->add_option("--seeds", args->seeds, "Seeds: N, A-B, or a comma list of those")->capture_default_str();
+  sim->add_option("--scenario", args->scenario,
+                  "Scenario to run: remap-storm (heads over in-process paths) or tcp-storm (the "
+                  "multipath host against the target over the simulated network)")
+      ->capture_default_str();
+  sim->add_option("--seeds", args->seeds, "Seeds: N, A-B, or a comma list of those")
+      ->capture_default_str();
   sim->add_option("--events", args->events,
                   "Fault events per seed (default: remap-storm 40, tcp-storm 30)");
   sim->add_flag("--json", args->json, "Print one JSON object");

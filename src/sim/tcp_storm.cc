@@ -229,8 +229,8 @@ target::NamespaceConfig TcpStorm::NsConfig(int h) const {
 target::TargetConfig TcpStorm::ConfigFromModel() const {
   target::TargetConfig c;
   for (int p = 0; p < o_.ports; ++p) {
-    c.ports.push_back({.id = PortId(p), .address = kAddress, .port = TcpPort(p),
-                       .enabled = ports_[p].enabled});
+    c.ports.push_back(
+        {.id = PortId(p), .address = kAddress, .port = TcpPort(p), .enabled = ports_[p].enabled});
     for (int h = 0; h < o_.heads; ++h) {
       c.ana.push_back({.port_id = PortId(p), .group = Group(h), .state = ana_[p][h]});
     }
@@ -293,7 +293,8 @@ Status TcpStorm::StartHost() {
   if (!started->ok()) return *started;
   for (int h = 0; h < o_.heads; ++h) {
     mpath::Head* head = host_->head(Nsid(h));
-    if (head == nullptr) return Status(Code::kNotFound, fmt::format("no head for NSID {}", Nsid(h)));
+    if (head == nullptr)
+      return Status(Code::kNotFound, fmt::format("no head for NSID {}", Nsid(h)));
     heads_.push_back(head);
   }
   if (!RunUntil([&] { return AllPathsBack(); }, 2s)) {
@@ -316,8 +317,8 @@ bool TcpStorm::AllPathsBack() const {
     for (int p = 0; p < o_.ports; ++p) {
       if (!PathBack(p, h)) return false;
     }
-    if (!heads_.empty() && (heads_[h]->path_count() != static_cast<size_t>(o_.ports) ||
-                            !heads_[h]->HasUsablePath())) {
+    if (!heads_.empty() &&
+        (heads_[h]->path_count() != static_cast<size_t>(o_.ports) || !heads_[h]->HasUsablePath())) {
       return false;
     }
   }
@@ -467,9 +468,8 @@ void TcpStorm::InjectError(int p, int h) {
       nvme::sc::kInternalPathError, nvme::sc::kControllerPathError, nvme::sc::kHostPathError,
       nvme::sc::kAbortedByHost,     nvme::sc::kAnaInaccessible,     nvme::sc::kAnaTransition,
       nvme::sc::kAnaPersistentLoss, nvme::sc::kInvalidNamespace,    nvme::sc::kNamespaceNotReady};
-  static constexpr uint16_t kRetry[] = {nvme::sc::kInternalError,
-                                        nvme::sc::kTransientTransportError,
-                                        nvme::sc::kCommandInterrupted};
+  static constexpr uint16_t kRetry[] = {
+      nvme::sc::kInternalError, nvme::sc::kTransientTransportError, nvme::sc::kCommandInterrupted};
   if (!target_) return;
   target::FailNextSpec spec;
   const bool retry = rng_.OneIn(3);
@@ -480,13 +480,21 @@ void TcpStorm::InjectError(int p, int h) {
   spec.port_id = PortId(p);
   spec.nsid = Nsid(h);
   switch (rng_.Below(3)) {
-    case 0: spec.opcode = static_cast<uint8_t>(nvme::IoOpcode::kWrite); break;
-    case 1: spec.opcode = static_cast<uint8_t>(nvme::IoOpcode::kRead); break;
-    default: break;
+    case 0:
+      spec.opcode = static_cast<uint8_t>(nvme::IoOpcode::kWrite);
+      break;
+    case 1:
+      spec.opcode = static_cast<uint8_t>(nvme::IoOpcode::kRead);
+      break;
+    default:
+      break;
   }
   Log(fmt::format("{} fails the next {} {}commands to namespace {} with {}", PortName(p),
-                  spec.count, !spec.opcode ? "" : *spec.opcode == 1 ? "write " : "read ", Nsid(h),
-                  spec.status.ToString()));
+                  spec.count,
+                  !spec.opcode        ? ""
+                  : *spec.opcode == 1 ? "write "
+                                      : "read ",
+                  Nsid(h), spec.status.ToString()));
   Expect(target_->FailNext(spec), "FailNext");
 }
 
@@ -769,11 +777,10 @@ TcpStormResult TcpStorm::Run() {
     return n;
   };
   auto hang = [&](const std::string& phase) {
-    checker_.OnDataError(fmt::format("scenario did not finish ({}: {}): {} I/Os still in flight; {}",
-                                     phase,
-                                     spinning_ ? "livelock, 20M events without progress"
-                                               : "hang, virtual time limit",
-                                     in_flight(), DescribePaths()));
+    checker_.OnDataError(fmt::format(
+        "scenario did not finish ({}: {}): {} I/Os still in flight; {}", phase,
+        spinning_ ? "livelock, 20M events without progress" : "hang, virtual time limit",
+        in_flight(), DescribePaths()));
     hung_ = true;
     result.violations = own_violations_;
     for (const auto& v : checker_.violations()) result.violations.push_back(v);

@@ -44,10 +44,10 @@ struct TcpStormOptions {
   uint64_t seed = 1;
   int events = 30;
   Duration mean_gap = std::chrono::microseconds(1500);
-  int heads = 0;     // namespaces (heads), 1..4; 0: 1 or 2, chosen by the seed
-  int ports = 0;     // target ports (paths per head), 2..4; 0: 2, 3 or 4, chosen by the seed
-  int reactors = 2;  // host reactors; each runs a workload on every head
-  uint64_t blocks = 128;     // per head, split between the reactors' workloads
+  int heads = 0;          // namespaces (heads), 1..4; 0: 1 or 2, chosen by the seed
+  int ports = 0;          // target ports (paths per head), 2..4; 0: 2, 3 or 4, chosen by the seed
+  int reactors = 2;       // host reactors; each runs a workload on every head
+  uint64_t blocks = 128;  // per head, split between the reactors' workloads
   uint32_t block_size = 512;
   uint32_t queue_depth = 2;  // per workload
   // One-way delay of every link. Long enough that a seed is a few thousand I/Os, not a million:

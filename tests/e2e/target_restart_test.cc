@@ -154,12 +154,16 @@ class TargetRestartTest : public ::testing::Test {
     std::ofstream c(config_);
     c << R"({
   "ports": [
-    {"id": 1, "address": "127.0.0.1", "port": )" << p1_ << R"(},
-    {"id": 2, "address": "127.0.0.1", "port": )" << p2_ << R"(}
+    {"id": 1, "address": "127.0.0.1", "port": )"
+      << p1_ << R"(},
+    {"id": 2, "address": "127.0.0.1", "port": )"
+      << p2_ << R"(}
   ],
   "subsystems": [
-    {"nqn": ")" << kSubnqn << R"(",
-     "namespaces": [{"nsid": 1, "backend": "file", "path": ")" << ns_file << R"(",
+    {"nqn": ")"
+      << kSubnqn << R"(",
+     "namespaces": [{"nsid": 1, "backend": "file", "path": ")"
+      << ns_file << R"(",
                      "block_size": 512, "ana_group": 1}]}
   ],
   "ana": [{"port": 1, "group": 1, "state": "optimized"},
@@ -190,7 +194,9 @@ class TargetRestartTest : public ::testing::Test {
     while (!done() && r_->now() < end) r_->RunOnce(2ms);
     return done();
   }
-  void RunFor(Duration d) { RunUntil([] { return false; }, d); }
+  void RunFor(Duration d) {
+    RunUntil([] { return false; }, d);
+  }
 
   mpath::Head* head() const { return host_->head(1); }
   bool Usable(size_t i) const {
@@ -257,8 +263,8 @@ TEST_F(TargetRestartTest, KilledAndRestartedTargetLosesNoWriteAndNoIo) {
         host_->controller(0)->associations() + host_->controller(1)->associations();
     target_->Kill();
     // Both controllers lose their connections and keep trying; I/O waits for a path.
-    ASSERT_TRUE(RunUntil([&] { return !host_->controller(0)->live() && !host_->controller(1)->live(); },
-                         5s));
+    ASSERT_TRUE(RunUntil(
+        [&] { return !host_->controller(0)->live() && !host_->controller(1)->live(); }, 5s));
     RunFor(300ms);
     EXPECT_FALSE(head()->HasUsablePath());
     const uint64_t during = Completed();
@@ -279,8 +285,8 @@ TEST_F(TargetRestartTest, KilledAndRestartedTargetLosesNoWriteAndNoIo) {
   ASSERT_TRUE(RunUntil([&] { return verified; }, 30s)) << head()->DescribePathStates();
   checker_.CheckQuiesced();
   const sim::VerifyStats& st = workload_->stats();
-  std::printf("target restart: %lu I/Os, %lu blocks verified, %lu mismatches, %lu errors\n",
-              st.ios, st.blocks_verified, st.mismatches, st.errors);
+  std::printf("target restart: %lu I/Os, %lu blocks verified, %lu mismatches, %lu errors\n", st.ios,
+              st.blocks_verified, st.mismatches, st.errors);
   EXPECT_EQ(st.mismatches, 0u);
   EXPECT_EQ(st.errors, 0u);
   EXPECT_EQ(checker_.app_errors(), 0u);

@@ -16,6 +16,11 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
+
+#include "mpath/multipath_host.h"
+#include "reactor/sim.h"
+#include "target/target.h"
 
 namespace nvmpath::sim {
 namespace {
@@ -68,8 +73,8 @@ TEST(TcpStorm, ManySeedsKeepEveryInvariant) {
                     << "\nreplay: " << TcpStormReplayCommand(seed) << " --verbose";
     }
   }
-  const double wall_ms = std::chrono::duration<double, std::milli>(
-                             std::chrono::steady_clock::now() - start).count();
+  const double wall_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   // The storm must actually storm: every event ran, the target was restarted, I/O failed over,
   // controllers reconnected, and every block was read back.
   EXPECT_EQ(events, seeds * TcpStormOptions{}.events);
@@ -77,11 +82,12 @@ TEST(TcpStorm, ManySeedsKeepEveryInvariant) {
   EXPECT_GT(restarts, seeds / 10);
   EXPECT_GT(associations, seeds * 4);
   EXPECT_GE(verified, seeds * TcpStormOptions{}.blocks);
-  std::printf("tcp storm: %lu seeds, %lu I/Os, %lu failovers, %lu target restarts, %lu "
-              "associations, %lu fenced writes, %lu blocks verified; %.1f ms virtual and %.1f ms "
-              "wall per seed\n",
-              seeds, ios, failovers, restarts, associations, fenced, verified,
-              virtual_us / 1000.0 / seeds, wall_ms / seeds);
+  std::printf(
+      "tcp storm: %lu seeds, %lu I/Os, %lu failovers, %lu target restarts, %lu "
+      "associations, %lu fenced writes, %lu blocks verified; %.1f ms virtual and %.1f ms "
+      "wall per seed\n",
+      seeds, ios, failovers, restarts, associations, fenced, verified, virtual_us / 1000.0 / seeds,
+      wall_ms / seeds);
 }
 
 // Without the write fence, a write that failed over from a dropped connection is overtaken by its
@@ -140,6 +146,87 @@ TEST(TcpStormCatches, FenceOfCqtAloneUnderALinkBlackHole) {
   }
   EXPECT_GT(mismatches, 0u) << all;
   EXPECT_NE(all.find("stale or lost write"), std::string::npos) << all;
+}
+
+}  // namespace
+}  // namespace nvmpath::sim
+
+namespace nvmpath::sim {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Found by the TCP storm (host/ns_scan): the namespace is removed after a scan's Identify Active
+// Namespace list and added back before its Identify Namespace, so the Namespace Identification
+// Descriptor list between them fails with Invalid Namespace. The scanner used to take that for
+// "descriptor list unsupported" and build the identifiers from Identify Namespace alone — no
+// UUID — so the path's identifiers "changed"; a head with no other path took the short set, and
+// every other controller's path was refused as mismatched until its next scan. Method: the target
+// delays every response on the port by 10 ms, which spreads the scan's three commands 10 ms apart
+// so the removal and the re-add land between them (the target executes a command as it arrives).
+TEST(TcpStormFound, NamespaceFlickeringDuringAScanKeepsItsIdentifiers) {
+  constexpr char kNqn[] = "nqn.2026-11.io.nvmpath:flicker";
+  reactor::SimWorld world(5);
+  reactor::Sim* h = world.AddReactor();
+  reactor::Sim* t = world.AddReactor();
+  target::TargetConfig c;
+  c.ports = {{.id = 1, .address = "127.0.0.1", .port = 4420}};
+  target::SubsystemConfig s;
+  s.nqn = kNqn;
+  const target::NamespaceConfig ns{.nsid = 1, .size_bytes = 1 << 20, .block_size = 512};
+  s.namespaces = {ns};
+  c.subsystems.push_back(s);
+  auto made = target::Target::Create(c, {t});
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  std::unique_ptr<target::Target> target = std::move(*made);
+  ASSERT_TRUE(target->Start().ok());
+
+  mpath::MultipathHostOptions o;
+  o.subnqn = kNqn;
+  o.hostnqn = "nqn.2026-11.io.nvmpath:flicker-host";
+  o.paths = {{"127.0.0.1", 4420}};
+  o.controller.kato = 10s;
+  o.controller.admin_timeout = 10s;
+  mpath::MultipathHost host(o, {h}, 0);
+  std::optional<Status> started;
+  h->Post([&] { host.Start([&](Status st) { started = st; }); });
+  ASSERT_TRUE(world.RunUntil([&] { return started.has_value(); }, 10s));
+  ASSERT_TRUE(started->ok()) << started->ToString();
+  world.RunFor(10ms);
+  host::NamespaceScanner* scanner = host.scanner(0);
+  ASSERT_NE(scanner->path(1), nullptr);
+  ASSERT_FALSE(scanner->scanning());
+
+  constexpr Duration kDelay = 10ms;
+  bool set = false;
+  t->Post([&] { set = target->SetResponseDelay(std::nullopt, kDelay).ok(); });
+  world.RunFor(1ms);
+  ASSERT_TRUE(set);
+  // The list runs at the target ~now; the descriptor list one delay later, Identify Namespace
+  // two delays later. Remove between the first two, re-add between the last two.
+  h->Post([&] { scanner->Rescan(); });
+  world.RunFor(kDelay / 2);
+  t->Post([&] { ASSERT_TRUE(target->RemoveNamespace(kNqn, 1).ok()); });
+  world.RunFor(kDelay);
+  t->Post([&] { ASSERT_TRUE(target->AddNamespace(kNqn, ns).ok()); });
+  // Let every scan the AENs started finish.
+  world.RunFor(30 * kDelay);
+  t->Post([&] { (void)target->SetResponseDelay(std::nullopt, Duration(0)); });
+  world.RunFor(100ms);
+
+  EXPECT_EQ(scanner->counters().ids_changed, 0u) << "a flickering namespace changed identifiers";
+  EXPECT_EQ(host.counters().identity_replaced, 0u);
+  EXPECT_EQ(host.counters().identity_mismatches, 0u);
+  ASSERT_NE(host.head(1), nullptr);
+  EXPECT_EQ(host.head(1)->path_count(), 1u);
+
+  bool done = false;
+  h->Post([&] { host.Shutdown([&] { done = true; }); });
+  ASSERT_TRUE(world.RunUntil([&] { return done; }, 10s));
+  world.RunFor(10ms);
+  bool stopped = false;
+  t->Post([&] { target->Stop([&] { stopped = true; }); });
+  ASSERT_TRUE(world.RunUntil([&] { return stopped; }, 5s));
 }
 
 }  // namespace
