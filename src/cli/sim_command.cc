@@ -49,8 +49,13 @@ int RunSim(const SimArgs& args) {
   Totals t;
   for (uint64_t seed : *seeds) {
     std::function<void(const std::string&)> log;
-    if (args.verbose)
-      log = [seed](const std::string& line) { std::printf("seed %lu %s\n", seed, line.c_str()); };
+    if (args.verbose) {
+      // Flushed per line, so the timeline stays in order with the warnings on stderr.
+      log = [seed](const std::string& line) {
+        std::printf("seed %lu %s\n", seed, line.c_str());
+        std::fflush(stdout);
+      };
+    }
     sim::StormResult r;
     if (tcp) {
       sim::TcpStormOptions o;
