@@ -14,7 +14,6 @@
 //
 // Reports per depth: operations per second, and round-trip time (request sent → whole reply
 // received) mean, p50 and p99 in microseconds, over a measured window after a warm-up.
-#include <CLI/CLI.hpp>
 #include <arpa/inet.h>
 #include <fmt/format.h>
 #include <netinet/in.h>
@@ -24,6 +23,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -97,8 +97,9 @@ void SetNoDelay(int fd) {
 // kernel can do; nvmpath's sockets ask for cubic). Where it is refused the system's default
 // stays: the report names the algorithm the socket really used.
 void SetCongestion(int fd, const std::string& name) {
-  if (name.empty()) return;
-  if (setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, name.data(), static_cast<socklen_t>(name.size())) != 0) {
+  if (name == "default") return;
+  if (setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, name.data(),
+                 static_cast<socklen_t>(name.size())) != 0) {
     static bool told = false;
     if (!told) {
       std::fprintf(stderr, "pingpong: congestion control %s refused (%s); using the default\n",
@@ -160,7 +161,8 @@ void Serve(int listen_fd, const Options& o) {
       // The reply carries the request's first 8 bytes back (as C2HData carries the CID).
       const size_t at = out.size();
       out.insert(out.end(), reply_template.begin(), reply_template.end());
-      std::memcpy(out.data() + at, in.data() + i * o.request_bytes, std::min<size_t>(8, o.request_bytes));
+      std::memcpy(out.data() + at, in.data() + i * o.request_bytes,
+                  std::min<size_t>(8, o.request_bytes));
     }
     const size_t used = n * o.request_bytes;
     std::memmove(in.data(), in.data() + used, have - used);
@@ -296,7 +298,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(size_t{8}, size_t{16} << 20))
       ->capture_default_str();
   app.add_option("--congestion", o.congestion,
-                 "TCP congestion control to ask for (\"\": the system's default)")
+                 "TCP congestion control to ask for (\"default\": the system's)")
       ->capture_default_str();
   app.add_flag("--spin", o.spin, "Busy-poll with non-blocking recv instead of sleeping in it");
   app.add_flag("--json", o.json, "One JSON object on stdout");
@@ -329,7 +331,8 @@ int main(int argc, char** argv) {
       "loopback TCP ping-pong: %zu-byte request, %zu-byte reply, server CPU %d, client CPU %d, "
       "%s, %s\n",
       o.request_bytes, o.reply_bytes, o.server_cpu, o.client_cpu,
-      results.empty() ? "" : results.front().congestion.c_str(), o.spin ? "busy-polling" : "blocking");
+      results.empty() ? "" : results.front().congestion.c_str(),
+      o.spin ? "busy-polling" : "blocking");
   std::printf("%6s %12s %10s %10s %10s\n", "depth", "ops/s", "mean us", "p50 us", "p99 us");
   for (const auto& r : results) {
     std::printf("%6u %12.0f %10.1f %10.1f %10.1f\n", r.depth, r.ops_per_s, r.mean_us, r.p50_us,

@@ -16,8 +16,8 @@
 // Needs root, `ip`, `nft` and `tc`; otherwise every test is skipped with the reason. Times: the
 // blktests nvme/057 schedule is shortened 5x (058 has no timing: its 11 rounds run in full);
 // keep-alive is 1 s.
-#include <gtest/gtest.h>
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -154,24 +154,26 @@ class LinkFaultsTest : public ::testing::Test {
     for (const auto& p : ports) {
       config["ports"].push_back({{"id", p.id}, {"address", PortAddress(p)}, {"port", p.tcp_port}});
     }
-    config["subsystems"] = json::array(
-        {{{"nqn", kSubnqn}, {"serial", "e2e-links"}, {"namespaces", namespaces}}});
+    config["subsystems"] =
+        json::array({{{"nqn", kSubnqn}, {"serial", "e2e-links"}, {"namespaces", namespaces}}});
     config["ana"] = ana;
     config["control_socket"] = socket_;
     const std::string path = dir_ + "/target.json";
     std::ofstream(path) << config.dump(2);
-    auto pid = net_->SpawnInTarget({NVMPATH_BINARY, "target", "--config", path},
-                                   dir_ + "/target.log");
+    auto pid =
+        net_->SpawnInTarget({NVMPATH_BINARY, "target", "--config", path}, dir_ + "/target.log");
     ASSERT_TRUE(pid.ok()) << pid.status().ToString();
     target_pid_ = *pid;
     const auto deadline = std::chrono::steady_clock::now() + 30s;
     for (;;) {
       std::string how;
       ASSERT_TRUE(net_->Running(target_pid_, &how))
-          << "nvmpath target ended (" << how << ") at start; its log:\n" << TargetLog();
+          << "nvmpath target ended (" << how << ") at start; its log:\n"
+          << TargetLog();
       if (target::control::RpcCall(socket_, "state", json::object(), 2s).ok()) break;
       ASSERT_LT(std::chrono::steady_clock::now(), deadline)
-          << "nvmpath target's control socket did not answer; its log:\n" << TargetLog();
+          << "nvmpath target's control socket did not answer; its log:\n"
+          << TargetLog();
       std::this_thread::sleep_for(20ms);
     }
   }
@@ -287,8 +289,8 @@ const json kTwoLinksAna = json::array({{{"port", 1}, {"group", 1}, {"state", "op
                                        {{"port", 2}, {"group", 1}, {"state", "non-optimized"}}});
 
 TEST_F(LinkFaultsTest, LinkDownMovesIoToTheOtherLinkAndBackAfterRestore) {
-  StartTarget(kTwoLinks, json::array({Namespace(1, 1)}), kTwoLinksAna);
-  StartHost(kTwoLinks);
+  ASSERT_NO_FATAL_FAILURE(StartTarget(kTwoLinks, json::array({Namespace(1, 1)}), kTwoLinksAna));
+  ASSERT_NO_FATAL_FAILURE(StartHost(kTwoLinks));
   ASSERT_TRUE(RunUntil([&] { return Usable(0) && Usable(1); }, 10s));
   mpath::Head* head = host_->head(1);
   ASSERT_NE(head, nullptr);
@@ -323,9 +325,9 @@ TEST_F(LinkFaultsTest, LinkDownMovesIoToTheOtherLinkAndBackAfterRestore) {
 }
 
 TEST_F(LinkFaultsTest, SilentDropIsNoticedByKeepAliveAndIoMovesAndReturns) {
-  StartTarget(kTwoLinks, json::array({Namespace(1, 1)}), kTwoLinksAna);
+  ASSERT_NO_FATAL_FAILURE(StartTarget(kTwoLinks, json::array({Namespace(1, 1)}), kTwoLinksAna));
   // I/O timeout well above keep-alive's, so the keep-alive is what notices the drop.
-  StartHost(kTwoLinks, /*io_timeout=*/8s);
+  ASSERT_NO_FATAL_FAILURE(StartHost(kTwoLinks, /*io_timeout=*/8s));
   ASSERT_TRUE(RunUntil([&] { return Usable(0) && Usable(1); }, 10s));
   mpath::Head* head = host_->head(1);
   ASSERT_NE(head, nullptr);
@@ -340,8 +342,8 @@ TEST_F(LinkFaultsTest, SilentDropIsNoticedByKeepAliveAndIoMovesAndReturns) {
       << "controller 1 still live 20 s after its link started dropping everything";
   const Duration noticed_after = r_->now() - dropped_at;
   const Status why = host_->controller(0)->last_error();
-  std::cout << "silent drop noticed after " << ToSeconds(noticed_after)
-            << " s: " << why.ToString() << "\n";
+  std::cout << "silent drop noticed after " << ToSeconds(noticed_after) << " s: " << why.ToString()
+            << "\n";
   // The link is up and nothing is refused, so no socket error can tell: the Keep Alive command
   // (opcode 0x18) timing out on the admin queue is what noticed.
   EXPECT_EQ(why.code(), Code::kTimedOut) << why.ToString();
@@ -369,8 +371,9 @@ TEST_F(LinkFaultsTest, SilentDropIsNoticedByKeepAliveAndIoMovesAndReturns) {
 
 TEST_F(LinkFaultsTest, QueueDepthMovesLoadOffARateLimitedLink) {
   // Both links optimized, so both policies may use both.
-  StartTarget(kTwoLinks, json::array({Namespace(1, 1, "")}), json::array());
-  StartHost(kTwoLinks, /*io_timeout=*/10s);
+  ASSERT_NO_FATAL_FAILURE(
+      StartTarget(kTwoLinks, json::array({Namespace(1, 1, "")}), json::array()));
+  ASSERT_NO_FATAL_FAILURE(StartHost(kTwoLinks, /*io_timeout=*/10s));
   ASSERT_TRUE(RunUntil([&] { return Usable(0) && Usable(1); }, 10s));
   Status limited = net_->SetRateLimit(0, "8mbit");
   if (limited.code() == Code::kUnsupported) GTEST_SKIP() << limited.message();
@@ -422,8 +425,8 @@ TEST_F(LinkFaultsTest, Blktests057AnaFailoverDuringIo) {
                                                "inaccessible"};
   const std::array<const char*, 4> failover = {"inaccessible", "inaccessible", "optimized",
                                                "non-optimized"};
-  StartTarget(ports, json::array({Namespace(1, 1)}), ana_state(failback));
-  StartHost(ports);
+  ASSERT_NO_FATAL_FAILURE(StartTarget(ports, json::array({Namespace(1, 1)}), ana_state(failback)));
+  ASSERT_NO_FATAL_FAILURE(StartHost(ports));
   ASSERT_TRUE(RunUntil([&] { return Usable(0) && Usable(1); }, 10s));
   mpath::Head* head = host_->head(1);
   ASSERT_NE(head, nullptr);
@@ -452,12 +455,12 @@ TEST_F(LinkFaultsTest, Blktests057AnaFailoverDuringIo) {
   EXPECT_GT(d[0], 20u) << "failback state: port 1 carried no I/O";
   EXPECT_EQ(d[2] + d[3], 0u) << "I/O went to an inaccessible port";
 
-  flip(failover);
+  ASSERT_NO_FATAL_FAILURE(flip(failover));
   d = phase(2s, 1500ms);
   EXPECT_GT(d[2], 20u) << "failover state: I/O did not move to port 3 (link 2)";
   EXPECT_EQ(d[0] + d[1], 0u) << "I/O went to an inaccessible port";
 
-  flip(failback);
+  ASSERT_NO_FATAL_FAILURE(flip(failback));
   d = phase(2s, 1500ms);
   EXPECT_GT(d[0], 20u) << "failback: I/O did not return to port 1 (link 1)";
   EXPECT_EQ(d[2] + d[3], 0u) << "I/O went to an inaccessible port";
@@ -478,7 +481,8 @@ TEST_F(LinkFaultsTest, Blktests058RapidNamespaceRemapping) {
   constexpr int kRounds = 11;
   std::vector<PortSpec> ports;
   for (uint16_t p = 1; p <= 6; ++p) {
-    ports.push_back({.id = p, .link = (p - 1) % 2, .tcp_port = static_cast<uint16_t>(4420 + (p - 1) / 2)});
+    ports.push_back(
+        {.id = p, .link = (p - 1) % 2, .tcp_port = static_cast<uint16_t>(4420 + (p - 1) / 2)});
   }
   json ana = json::array();
   for (int p = 1; p <= 6; ++p) {
@@ -495,8 +499,8 @@ TEST_F(LinkFaultsTest, Blktests058RapidNamespaceRemapping) {
     std::filesystem::resize_file(files.back(), 1 << 20);
     namespaces.push_back(Namespace(nsid, nsid, files.back()));
   }
-  StartTarget(ports, namespaces, ana);
-  StartHost(ports);
+  ASSERT_NO_FATAL_FAILURE(StartTarget(ports, namespaces, ana));
+  ASSERT_NO_FATAL_FAILURE(StartHost(ports));
   for (uint32_t nsid = 1; nsid <= 3; ++nsid) {
     ASSERT_TRUE(RunUntil(
         [&] {
@@ -543,8 +547,8 @@ TEST_F(LinkFaultsTest, Blktests058RapidNamespaceRemapping) {
       std::shuffle(order.begin(), order.end(), rng);
       for (uint32_t nsid : order) {
         if (!schedule_status.ok()) break;
-        schedule_status = Rpc("ns_add", {{"subsystem", kSubnqn},
-                                         {"namespace", remapped(nsid, rng)}});
+        schedule_status =
+            Rpc("ns_add", {{"subsystem", kSubnqn}, {"namespace", remapped(nsid, rng)}});
         pause();
       }
     }

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -14,7 +15,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <fmt/format.h>
 #include <regex>
 #include <thread>
 
@@ -143,11 +143,12 @@ Result<std::string> RunCommand(const std::vector<std::string>& argv, Duration ti
   }
   while (!output.empty() && output.back() == '\n') output.pop_back();
   if (timed_out) {
-    return Status(Code::kTimedOut,
-                  fmt::format("`{}` did not finish within {:.0f} s", Join(argv), ToSeconds(timeout)));
+    return Status(Code::kTimedOut, fmt::format("`{}` did not finish within {:.0f} s", Join(argv),
+                                               ToSeconds(timeout)));
   }
   if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
-    return Internal(fmt::format("`{}` failed ({}): {}", Join(argv), DescribeWaitStatus(ws), output));
+    return Internal(
+        fmt::format("`{}` failed ({}): {}", Join(argv), DescribeWaitStatus(ws), output));
   }
   return output;
 }
@@ -166,7 +167,8 @@ Result<std::unique_ptr<NetnsPair>> NetnsPair::Create(int links) {
 
 Status NetnsPair::Setup(int links) {
   auto host = RunCommand({"ip", "netns", "add", host_ns_});
-  if (!host.ok()) return Unavailable("cannot create a network namespace: " + host.status().message());
+  if (!host.ok())
+    return Unavailable("cannot create a network namespace: " + host.status().message());
   created_host_ = true;
   auto target = RunCommand({"ip", "netns", "add", target_ns_});
   if (!target.ok()) {
@@ -192,7 +194,8 @@ Status NetnsPair::Setup(int links) {
     NVMP_RETURN_IF_ERROR(RunCommand({"ip", "-n", target_ns_, "addr", "add", l.target_addr + "/24",
                                      "dev", l.target_if})
                              .status());
-    NVMP_RETURN_IF_ERROR(RunCommand({"ip", "-n", host_ns_, "link", "set", l.host_if, "up"}).status());
+    NVMP_RETURN_IF_ERROR(
+        RunCommand({"ip", "-n", host_ns_, "link", "set", l.host_if, "up"}).status());
     NVMP_RETURN_IF_ERROR(
         RunCommand({"ip", "-n", target_ns_, "link", "set", l.target_if, "up"}).status());
     links_.push_back(std::move(l));
@@ -330,7 +333,8 @@ Status NetnsPair::SetRateLimit(int i, const std::string& rate) {
                                                                     {&target_ns_, &l.target_if}};
   for (const auto& [ns, dev] : ends) {
     if (rate.empty()) {
-      NVMP_RETURN_IF_ERROR(RunCommand({"tc", "-n", *ns, "qdisc", "del", "dev", *dev, "root"}).status());
+      NVMP_RETURN_IF_ERROR(
+          RunCommand({"tc", "-n", *ns, "qdisc", "del", "dev", *dev, "root"}).status());
       continue;
     }
     // A long queue (latency) so the limit delays packets instead of dropping them: the point is a
@@ -340,8 +344,8 @@ Status NetnsPair::SetRateLimit(int i, const std::string& rate) {
     if (!r.ok()) {
       if (r.status().message().find("qdisc kind is unknown") != std::string::npos ||
           r.status().message().find("No such file") != std::string::npos) {
-        return Status(Code::kUnsupported, "the kernel has no tbf qdisc (sch_tbf): " +
-                                              r.status().message());
+        return Status(Code::kUnsupported,
+                      "the kernel has no tbf qdisc (sch_tbf): " + r.status().message());
       }
       return r.status();
     }
