@@ -10,12 +10,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <regex>
 #include <thread>
 
 namespace nvmpath::e2e {
@@ -58,15 +58,27 @@ std::string Join(const std::vector<std::string>& argv) {
 
 // Deletes namespaces named by a test process that no longer exists (it crashed or was killed
 // before its destructor ran), so they do not pile up across runs.
+// "nvmpath-h-<pid>-<n>" or "nvmpath-t-<pid>-<n>" -> pid; 0 for any other name.
+pid_t OwnerOf(const std::string& name) {
+  const std::string h = std::string(kNsPrefix) + "h-", t = std::string(kNsPrefix) + "t-";
+  if (name.rfind(h, 0) != 0 && name.rfind(t, 0) != 0) return 0;
+  const std::string rest = name.substr(h.size());
+  const size_t dash = rest.find('-');
+  if (dash == 0 || dash == std::string::npos || dash + 1 == rest.size()) return 0;
+  for (size_t i = 0; i < rest.size(); ++i) {
+    if (i != dash && (rest[i] < '0' || rest[i] > '9')) return 0;
+  }
+  return static_cast<pid_t>(std::strtol(rest.substr(0, dash).c_str(), nullptr, 10));
+}
+
+// Deletes namespaces named by a test process that no longer exists (it crashed or was killed
+// before its destructor ran), so they do not pile up across runs.
 void DeleteStaleNamespaces() {
   DIR* d = opendir(kNetnsDir);
   if (d == nullptr) return;
-  static const std::regex kOurs("nvmpath-[ht]-([0-9]+)-[0-9]+");
   std::vector<std::string> stale;
   while (dirent* e = readdir(d)) {
-    std::cmatch m;
-    if (!std::regex_match(e->d_name, m, kOurs)) continue;
-    const pid_t pid = static_cast<pid_t>(std::strtol(m[1].str().c_str(), nullptr, 10));
+    const pid_t pid = OwnerOf(e->d_name);
     if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH) stale.emplace_back(e->d_name);
   }
   closedir(d);
