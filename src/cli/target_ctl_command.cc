@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <tuple>
 
 #include "target/control/json_fields.h"
 #include "target/control/rpc_client.h"
@@ -155,6 +156,30 @@ void AddTargetCtlCommand(CLI::App& app, int& exit_code) {
           return fmt::format("namespace {} is now {} bytes", r["nsid"].dump(), r["size"].dump());
         });
   });
+
+  for (auto [name, method, help, done] :
+       {std::tuple<const char*, const char*, const char*, const char*>{
+            "ns-detach", "ns_detach",
+            "Detach a namespace from one port (other ports keep serving it; that port's hosts get "
+            "an AEN)",
+            "detached from"},
+        {"ns-attach", "ns_attach", "Attach a detached namespace to its port again", "attached to"}}) {
+    v = Verb(ctl, name, help,
+             fmt::format("nvmpath target-ctl {} --subsystem nqn.2026-11.io.nvmpath:demo --nsid 1 "
+                         "--port 2",
+                         name));
+    v->add_option("--subsystem", a->subsystem, "Subsystem NQN")->required();
+    v->add_option("--nsid", a->nsid, "Namespace ID")->required();
+    v->add_option("--port", a->port, "Port ID")->required();
+    v->callback([a, &ec, name, method, done] {
+      ec = Run(*a, name, method,
+               {{"subsystem", a->subsystem}, {"nsid", a->nsid}, {"port", a->port}},
+               [done](const Json& r) {
+                 return fmt::format("namespace {} {} port {}", r["nsid"].dump(), done,
+                                    r["port"].dump());
+               });
+    });
+  }
 
   v = Verb(ctl, "ana-set", "Set the ANA state of a group as seen through a port",
            "nvmpath target-ctl ana-set --port 2 --group 1 inaccessible");

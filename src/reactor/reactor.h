@@ -74,6 +74,10 @@ class File {
   virtual void Read(uint64_t offset, std::span<uint8_t> buf, OnDone on_done) = 0;
   virtual void Write(uint64_t offset, std::span<const uint8_t> buf, OnDone on_done) = 0;
   virtual Result<uint64_t> Size() const = 0;
+  // Sets the file's length (ftruncate: growing reads back zeroes). Synchronous, like Size(): a
+  // control-path call (namespace resize), never on the I/O path. Errors: a block device or a
+  // read-only file cannot change length (named, with errno).
+  virtual Status Truncate(uint64_t size) = 0;
 };
 
 enum class OpenMode : uint8_t { kReadOnly, kReadWrite, kReadWriteCreate };

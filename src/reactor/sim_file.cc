@@ -58,4 +58,11 @@ Result<uint64_t> SimFile::Size() const {
   return static_cast<uint64_t>(st.st_size);
 }
 
+Status SimFile::Truncate(uint64_t size) {
+  if (::ftruncate(fd_->fd, static_cast<off_t>(size)) != 0) {
+    return ErrnoStatus("truncate " + path_, errno);
+  }
+  return Status::Ok();
+}
+
 }  // namespace nvmpath::reactor

@@ -21,6 +21,7 @@ class SimFile final : public File {
   void Read(uint64_t offset, std::span<uint8_t> buf, OnDone on_done) override;
   void Write(uint64_t offset, std::span<const uint8_t> buf, OnDone on_done) override;
   Result<uint64_t> Size() const override;
+  Status Truncate(uint64_t size) override;
 
   struct Fd;  // closes on destruction
 

@@ -71,4 +71,11 @@ Result<uint64_t> UringFile::Size() const {
   return static_cast<uint64_t>(st.st_size);
 }
 
+Status UringFile::Truncate(uint64_t size) {
+  if (::ftruncate(fd_->fd, static_cast<off_t>(size)) != 0) {
+    return ErrnoStatus("truncate " + fd_->path, errno);
+  }
+  return Status::Ok();
+}
+
 }  // namespace nvmpath::reactor

@@ -24,16 +24,16 @@ CmdResult Identify(Core& core, Controller& ctrl, const nvme::Command& cmd) {
       if (cmd.nsid == 0 || cmd.nsid > kMaxNsid) {
         return CmdResult::Error(nvme::sc::kInvalidNamespace);
       }
-      auto ns = subsys.Find(cmd.nsid);
+      auto ns = subsys.FindThrough(cmd.nsid, ctrl.port_id());
       // An allocated-but-inactive NSID reads as zeroes (NVMe Base, Identify CNS 00h).
       if (!ns) return CmdResult::WithData(std::vector<uint8_t>(nvme::kIdentifySize, 0));
       return CmdResult::WithData(BuildIdentifyNamespace(*ns));
     }
     case nvme::Cns::kActiveNamespaces:
       if (cmd.nsid >= 0xFFFFFFFEu) return CmdResult::Error(nvme::sc::kInvalidNamespace);
-      return CmdResult::WithData(BuildActiveNsList(subsys, cmd.nsid));
+      return CmdResult::WithData(BuildActiveNsList(subsys, ctrl.port_id(), cmd.nsid));
     case nvme::Cns::kNsDescriptors: {
-      auto ns = subsys.Find(cmd.nsid);
+      auto ns = subsys.FindThrough(cmd.nsid, ctrl.port_id());
       if (!ns) return CmdResult::Error(nvme::sc::kInvalidNamespace);
       return CmdResult::WithData(BuildNsDescriptors(*ns));
     }

@@ -269,7 +269,7 @@ void Connection::Dispatch(std::shared_ptr<Request> req) {
   if (qid_ == 0) return ExecuteAdmin(*core_, *this, *ctrl_, std::move(req));
   // Late writes: valid writes through the port are parked instead of executed.
   if (req->cmd.opcode == static_cast<uint8_t>(nvme::IoOpcode::kWrite)) {
-    if (auto ns = ctrl_->subsystem()->Find(req->cmd.nsid)) {
+    if (auto ns = ctrl_->subsystem()->FindThrough(req->cmd.nsid, port_id_)) {
       const auto rw = nvme::RwFields::From(req->cmd);
       if (rw.slba + rw.nlb <= ns->blocks() &&
           req->data.size() == uint64_t{rw.nlb} * ns->block_size()) {

@@ -35,7 +35,9 @@ nvme::AnaLog Core::BuildAnaLog(uint16_t port_id, const Subsystem& subsystem) con
   for (const auto& [key, state] : ana_) {
     if (key.first == port_id) groups[key.second];
   }
-  for (const auto& [nsid, ns] : subsystem.namespaces()) groups[ns->config.ana_group].push_back(nsid);
+  for (const auto& [nsid, ns] : subsystem.namespaces()) {
+    if (ns->AttachedThrough(port_id)) groups[ns->config.ana_group].push_back(nsid);
+  }
   nvme::AnaLog log;
   log.chgcnt = ana_chgcnt_;
   for (auto& [grpid, nsids] : groups) {
@@ -238,13 +240,16 @@ void Core::Stop(std::function<void()> done) {
   });
 }
 
-void Core::NamespaceChanged(Subsystem& subsystem, uint32_t nsid) {
+void Core::NamespaceChanged(Subsystem& subsystem, uint32_t nsid,
+                            std::optional<uint16_t> port_id) {
   // Group membership may have changed, which the ANA log reports.
   ++ana_chgcnt_;
   ++genctr_;
   std::vector<Controller*> ctrls;
   for (auto& [id, c] : controllers_) {
-    if (c->subsystem() == &subsystem) ctrls.push_back(c.get());
+    if (c->subsystem() == &subsystem && (!port_id || c->port_id() == *port_id)) {
+      ctrls.push_back(c.get());
+    }
   }
   for (Controller* c : ctrls) {
     c->NoteChangedNs(nsid);
@@ -299,6 +304,25 @@ Status Core::ResizeNamespace(std::string_view subnqn, uint32_t nsid, uint64_t si
   NVMP_RETURN_IF_ERROR(ns->backend->Resize(size_bytes));
   ns->config.size_bytes = size_bytes;
   NamespaceChanged(*it->second, nsid);
+  return Status::Ok();
+}
+
+Status Core::SetNamespaceAttached(std::string_view subnqn, uint32_t nsid, uint16_t port_id,
+                                  bool attached) {
+  auto it = subsystems_.find(subnqn);
+  if (it == subsystems_.end()) return NotFound("subsystem " + std::string(subnqn));
+  auto ns = it->second->Find(nsid);
+  if (!ns) return NotFound("namespace " + std::to_string(nsid) + " in " + std::string(subnqn));
+  if (ports_.count(port_id) == 0) return NotFound("port " + std::to_string(port_id));
+  if (ns->AttachedThrough(port_id) == attached) return Status::Ok();
+  if (attached) {
+    ns->detached_ports.erase(port_id);
+  } else {
+    ns->detached_ports.insert(port_id);
+  }
+  NVMP_LOG_INFO("target: namespace {} of {} {} port {}", nsid, subnqn,
+                attached ? "attached through" : "detached from", port_id);
+  NamespaceChanged(*it->second, nsid, port_id);
   return Status::Ok();
 }
 
@@ -395,7 +419,8 @@ nlohmann::json Core::Describe() const {
                      {"block_size", ns->block_size()},
                      {"backend", ns->backend->kind_name()},
                      {"path", ns->config.path},
-                     {"ana_group", ns->config.ana_group}});
+                     {"ana_group", ns->config.ana_group},
+                     {"detached_ports", ns->detached_ports}});
     }
     subs.push_back({{"nqn", nqn},
                     {"serial", s->config().serial},

@@ -88,6 +88,8 @@ class Core : public std::enable_shared_from_this<Core> {
   Status AddNamespace(std::string_view subnqn, const NamespaceConfig& ns);
   Status RemoveNamespace(std::string_view subnqn, uint32_t nsid);
   Status ResizeNamespace(std::string_view subnqn, uint32_t nsid, uint64_t size_bytes);
+  Status SetNamespaceAttached(std::string_view subnqn, uint32_t nsid, uint16_t port_id,
+                              bool attached);
   Status SetAnaState(uint16_t port_id, uint32_t group, nvme::AnaState state);
   Status SetPortEnabled(uint16_t port_id, bool enabled);
   // A late write runs `delay` from now against (subnqn, nsid), if the namespace still exists.
@@ -96,7 +98,9 @@ class Core : public std::enable_shared_from_this<Core> {
   nlohmann::json Describe() const;
 
  private:
-  void NamespaceChanged(Subsystem& subsystem, uint32_t nsid);
+  // Tells the subsystem's controllers (only those on `port_id` if given) that `nsid` changed.
+  void NamespaceChanged(Subsystem& subsystem, uint32_t nsid,
+                        std::optional<uint16_t> port_id = std::nullopt);
   void DiscoveryChanged();
   void ReapClosed();
 

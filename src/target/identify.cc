@@ -100,10 +100,12 @@ std::vector<uint8_t> BuildIdentifyNamespace(const Namespace& ns) {
   return out;
 }
 
-std::vector<uint8_t> BuildActiveNsList(const Subsystem& subsys, uint32_t after) {
+std::vector<uint8_t> BuildActiveNsList(const Subsystem& subsys, uint16_t port_id, uint32_t after) {
   std::vector<uint32_t> nsids;
   for (const auto& [nsid, ns] : subsys.namespaces()) {
-    if (nsid > after && nsids.size() < nvme::kActiveNsListMax) nsids.push_back(nsid);
+    if (nsid > after && ns->AttachedThrough(port_id) && nsids.size() < nvme::kActiveNsListMax) {
+      nsids.push_back(nsid);
+    }
   }
   std::vector<uint8_t> out(nvme::kIdentifySize, 0);
   nvme::EncodeActiveNsList(nsids, std::span<uint8_t, nvme::kIdentifySize>(out.data(), out.size()));

@@ -36,7 +36,7 @@ void ExecuteIo(Core& core, Connection& conn, Controller& ctrl, std::shared_ptr<R
       op != Op::kDatasetManagement) {
     return done(CmdResult::Error(nvme::sc::kInvalidOpcode));
   }
-  std::shared_ptr<Namespace> ns = ctrl.subsystem()->Find(cmd.nsid);
+  std::shared_ptr<Namespace> ns = ctrl.subsystem()->FindThrough(cmd.nsid, conn.port_id());
   if (!ns) return done(CmdResult::Error(nvme::sc::kInvalidNamespace));
   if (auto st = core.faults().TakeFailNext(cmd.opcode, conn.port_id(), cmd.nsid)) {
     return done(CmdResult{*st, 0, 0, {}});

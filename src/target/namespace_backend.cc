@@ -86,8 +86,12 @@ class FileBackend final : public Backend, public std::enable_shared_from_this<Fi
   }
   void Deallocate(uint64_t, uint64_t, Done done) override { done(Status::Ok()); }
   void Flush(Done done) override { done(Status::Ok()); }
-  Status Resize(uint64_t) override {
-    return Status(Code::kUnsupported, "a file namespace takes the file's size; resize the file");
+  // The file follows the namespace: growing extends it with zeroes, shrinking cuts it. A block
+  // device cannot change length, and ftruncate says so.
+  Status Resize(uint64_t size) override {
+    NVMP_RETURN_IF_ERROR(file_->Truncate(size));
+    size_ = size;
+    return Status::Ok();
   }
 
  private:

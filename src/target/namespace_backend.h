@@ -34,7 +34,8 @@ class Backend {
   // punching through the reactor; DSM deallocate is advisory).
   virtual void Deallocate(uint64_t offset, uint64_t length, Done done) = 0;
   virtual void Flush(Done done) = 0;
-  // Errors: kUnsupported for the file backend (resize the file itself).
+  // Changes the size; the file backend truncates or extends its file. Errors: the file cannot
+  // change length (a block device; named by path).
   virtual Status Resize(uint64_t size_bytes) = 0;
 };
 

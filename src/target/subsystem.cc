@@ -86,4 +86,9 @@ std::shared_ptr<Namespace> Subsystem::Find(uint32_t nsid) const {
   return it == namespaces_.end() ? nullptr : it->second;
 }
 
+std::shared_ptr<Namespace> Subsystem::FindThrough(uint32_t nsid, uint16_t port_id) const {
+  auto ns = Find(nsid);
+  return ns && ns->AttachedThrough(port_id) ? ns : nullptr;
+}
+
 }  // namespace nvmpath::target

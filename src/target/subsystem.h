@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -28,8 +29,13 @@ struct Namespace {
   NamespaceConfig config;  // size_bytes is stale after a resize; the backend is the truth
   std::shared_ptr<Backend> backend;
   nvme::NsIdentifiers ids;
+  // Ports through which the namespace is detached: inactive for their controllers (absent from
+  // the Active Namespace list and the ANA log, Identify reads zeroes, I/O gets Invalid Namespace)
+  // while it stays attached and unchanged behind every other port.
+  std::set<uint16_t> detached_ports;
 
   uint32_t nsid() const { return config.nsid; }
+  bool AttachedThrough(uint16_t port_id) const { return detached_ports.count(port_id) == 0; }
   uint32_t block_size() const { return config.block_size; }
   uint64_t blocks() const { return backend->size_bytes() / config.block_size; }
 };
@@ -54,6 +60,8 @@ class Subsystem {
   bool HostAllowed(std::string_view hostnqn) const;
 
   std::shared_ptr<Namespace> Find(uint32_t nsid) const;
+  // The namespace as a controller on `port_id` sees it: nullptr if absent or detached there.
+  std::shared_ptr<Namespace> FindThrough(uint32_t nsid, uint16_t port_id) const;
   const std::map<uint32_t, std::shared_ptr<Namespace>>& namespaces() const { return namespaces_; }
   void Add(std::shared_ptr<Namespace> ns) { namespaces_[ns->nsid()] = std::move(ns); }
   bool Remove(uint32_t nsid) { return namespaces_.erase(nsid) > 0; }

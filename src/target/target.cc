@@ -155,6 +155,10 @@ Status Target::RemoveNamespace(std::string_view subnqn, uint32_t nsid) {
 Status Target::ResizeNamespace(std::string_view subnqn, uint32_t nsid, uint64_t size_bytes) {
   return impl_->core->ResizeNamespace(subnqn, nsid, size_bytes);
 }
+Status Target::SetNamespaceAttached(std::string_view subnqn, uint32_t nsid, uint16_t port_id,
+                                    bool attached) {
+  return impl_->core->SetNamespaceAttached(subnqn, nsid, port_id, attached);
+}
 Status Target::SetAnaState(uint16_t port_id, uint32_t group, nvme::AnaState state) {
   return impl_->core->SetAnaState(port_id, group, state);
 }

@@ -58,6 +58,12 @@ class Target {
   Status AddNamespace(std::string_view subnqn, const NamespaceConfig& ns);   // AEN to hosts
   Status RemoveNamespace(std::string_view subnqn, uint32_t nsid);           // AEN to hosts
   Status ResizeNamespace(std::string_view subnqn, uint32_t nsid, uint64_t size_bytes);
+  // Detaches the namespace from (or re-attaches it to) the controllers of one port: through that
+  // port it is inactive (not listed, Identify zeroes, I/O gets Invalid Namespace) while every
+  // other port serves it unchanged. AEN to the port's hosts. Added after the contract was first
+  // fixed, for "namespace removed and re-added behind one port" (issues 4 and 5).
+  Status SetNamespaceAttached(std::string_view subnqn, uint32_t nsid, uint16_t port_id,
+                              bool attached);
   Status SetAnaState(uint16_t port_id, uint32_t group, nvme::AnaState state);  // ANA AEN
   Status SetPortEnabled(uint16_t port_id, bool enabled);  // disabling drops its connections
   Status DropConnections(uint16_t port_id);

@@ -5,6 +5,8 @@
 // keep-alive and delays are instant) and on reactor::Uring over 127.0.0.1, through the harness
 // of tests/reactor (one reactor runs both the target and the clients).
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <memory>
 #include <vector>
@@ -423,6 +425,88 @@ TEST_P(TargetTest, ResizeShowsInIdentify) {
   EXPECT_EQ(ns->nsze, 2 * kNsBytes / kBs);
   EXPECT_EQ(Code(Read(a.io, 1, 3000, 1)), 0);
   EXPECT_FALSE(target_->ResizeNamespace(kSubnqn, 1, 1000).ok());
+}
+
+TEST_P(TargetTest, NamespaceDetachedFromOnePortOnly) {
+  Assoc a = Associate(port1_);
+  Assoc b = Associate(port2_);
+  const auto data = Pattern(1024, 3);
+  ASSERT_EQ(Code(Write(b.io, 1, 10, data, true)), 0);
+  const uint16_t aer_a = a.admin->Submit(nvme::MakeAsyncEventRequest(0));
+  const uint16_t aer_b = b.admin->Submit(nvme::MakeAsyncEventRequest(0));
+  ASSERT_TRUE(target_->SetNamespaceAttached(kSubnqn, 1, 1, false).ok());
+  // Port 1's controller is told; port 2's is not.
+  auto aen = a.admin->Wait(aer_a);
+  ASSERT_TRUE(aen.has_value());
+  EXPECT_EQ(aen->cqe.dw0, 0x00040002u);
+  h_->RunFor(std::chrono::milliseconds(10));
+  EXPECT_FALSE(b.admin->HasReply(aer_b));
+  auto list = nvme::ChangedNsList::Decode(
+      GetLog(a.admin, nvme::LogId::kChangedNamespaces, 4096)->data);
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ(list->nsids, std::vector<uint32_t>{1});
+  // Through port 1 NSID 1 is inactive: not listed, Identify zeroes, no descriptors, I/O refused,
+  // not in the ANA log.
+  auto active = nvme::DecodeActiveNsList(Identify(a.admin, nvme::Cns::kActiveNamespaces, 0)->data);
+  EXPECT_EQ(*active, std::vector<uint32_t>{2});
+  auto id = Identify(a.admin, nvme::Cns::kNamespace, 1);
+  ASSERT_EQ(Code(id), 0);
+  EXPECT_EQ(id->data, std::vector<uint8_t>(nvme::kIdentifySize, 0));
+  EXPECT_EQ(Code(Identify(a.admin, nvme::Cns::kNsDescriptors, 1)), nvme::sc::kInvalidNamespace);
+  EXPECT_EQ(Code(Read(a.io, 1, 10, 2)), nvme::sc::kInvalidNamespace);
+  EXPECT_EQ(Code(Write(a.io, 1, 10, Pattern(1024, 4), true)), nvme::sc::kInvalidNamespace);
+  auto log = nvme::AnaLog::Decode(GetLog(a.admin, nvme::LogId::kAna, 4096)->data, 32);
+  ASSERT_TRUE(log.ok());
+  for (const auto& g : log->groups) EXPECT_EQ(g.nsids, g.grpid == 2 ? std::vector<uint32_t>{2}
+                                                                      : std::vector<uint32_t>{});
+  // Port 2 serves it unchanged, data included (the refused write did not land).
+  auto b_active =
+      nvme::DecodeActiveNsList(Identify(b.admin, nvme::Cns::kActiveNamespaces, 0)->data);
+  EXPECT_EQ(*b_active, (std::vector<uint32_t>{1, 2}));
+  EXPECT_EQ(Read(b.io, 1, 10, 2)->data, data);
+  EXPECT_EQ(target_->DescribeState()["subsystems"][1]["namespaces"][0]["detached_ports"],
+            nlohmann::json::array({1}));
+  // Re-attached: port 1 is told again and sees the same namespace and data.
+  const uint16_t aer_a2 = a.admin->Submit(nvme::MakeAsyncEventRequest(0));
+  ASSERT_TRUE(target_->SetNamespaceAttached(kSubnqn, 1, 1, true).ok());
+  ASSERT_TRUE(a.admin->Wait(aer_a2).has_value());
+  EXPECT_EQ(Read(a.io, 1, 10, 2)->data, data);
+  auto again = nvme::DecodeActiveNsList(Identify(a.admin, nvme::Cns::kActiveNamespaces, 0)->data);
+  EXPECT_EQ(*again, (std::vector<uint32_t>{1, 2}));
+  // Errors name what is missing.
+  EXPECT_EQ(target_->SetNamespaceAttached(kSubnqn, 9, 1, false).code(), Code::kNotFound);
+  EXPECT_EQ(target_->SetNamespaceAttached(kSubnqn, 1, 7, false).code(), Code::kNotFound);
+  EXPECT_EQ(target_->SetNamespaceAttached("nqn.2024-01.io.nvmpath:nope", 1, 1, false).code(),
+            Code::kNotFound);
+}
+
+TEST_P(TargetTest, FileNamespaceResizeChangesTheFile) {
+  char path[] = "/tmp/nvmpath-resize-XXXXXX";
+  const int fd = ::mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::ftruncate(fd, kNsBytes), 0);
+  ::close(fd);
+  NamespaceConfig nsc{.nsid = 7, .backend = BackendKind::kFile, .path = path, .block_size = kBs};
+  ASSERT_TRUE(target_->AddNamespace(kSubnqn, nsc).ok());
+  Assoc a = Associate(port1_);
+  const auto data = Pattern(kBs, 5);
+  ASSERT_EQ(Code(Write(a.io, 7, 100, data, true)), 0);
+  EXPECT_EQ(Code(Read(a.io, 7, 2048, 1)), nvme::sc::kLbaOutOfRange);
+  ASSERT_TRUE(target_->ResizeNamespace(kSubnqn, 7, 2 * kNsBytes).ok());
+  struct stat st {};
+  ASSERT_EQ(::stat(path, &st), 0);
+  EXPECT_EQ(static_cast<uint64_t>(st.st_size), 2 * kNsBytes);
+  auto id = nvme::IdentifyNamespace::Decode(Identify(a.admin, nvme::Cns::kNamespace, 7)->data);
+  ASSERT_TRUE(id.ok());
+  EXPECT_EQ(id->nsze, 2 * kNsBytes / kBs);
+  EXPECT_EQ(Read(a.io, 7, 4095, 1)->data, std::vector<uint8_t>(kBs, 0));  // grown: zeroes
+  EXPECT_EQ(Read(a.io, 7, 100, 1)->data, data);                          // kept
+  ASSERT_TRUE(target_->ResizeNamespace(kSubnqn, 7, kNsBytes / 2).ok());
+  ASSERT_EQ(::stat(path, &st), 0);
+  EXPECT_EQ(static_cast<uint64_t>(st.st_size), kNsBytes / 2);
+  EXPECT_EQ(Code(Read(a.io, 7, 1024, 1)), nvme::sc::kLbaOutOfRange);
+  EXPECT_EQ(Read(a.io, 7, 100, 1)->data, data);
+  ::unlink(path);
 }
 
 TEST_P(TargetTest, KeepAliveExpiryEndsTheAssociation) {

@@ -168,6 +168,19 @@ void RegisterTargetMethods(RpcDispatcher& d, Target& target) {
                 {{"subsystem", subsystem}, {"nsid", nsid}, {"size", size}});
   });
 
+  // ns_detach / ns_attach: the namespace goes away from (comes back to) one port's controllers.
+  for (auto [method, attach] : {std::pair<const char*, bool>{"ns_detach", false}, {"ns_attach", true}}) {
+    d.Register(method, [t, attach](const Json& params) -> Result<Json> {
+      NVMP_RETURN_IF_ERROR(CheckObject(params, "", {"subsystem", "nsid", "port"}));
+      Params p(params);
+      NVMP_ASSIGN_OR_RETURN(subsystem, p.String("subsystem"));
+      NVMP_ASSIGN_OR_RETURN(nsid, p.Uint<uint32_t>("nsid", 1, kNsidMax));
+      NVMP_ASSIGN_OR_RETURN(port, p.Uint<uint16_t>("port", 1, 65535));
+      return Done(t->SetNamespaceAttached(subsystem, nsid, port, attach),
+                  {{"subsystem", subsystem}, {"nsid", nsid}, {"port", port}});
+    });
+  }
+
   d.Register("ana_set", [t](const Json& params) -> Result<Json> {
     NVMP_RETURN_IF_ERROR(CheckObject(params, "", {"port", "group", "state"}));
     Params p(params);

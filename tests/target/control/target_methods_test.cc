@@ -137,6 +137,18 @@ TEST_F(TargetControlTest, NsRemoveAddResize) {
   EXPECT_EQ((*Namespace(State(), 5))["size_bytes"], 16u << 20);
 }
 
+TEST_F(TargetControlTest, NsDetachAndAttachOnePort) {
+  Json echo = Call("ns_detach", {{"subsystem", kNqn}, {"nsid", 1}, {"port", 2}});
+  EXPECT_EQ(echo["port"], 2);
+  EXPECT_EQ((*Namespace(State(), 1))["detached_ports"], Json::array({2}));
+  Call("ns_attach", {{"subsystem", kNqn}, {"nsid", 1}, {"port", 2}});
+  EXPECT_EQ((*Namespace(State(), 1))["detached_ports"], Json::array());
+  Status no_port = CallError("ns_detach", {{"subsystem", kNqn}, {"nsid", 1}, {"port", 9}});
+  EXPECT_NE(no_port.message().find("port 9"), std::string::npos) << no_port.ToString();
+  Status missing = CallError("ns_attach", {{"subsystem", kNqn}, {"nsid", 1}});
+  EXPECT_NE(missing.message().find("port"), std::string::npos) << missing.ToString();
+}
+
 TEST_F(TargetControlTest, PortDisableStopsListeningAndEnableComesBack) {
   uint16_t bound = runner_->ports()[1].bound_port;
   ASSERT_TRUE(TcpConnects(bound));
