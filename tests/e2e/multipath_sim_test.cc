@@ -11,6 +11,7 @@
 // on the head; faults are set through the target's control methods; the virtual clock advances.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -269,6 +270,33 @@ TEST_F(MultipathE2eTest, NamespaceRemovedAndReaddedQueuesThenResumes) {
   EXPECT_EQ(host_->counters().identity_mismatches, 0u);
 }
 
+// (d'') The namespace detached behind port 1 only (the optimized path): that path leaves the
+// head, I/O moves to port 2 with zero errors; attached again, the path returns and I/O with it.
+TEST_F(MultipathE2eTest, NamespaceDetachedBehindOnePortFailsOverAndReturns) {
+  StartTarget();
+  StartHost();
+  StartWorkload(14);
+  world_.RunFor(30ms);
+  OnTarget([&] { ASSERT_TRUE(target_->SetNamespaceAttached(kSubnqn, 1, 1, false).ok()); });
+  ASSERT_TRUE(world_.RunUntil([&] { return head()->path_count() == 1; }, 2s)) << Describe();
+  EXPECT_EQ(path(0), nullptr);
+  ASSERT_NE(path(1), nullptr);
+  const uint64_t p2_before = PathIos(1);
+  world_.RunFor(100ms);
+  EXPECT_GT(PathIos(1), p2_before + 50) << "I/O did not move to port 2";
+  EXPECT_TRUE(host_->controller(0)->live()) << "the controller itself must stay up";
+
+  OnTarget([&] { ASSERT_TRUE(target_->SetNamespaceAttached(kSubnqn, 1, 1, true).ok()); });
+  ASSERT_TRUE(world_.RunUntil([&] { return BothUsable(); }, 3s)) << Describe();
+  const uint64_t p1_back = PathIos(0);
+  world_.RunFor(100ms);
+  EXPECT_GT(PathIos(0), p1_back + 50) << "I/O did not return to the optimized path";
+  FinishWorkload();
+  EXPECT_EQ(host_->counters().paths_removed, 1u);
+  EXPECT_EQ(host_->counters().paths_added, 3u);
+  EXPECT_EQ(host_->counters().identity_mismatches, 0u);
+}
+
 // (d') ... and if it never comes back, queued I/O fails with kNoPath after queue_timeout.
 TEST_F(MultipathE2eTest, NamespaceRemovedForGoodFailsWithNoPath) {
   StartTarget();
@@ -290,9 +318,10 @@ TEST_F(MultipathE2eTest, NamespaceRemovedForGoodFailsWithNoPath) {
   EXPECT_GT(workload_->stats().errors, 0u);
 }
 
-// (e) Resize: every path reports the new size after the AEN and rescan; the head follows.
+// (e) Resize (of a file-backed namespace, so the file grows): every path reports the new size
+// after the AEN and rescan; the head follows.
 TEST_F(MultipathE2eTest, ResizeHeadCapacityFollows) {
-  StartTarget();
+  StartTarget(/*file_backed=*/true);
   StartHost();
   StartWorkload(6);
   world_.RunFor(30ms);
@@ -307,6 +336,9 @@ TEST_F(MultipathE2eTest, ResizeHeadCapacityFollows) {
       << Describe();
   EXPECT_EQ(host_->scanner(0)->counters().resizes, 1u);
   EXPECT_EQ(host_->scanner(1)->counters().resizes, 1u);
+  struct stat st {};
+  ASSERT_EQ(::stat(file_.c_str(), &st), 0);
+  EXPECT_EQ(static_cast<uint64_t>(st.st_size), 2 * kNsBytes);
   world_.RunFor(50ms);
   FinishWorkload();
 }
