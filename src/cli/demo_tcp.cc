@@ -42,8 +42,6 @@ struct Step {
   double fraction;
   std::string what;
   std::function<Status(target::Target&)> act;
-  // The target may not support it yet: kUnsupported makes the event "not played", not a failure.
-  bool may_be_unsupported = false;
 };
 
 // What one path index has sent over the whole run. The PathNs behind a path index is replaced
@@ -426,25 +424,22 @@ std::vector<Step> TcpDemo::Schedule() {
        }},
       {0.45, "ANA: port 2 optimized",
        [](target::Target& t) { return t.SetAnaState(2, 1, AnaState::kOptimized); }},
-      {0.525, "namespace 1 removed from the subsystem (gone behind both ports)",
+      {0.50, "namespace 1 detached behind port 2 (port 1 still serves it)",
+       [](target::Target& t) { return t.SetNamespaceAttached(kSubnqn, kNsid, 2, false); }},
+      {0.55, "namespace 1 attached behind port 2 again",
+       [](target::Target& t) { return t.SetNamespaceAttached(kSubnqn, kNsid, 2, true); }},
+      {0.60, "namespace 1 removed from the subsystem (gone behind both ports)",
        [](target::Target& t) { return t.RemoveNamespace(kSubnqn, kNsid); }},
-      {0.575,
+      {0.64,
        lose ? "namespace 1 added back, EMPTY (test: data lost)"
             : "namespace 1 added back (same file, data kept)",
        [this, lose](target::Target& t) { return t.AddNamespace(kSubnqn, Namespace(lose)); }},
-      {0.65, fmt::format("namespace 1 grown to {} MiB", 2 * kNsBytes >> 20),
-       [this](target::Target& t) {
-         // A file namespace takes the file's size: grow the file, then tell the target.
-         if (!options_.TEST_lose_data_on_readd &&
-             ::truncate(file_.c_str(), static_cast<off_t>(2 * kNsBytes)) != 0) {
-           return ErrnoStatus("growing " + file_, errno);
-         }
-         return t.ResizeNamespace(kSubnqn, kNsid, 2 * kNsBytes);
-       },
-       /*may_be_unsupported=*/true},
-      {0.75, "connections on port 2 dropped",
+      {0.70, fmt::format("namespace 1 grown to {} MiB (the target extends the file)",
+                         2 * kNsBytes >> 20),
+       [](target::Target& t) { return t.ResizeNamespace(kSubnqn, kNsid, 2 * kNsBytes); }},
+      {0.78, "connections on port 2 dropped",
        [](target::Target& t) { return t.DropConnections(2); }},
-      {0.85, "connections on both ports dropped",
+      {0.88, "connections on both ports dropped",
        [](target::Target& t) {
          NVMP_RETURN_IF_ERROR(t.DropConnections(1));
          return t.DropConnections(2);
@@ -490,8 +485,7 @@ TcpDemoResult TcpDemo::Run() {
       OpenWindow(step.what, Status::Ok());
       Status st = OnTarget(step.act);
       pending_.status = st;
-      pending_.skipped = step.may_be_unsupported && st.code() == Code::kUnsupported;
-      if (!st.ok() && !pending_.skipped) {
+      if (!st.ok()) {
         result_.failures.push_back(
             fmt::format("the target refused \"{}\": {}", step.what, st.ToString()));
       }
@@ -563,10 +557,7 @@ TcpDemoResult RunTcpDemo(const TcpDemoOptions& options, const DemoProgress& prog
 
 std::string FormatEvent(const TcpDemoResult& result, const DemoEvent& e) {
   std::string s = fmt::format("t={:5.2f}s  {}\n", ToSeconds(e.at), e.what);
-  if (e.skipped) {
-    s += fmt::format("           not played, the target cannot do it yet: {}\n",
-                     e.status.ToString());
-  } else if (!e.status.ok()) {
+  if (!e.status.ok()) {
     s += fmt::format("           the target refused: {}\n", e.status.ToString());
   }
   for (const DemoNote& n : e.notes) s += fmt::format("           +{:>7}  {}\n", Ms(n.at), n.what);

@@ -10,12 +10,11 @@
 //
 // The schedule, as fractions of the run: port 1 disabled and re-enabled; ANA flips (port 1
 // inaccessible, then port 1 optimized / port 2 non-optimized, then both optimized); the
-// namespace removed from the subsystem and added back (the target cannot hide a namespace behind
-// one port only, so both paths lose it: the head has no path and queues its I/O until it returns;
-// the file backend keeps the data); the namespace grown to twice its size (the demo grows the
-// file, then calls ResizeNamespace; a target that cannot resize a file namespace answers
-// kUnsupported and the event is shown as not played, not as a failure); the connections of
-// port 2 dropped, then those of both ports. Each event gets a window until the next one, in which
+// namespace detached behind port 2 and attached again (that path leaves the head and returns
+// while port 1 keeps serving); the namespace removed from the subsystem and added back (both
+// paths lose it: the head has no path and queues its I/O until it returns; the file backend
+// keeps the data); the namespace grown to twice its size (the target extends the file); the
+// connections of port 2 dropped, then those of both ports. Each event gets a window until the next one, in which
 // the host's reaction is measured: path state transitions with their times, failovers, requeues,
 // application errors, I/O per path, and the longest pause without a completion.
 //
@@ -57,7 +56,6 @@ struct DemoEvent {
   Duration at{0};        // since the workload started
   std::string what;      // "port 1 disabled"
   Status status;         // what the target said to the control call
-  bool skipped = false;  // kUnsupported from a step the target may not support yet
   std::vector<DemoNote> notes;
   Duration window{0};
   uint64_t completed = 0;  // I/Os completed OK in the window
