@@ -172,19 +172,41 @@ void UringStreamCore::OnRecv(int res) {
 
 void UringStreamCore::Send(std::span<const uint8_t> bytes) {
   if (state_ != State::kOpen || bytes.empty()) return;
-  // Copy into the last block if it fits; big sends get a block of their own.
-  if (!pending_.empty() && pending_.back().capacity() - pending_.back().size() >= bytes.size()) {
-    pending_.back().insert(pending_.back().end(), bytes.begin(), bytes.end());
-  } else {
-    std::vector<uint8_t> block;
-    block.reserve(std::max(bytes.size(), kBlockSize));
-    block.insert(block.end(), bytes.begin(), bytes.end());
-    pending_.push_back(std::move(block));
+  // Fill the last block, then whole blocks: every block is kBlockSize, so a sent one can be
+  // reused for any later send (a big send in a block of its own would be a fresh mmap and page
+  // faults each time, above glibc's mmap threshold).
+  while (!bytes.empty()) {
+    if (pending_.empty() || pending_.back().size() == kBlockSize) pending_.push_back(TakeBlock());
+    std::vector<uint8_t>& block = pending_.back();
+    const size_t n = std::min(bytes.size(), kBlockSize - block.size());
+    block.insert(block.end(), bytes.begin(), bytes.begin() + static_cast<ptrdiff_t>(n));
+    bytes = bytes.subspan(n);
   }
   if (!flush_scheduled_ && !send_in_flight_) {
     flush_scheduled_ = true;
     loop_->ScheduleFlush(shared_from_this());
   }
+}
+
+std::vector<uint8_t> UringStreamCore::TakeBlock() {
+  if (spare_.empty()) {
+    std::vector<uint8_t> block;
+    block.reserve(kBlockSize);
+    return block;
+  }
+  std::vector<uint8_t> block = std::move(spare_.back());
+  spare_.pop_back();
+  NVMP_ASSERT(block.empty() && block.capacity() >= kBlockSize);
+  return block;
+}
+
+void UringStreamCore::RecycleSent() {
+  for (auto& block : sending_) {
+    if (spare_.size() >= kSpareBlocksMax) break;
+    block.clear();
+    spare_.push_back(std::move(block));
+  }
+  sending_.clear();
 }
 
 void UringStreamCore::Flush() {
@@ -259,7 +281,7 @@ void UringStreamCore::OnSend(int res) {
     SubmitSend();
     return;
   }
-  sending_.clear();
+  RecycleSent();
   iov_.clear();
   if (!pending_.empty() && !flush_scheduled_) {
     flush_scheduled_ = true;

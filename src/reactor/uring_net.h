@@ -5,8 +5,9 @@
 // operations in flight (receive, send; each a UringOp member of the core holding a reference to
 // it while in flight), so the handle can be destroyed at any time. Receives land in one
 // kRecvBufferSize buffer per stream and are handed to on_receive in place; the next receive is
-// armed after the callback returns. Send() copies into blocks; at the end of the loop turn all
-// queued blocks leave in one sendmsg (one iovec per block), short sends resubmit the rest.
+// armed after the callback returns. Send() copies into kBlockSize blocks, reused once sent; at the
+// end of the loop turn all queued blocks leave in one sendmsg (one iovec per block), short sends
+// resubmit the rest.
 // Thread: the owning Uring's loop thread.
 #pragma once
 
@@ -28,6 +29,8 @@ class UringStreamCore final : public UringHandle,
  public:
   static constexpr size_t kRecvBufferSize = 128 << 10;
   static constexpr size_t kBlockSize = 64 << 10;
+  // Sent blocks kept for reuse per stream: 1 MiB, a turn's worth of 128 KiB reads at QD8.
+  static constexpr size_t kSpareBlocksMax = 16;
 
   // Takes ownership of the connected socket `fd`.
   UringStreamCore(Uring* loop, int fd, std::string description);
@@ -67,6 +70,8 @@ class UringStreamCore final : public UringHandle,
 
   void ArmRecv();
   void SubmitSend();
+  std::vector<uint8_t> TakeBlock();  // an empty block of kBlockSize capacity
+  void RecycleSent();                // sending_ -> spare_ (up to kSpareBlocksMax)
   void OnRecv(int res);
   void OnSend(int res);
   // The stream ended (peer close or error): report once, if the user still listens.
@@ -95,6 +100,7 @@ class UringStreamCore final : public UringHandle,
   bool flush_scheduled_ = false;
   std::vector<std::vector<uint8_t>> pending_;  // queued since the last flush
   std::vector<std::vector<uint8_t>> sending_;  // owned by the sendmsg in flight
+  std::vector<std::vector<uint8_t>> spare_;    // sent, empty, ready for reuse
   std::vector<iovec> iov_;
   size_t iov_next_ = 0;  // first iovec not yet fully sent
   msghdr msg_{};

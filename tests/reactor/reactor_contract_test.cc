@@ -379,8 +379,26 @@ TEST_P(ReactorContract, FileWriteThenReadBackAtOffset) {
   ASSERT_TRUE(h_->RunUntil([&] { return read.has_value(); }));
   ASSERT_TRUE(read->ok());
   EXPECT_EQ(hole, std::vector<uint8_t>(4096, 0));
+
+  // Truncate grows with zeroes and shrinks, keeping what lies below the new end.
+  ASSERT_TRUE((*f)->Truncate(1 << 20).ok());
+  EXPECT_EQ(*(*f)->Size(), 1u << 20);
+  ASSERT_TRUE((*f)->Truncate(4096 + 512).ok());
+  EXPECT_EQ(*(*f)->Size(), 4096u + 512u);
+  std::vector<uint8_t> kept(1024, 0);
+  read.reset();
+  (*f)->Read(4096, kept, [&](Result<size_t> n) { read = std::move(n); });
+  ASSERT_TRUE(h_->RunUntil([&] { return read.has_value(); }));
+  ASSERT_TRUE(read->ok());
+  EXPECT_EQ(**read, 512u) << "a read past the new end is short";
+  EXPECT_TRUE(std::equal(kept.begin(), kept.begin() + 512, data.begin()));
   f->reset();
   unlink(path);
+  auto ro = r()->OpenFile("/proc/self/status", OpenMode::kReadOnly);
+  ASSERT_TRUE(ro.ok());
+  Status cannot = (*ro)->Truncate(0);
+  EXPECT_FALSE(cannot.ok());
+  EXPECT_NE(cannot.message().find("/proc/self/status"), std::string::npos) << cannot.ToString();
 }
 
 TEST_P(ReactorContract, OpenMissingFileFails) {
