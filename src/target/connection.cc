@@ -342,7 +342,8 @@ void Connection::Emit(const std::shared_ptr<Request>& req, CmdResult& result) {
   cqe.dw0 = result.dw0;
   cqe.dw1 = result.dw1;
 
-  std::vector<uint8_t> out;
+  // Header, data and digest go to the stream one by one: the stream copies each into its send
+  // blocks, so the data is copied once here, not again into a PDU buffer first.
   bool success_sent = false;
   if (result.status.ok() && !result.data.empty() && !req->host_to_ctrl) {
     const uint32_t total =
@@ -359,12 +360,24 @@ void Connection::Emit(const std::shared_ptr<Request>& req, CmdResult& result) {
       c2h.success = last && core_->config().c2h_success && sq_flow_control_disabled_ &&
                     result.dw0 == 0 && result.dw1 == 0;
       success_sent = c2h.success;
-      tcp::AppendC2HData(out, c2h, std::span<const uint8_t>(result.data.data() + off, n), opts_);
+      const auto chunk = std::span<const uint8_t>(result.data.data() + off, n);
+      scratch_.clear();
+      tcp::AppendC2HDataPrefix(scratch_, c2h, n, opts_);
+      stream_->Send(scratch_);
+      stream_->Send(chunk);
+      if (opts_.ddgst) {
+        scratch_.clear();
+        tcp::AppendDataDigest(scratch_, chunk);
+        stream_->Send(scratch_);
+      }
       off += n;
     }
   }
-  if (!success_sent) tcp::AppendCapsuleResp(out, cqe, opts_);
-  stream_->Send(out);
+  if (!success_sent) {
+    scratch_.clear();
+    tcp::AppendCapsuleResp(scratch_, cqe, opts_);
+    stream_->Send(scratch_);
+  }
 }
 
 }  // namespace nvmpath::target

@@ -91,6 +91,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::unique_ptr<reactor::Stream> stream_;
   tcp::PduDecoder decoder_;
   tcp::EncodeOptions opts_;
+  std::vector<uint8_t> scratch_;  // PDU headers on their way to the stream (reused, no malloc)
   ConnectionState state_ = ConnectionState::kAwaitIcReq;
   Controller* ctrl_ = nullptr;
   uint16_t qid_ = 0;

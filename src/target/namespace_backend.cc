@@ -1,40 +1,86 @@
 #include "target/namespace_backend.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <vector>
+
+#include <fmt/format.h>
 
 namespace nvmpath::target {
 namespace {
 
+// The blocks live in an anonymous mapping: pages are zero until written (no up-front memset of
+// the whole namespace), and with transparent huge pages on request (`madvise` mode, Debian's
+// default) a random 4 KiB read misses the TLB once per 2 MiB instead of once per 4 KiB — the
+// memcpy out of a 1 GiB namespace was a third of the target's CPU on 4 KiB random reads.
 class MemoryBackend final : public Backend {
  public:
-  explicit MemoryBackend(uint64_t size) : bytes_(size, 0) {}
+  static Result<std::shared_ptr<Backend>> Make(uint64_t size) {
+    auto b = std::make_shared<MemoryBackend>();
+    NVMP_RETURN_IF_ERROR(b->Map(size));
+    return std::shared_ptr<Backend>(std::move(b));
+  }
+  ~MemoryBackend() override {
+    if (bytes_ != nullptr) munmap(bytes_, size_);
+  }
   const char* kind_name() const override { return "memory"; }
-  uint64_t size_bytes() const override { return bytes_.size(); }
+  uint64_t size_bytes() const override { return size_; }
   void Read(uint64_t offset, std::span<uint8_t> out, Done done) override {
-    std::memcpy(out.data(), bytes_.data() + offset, out.size());
+    std::memcpy(out.data(), bytes_ + offset, out.size());
     done(Status::Ok());
   }
   void Write(uint64_t offset, std::span<const uint8_t> in, Done done) override {
-    std::memcpy(bytes_.data() + offset, in.data(), in.size());
+    std::memcpy(bytes_ + offset, in.data(), in.size());
     done(Status::Ok());
   }
   void WriteZeroes(uint64_t offset, uint64_t length, Done done) override {
-    std::memset(bytes_.data() + offset, 0, length);
+    std::memset(bytes_ + offset, 0, length);
     done(Status::Ok());
   }
   void Deallocate(uint64_t offset, uint64_t length, Done done) override {
     WriteZeroes(offset, length, std::move(done));
   }
   void Flush(Done done) override { done(Status::Ok()); }
+  // Growing keeps the data and adds zero pages; shrinking unmaps the tail, so growing again
+  // later reads zeroes there, as a fresh namespace would.
   Status Resize(uint64_t size) override {
-    bytes_.resize(size, 0);
+    if (size == size_) return Status::Ok();
+    if (bytes_ == nullptr || size == 0) {
+      if (bytes_ != nullptr) munmap(bytes_, size_);
+      bytes_ = nullptr;
+      size_ = 0;
+      return Map(size);
+    }
+    void* p = mremap(bytes_, size_, size, MREMAP_MAYMOVE);
+    if (p == MAP_FAILED) {
+      return ErrnoStatus(fmt::format("memory namespace: resize {} to {} bytes", size_, size), errno);
+    }
+    bytes_ = static_cast<uint8_t*>(p);
+    size_ = size;
+    Advise();
     return Status::Ok();
   }
 
  private:
-  std::vector<uint8_t> bytes_;
+  Status Map(uint64_t size) {
+    if (size == 0) return Status::Ok();
+    void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+      return ErrnoStatus(fmt::format("memory namespace: map {} bytes", size), errno);
+    }
+    bytes_ = static_cast<uint8_t*>(p);
+    size_ = size;
+    Advise();
+    return Status::Ok();
+  }
+  // Best effort: without THP (or with it off) the mapping works with 4 KiB pages.
+  void Advise() { (void)madvise(bytes_, size_, MADV_HUGEPAGE); }
+
+  uint8_t* bytes_ = nullptr;
+  uint64_t size_ = 0;
 };
 
 class NullBackend final : public Backend {
@@ -127,7 +173,7 @@ class FileBackend final : public Backend, public std::enable_shared_from_this<Fi
 Result<std::shared_ptr<Backend>> MakeBackend(const NamespaceConfig& config, reactor::Reactor* r) {
   switch (config.backend) {
     case BackendKind::kMemory:
-      return std::shared_ptr<Backend>(std::make_shared<MemoryBackend>(config.size_bytes));
+      return MemoryBackend::Make(config.size_bytes);
     case BackendKind::kNull:
       return std::shared_ptr<Backend>(std::make_shared<NullBackend>(config.size_bytes));
     case BackendKind::kFile: {

@@ -1,4 +1,4 @@
-// target::Backend — where a namespace's blocks live: memory (a byte vector), a file or block
+// target::Backend — where a namespace's blocks live: memory (an anonymous mapping), a file or block
 // device (through the reactor's asynchronous File), or null (reads zeroes, writes discarded).
 //
 // Thread: a backend belongs to the target's control reactor (reactors[0]); every call and every
