@@ -23,7 +23,8 @@ Result<std::unique_ptr<Uring>> Uring::Create(unsigned index) {
 Uring::Uring(unsigned index) : index_(index) {}
 
 Status Uring::Init() {
-  const int rc = io_uring_queue_init(kQueueDepth, &ring_, 0);
+  int rc = io_uring_queue_init(kQueueDepth, &ring_, IORING_SETUP_COOP_TASKRUN);
+  if (rc == -EINVAL) rc = io_uring_queue_init(kQueueDepth, &ring_, 0);
   if (rc < 0) return ErrnoStatus("io_uring_queue_init", -rc);
   ring_ready_ = true;
   // Blocking on purpose: io_uring returns -EAGAIN for reads of an O_NONBLOCK fd instead of
