@@ -236,7 +236,9 @@ void TcpDemo::Teardown() {
     (void)host_.release();
     (void)host_loop_.release();
   } else {
-    if (host_loop_) host_loop_->RunOnce(10ms);  // let the last posted tasks run
+    // Let the last posted tasks run, the heads' messages among them.
+    if (host_loop_) host_loop_->RunOnce(10ms);
+    if (host_) RunHostUntil([&] { return host_->head_messages_in_flight() == 0; }, 5s);
     workload_.reset();
     host_.reset();
   }

@@ -87,6 +87,11 @@ class Head : private blk::PathObserver {
   size_t path_count() const { return latest_->paths.size(); }
   uint64_t generation() const { return latest_->generation; }
 
+  // Messages this head posted between its reactors and not yet handled. Shutdown's `done` can
+  // run while one is still on its way (an install acknowledged to home, a counter reset on a
+  // shard); the head may be destroyed only once this is 0. Any thread.
+  int messages_in_flight() const { return messages_in_flight_.load(); }
+
   // Sums every reactor's counters; `done` runs on home. Safe across threads.
   void CollectStats(std::function<void(HeadStats)> done);
   // The same, read directly. REQUIRES: the reactors are not running (simulation, tests).
@@ -96,8 +101,6 @@ class Head : private blk::PathObserver {
   // simulator. REQUIRES: single-threaded (reactor::Sim): it reads the home view from any reactor.
   using FailureProbe = std::function<void(const blk::Bio& bio, bool usable_path)>;
   void TEST_SetFailureProbe(FailureProbe probe) { failure_probe_ = std::move(probe); }
-  // Messages posted and not yet handled (must be 0 before destruction).
-  int TEST_MessagesInFlight() const { return messages_in_flight_.load(); }
 
  private:
   // Attempt completions arrive per slot, so the head knows the path without the Bio carrying it.

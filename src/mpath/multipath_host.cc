@@ -183,6 +183,12 @@ Head* MultipathHost::head(uint32_t nsid) const {
   return it == heads_.end() ? nullptr : it->second.head.get();
 }
 
+int MultipathHost::head_messages_in_flight() const {
+  int n = 0;
+  for (auto& [nsid, e] : heads_) n += e.head->messages_in_flight();
+  return n;
+}
+
 std::vector<uint32_t> MultipathHost::nsids() const {
   std::vector<uint32_t> out;
   for (auto& [nsid, e] : heads_) out.push_back(nsid);

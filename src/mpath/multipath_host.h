@@ -80,11 +80,14 @@ class MultipathHost final : private host::NamespaceScanner::Listener {
   void Start(std::function<void(Status)> done);
   // Deletes every controller (in-flight I/O fails over, then fails when no path is left), removes
   // every path from its head, shuts every head down (queued I/O fails with kNoPath). `done` runs
-  // when all of it is over; the host may be destroyed then.
+  // when all of it is over; the host may be destroyed once head_messages_in_flight() is 0 too.
   void Shutdown(std::function<void()> done);
 
   // The head of `nsid`, or nullptr. Valid until the host is destroyed.
   Head* head(uint32_t nsid) const;
+  // Sum of every head's messages_in_flight(): after Shutdown, destroy the host only once this
+  // is 0 (turn every reactor until it is). Home reactor.
+  int head_messages_in_flight() const;
   std::vector<uint32_t> nsids() const;
   // Problems the operator should see (identity mismatches, bad identify data, ANA log errors),
   // newest last.

@@ -698,6 +698,11 @@ void TcpStorm::Teardown() {
     hung_ = true;
     return;
   }
+  if (!RunUntil([&] { return host_->head_messages_in_flight() == 0; }, kSettleLimit)) {
+    Violation("head messages still in flight after host Shutdown");
+    hung_ = true;
+    return;
+  }
   workloads_.clear();
   heads_.clear();
   host_.reset();
