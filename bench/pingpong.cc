@@ -12,12 +12,19 @@
 // take, so the figure is what the kernel's loopback path allows; at depth 32 batching lets the
 // kernel coalesce, as an event loop does. bench/README.md says why not io_uring.
 //
+// With --connections N (N > 1) the same depth is spread over N connections, as a multipath host
+// spreads it over paths with round-robin: each reply's new request goes to the next connection
+// in turn, and both sides wait for the first ready socket in poll() before reading each ready
+// one. So "N connections vs 1 at the same depth" is what the kernel charges for splitting one
+// stream of small exchanges into N, with nothing of nvmpath in it.
+//
 // Reports per depth: operations per second, and round-trip time (request sent → whole reply
 // received) mean, p50 and p99 in microseconds, over a measured window after a warm-up.
 #include <arpa/inet.h>
 #include <fmt/format.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/socket.h>
@@ -43,6 +50,7 @@ using Clock = std::chrono::steady_clock;
 
 struct Options {
   std::vector<unsigned> depths = {1, 32};
+  unsigned connections = 1;
   double seconds = 3.0;
   double warmup = 0.5;
   int server_cpu = 0;
@@ -56,6 +64,7 @@ struct Options {
 
 struct RunResult {
   unsigned depth = 0;
+  unsigned connections = 1;
   uint64_t ops = 0;
   double seconds = 0;
   double ops_per_s = 0;
@@ -139,37 +148,84 @@ void SendAll(int fd, const uint8_t* p, size_t n) {
   }
 }
 
-// Answers every complete request with one reply until the client closes.
+// One connection's receive side: bytes of a partial message kept from the last recv.
+struct Inbox {
+  std::vector<uint8_t> bytes;
+  size_t have = 0;
+  explicit Inbox(size_t size) : bytes(size) {}
+  // Reads what has arrived; returns the number of whole messages of `unit` bytes now held.
+  size_t Read(int fd, size_t unit, bool spin, const char* who) {
+    ssize_t got = Recv(fd, bytes.data() + have, bytes.size() - have, spin);
+    if (got < 0) DieErrno(fmt::format("{} recv", who));
+    if (got == 0) return SIZE_MAX;
+    have += static_cast<size_t>(got);
+    return have / unit;
+  }
+  void Consume(size_t used) {
+    std::memmove(bytes.data(), bytes.data() + used, have - used);
+    have -= used;
+  }
+};
+
+// Waits until at least one of `fds` is readable; returns the readable ones' indexes. One
+// connection (or --spin, which allows only one) needs no poll: its recv is the wait.
+std::vector<size_t> Ready(const std::vector<int>& fds, bool spin, const char* who) {
+  std::vector<size_t> ready;
+  if (fds.size() == 1 || spin) {
+    for (size_t i = 0; i < fds.size(); ++i) ready.push_back(i);
+    return ready;
+  }
+  std::vector<pollfd> p(fds.size());
+  for (size_t i = 0; i < fds.size(); ++i) p[i] = pollfd{fds[i], POLLIN, 0};
+  for (;;) {
+    int n = poll(p.data(), p.size(), -1);
+    if (n > 0) break;
+    if (n < 0 && errno != EINTR) DieErrno(fmt::format("{} poll", who));
+  }
+  for (size_t i = 0; i < p.size(); ++i) {
+    if (p[i].revents != 0) ready.push_back(i);
+  }
+  return ready;
+}
+
+// Answers every complete request with one reply on its connection until the client closes.
 void Serve(int listen_fd, const Options& o) {
   Pin(o.server_cpu, "server");
-  int fd = accept(listen_fd, nullptr, nullptr);
-  if (fd < 0) DieErrno("accept");
-  SetNoDelay(fd);
-  SetCongestion(fd, o.congestion);
-  std::vector<uint8_t> in(64 * 1024);
-  size_t have = 0;  // bytes of a partial request kept from the last recv
+  std::vector<int> fds;
+  std::vector<Inbox> inboxes;
+  for (unsigned c = 0; c < o.connections; ++c) {
+    int fd = accept(listen_fd, nullptr, nullptr);
+    if (fd < 0) DieErrno("accept");
+    SetNoDelay(fd);
+    SetCongestion(fd, o.congestion);
+    fds.push_back(fd);
+    inboxes.emplace_back(64 * 1024);
+  }
   std::vector<uint8_t> reply_template(o.reply_bytes, 0xA5);
   std::vector<uint8_t> out;
-  for (;;) {
-    ssize_t got = Recv(fd, in.data() + have, in.size() - have, o.spin);
-    if (got < 0) DieErrno("server recv");
-    if (got == 0) break;
-    have += static_cast<size_t>(got);
-    const size_t n = have / o.request_bytes;
-    out.clear();
-    for (size_t i = 0; i < n; ++i) {
-      // The reply carries the request's first 8 bytes back (as C2HData carries the CID).
-      const size_t at = out.size();
-      out.insert(out.end(), reply_template.begin(), reply_template.end());
-      std::memcpy(out.data() + at, in.data() + i * o.request_bytes,
-                  std::min<size_t>(8, o.request_bytes));
+  size_t open = fds.size();
+  while (open > 0) {
+    for (size_t c : Ready(fds, o.spin, "server")) {
+      if (fds[c] < 0) continue;
+      const size_t n = inboxes[c].Read(fds[c], o.request_bytes, o.spin, "server");
+      if (n == SIZE_MAX) {
+        close(fds[c]);
+        fds[c] = -1;
+        --open;
+        continue;
+      }
+      out.clear();
+      for (size_t i = 0; i < n; ++i) {
+        // The reply carries the request's first 8 bytes back (as C2HData carries the CID).
+        const size_t at = out.size();
+        out.insert(out.end(), reply_template.begin(), reply_template.end());
+        std::memcpy(out.data() + at, inboxes[c].bytes.data() + i * o.request_bytes,
+                    std::min<size_t>(8, o.request_bytes));
+      }
+      inboxes[c].Consume(n * o.request_bytes);
+      if (!out.empty()) SendAll(fds[c], out.data(), out.size());
     }
-    const size_t used = n * o.request_bytes;
-    std::memmove(in.data(), in.data() + used, have - used);
-    have -= used;
-    if (!out.empty()) SendAll(fd, out.data(), out.size());
   }
-  close(fd);
 }
 
 double Percentile(std::vector<double>& v, double q) {
@@ -187,7 +243,7 @@ RunResult RunDepth(unsigned depth, const Options& o) {
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = 0;
   if (bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) DieErrno("bind 127.0.0.1");
-  if (listen(lfd, 1) != 0) DieErrno("listen");
+  if (listen(lfd, static_cast<int>(o.connections)) != 0) DieErrno("listen");
   socklen_t len = sizeof addr;
   if (getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) DieErrno("getsockname");
   std::thread server([lfd, &o] { Serve(lfd, o); });
@@ -195,25 +251,44 @@ RunResult RunDepth(unsigned depth, const Options& o) {
   RunResult result;
   std::thread client([&] {
     Pin(o.client_cpu, "client");
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) DieErrno("socket");
-    SetCongestion(fd, o.congestion);
-    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) DieErrno("connect");
-    SetNoDelay(fd);
-    result.congestion = Congestion(fd);
+    const size_t nconn = o.connections;
+    std::vector<int> fds;
+    for (size_t c = 0; c < nconn; ++c) {
+      int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (fd < 0) DieErrno("socket");
+      SetCongestion(fd, o.congestion);
+      if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) DieErrno("connect");
+      SetNoDelay(fd);
+      fds.push_back(fd);
+    }
+    result.congestion = Congestion(fds[0]);
     std::vector<uint8_t> request(o.request_bytes, 0x5A);
-    std::vector<uint8_t> out;
-    std::vector<uint8_t> in(std::max<size_t>(256 * 1024, 2 * o.reply_bytes));
-    size_t have = 0;
-    std::deque<Clock::time_point> sent;  // one connection, FIFO server: replies come in order
+    std::vector<std::vector<uint8_t>> out(nconn);
+    std::vector<Inbox> inboxes;
+    for (size_t c = 0; c < nconn; ++c) {
+      inboxes.emplace_back(std::max<size_t>(256 * 1024, 2 * o.reply_bytes));
+    }
+    // FIFO server per connection: each connection's replies come in the order of its requests.
+    std::vector<std::deque<Clock::time_point>> sent(nconn);
+    size_t outstanding = 0;
+    size_t next = 0;  // round-robin: the connection the next request goes to
     std::vector<double> rtts;
     rtts.reserve(1 << 20);
     uint64_t seq = 0;
     auto queue_request = [&](Clock::time_point now) {
       std::memcpy(request.data(), &seq, std::min<size_t>(8, o.request_bytes));
       ++seq;
-      out.insert(out.end(), request.begin(), request.end());
-      sent.push_back(now);
+      out[next].insert(out[next].end(), request.begin(), request.end());
+      sent[next].push_back(now);
+      next = (next + 1) % nconn;
+      ++outstanding;
+    };
+    auto send_queued = [&] {
+      for (size_t c = 0; c < nconn; ++c) {
+        if (out[c].empty()) continue;
+        SendAll(fds[c], out[c].data(), out[c].size());
+        out[c].clear();
+      }
     };
 
     const Clock::time_point start = Clock::now();
@@ -222,38 +297,34 @@ RunResult RunDepth(unsigned depth, const Options& o) {
     const auto window_end = window_start + std::chrono::duration_cast<Clock::duration>(
                                                std::chrono::duration<double>(o.seconds));
     for (unsigned i = 0; i < depth; ++i) queue_request(Clock::now());
-    SendAll(fd, out.data(), out.size());
-    out.clear();
+    send_queued();
     uint64_t ops = 0;
     bool issuing = true;
-    while (!sent.empty()) {
-      ssize_t got = Recv(fd, in.data() + have, in.size() - have, o.spin);
-      if (got < 0) DieErrno("client recv");
-      if (got == 0) Die("the server closed the connection early");
-      have += static_cast<size_t>(got);
-      const Clock::time_point now = Clock::now();
-      const size_t n = have / o.reply_bytes;
-      if (n == 0) continue;
-      if (now >= window_end) issuing = false;
-      for (size_t i = 0; i < n; ++i) {
-        const Clock::time_point t0 = sent.front();
-        sent.pop_front();
-        if (now >= window_start && now < window_end) {
-          ++ops;
-          rtts.push_back(std::chrono::duration<double, std::micro>(now - t0).count());
+    while (outstanding > 0) {
+      for (size_t c : Ready(fds, o.spin, "client")) {
+        if (sent[c].empty()) continue;  // nothing owed on it: a recv would wait forever
+        const size_t n = inboxes[c].Read(fds[c], o.reply_bytes, o.spin, "client");
+        if (n == SIZE_MAX) Die("the server closed the connection early");
+        if (n == 0) continue;
+        const Clock::time_point now = Clock::now();
+        if (now >= window_end) issuing = false;
+        for (size_t i = 0; i < n; ++i) {
+          const Clock::time_point t0 = sent[c].front();
+          sent[c].pop_front();
+          --outstanding;
+          if (now >= window_start && now < window_end) {
+            ++ops;
+            rtts.push_back(std::chrono::duration<double, std::micro>(now - t0).count());
+          }
+          if (issuing) queue_request(now);
         }
-        if (issuing) queue_request(now);
+        inboxes[c].Consume(n * o.reply_bytes);
       }
-      const size_t used = n * o.reply_bytes;
-      std::memmove(in.data(), in.data() + used, have - used);
-      have -= used;
-      if (!out.empty()) {
-        SendAll(fd, out.data(), out.size());
-        out.clear();
-      }
+      send_queued();
     }
-    close(fd);
+    for (int fd : fds) close(fd);
     result.depth = depth;
+    result.connections = o.connections;
     result.ops = ops;
     result.seconds = o.seconds;
     result.ops_per_s = static_cast<double>(ops) / o.seconds;
@@ -275,7 +346,7 @@ int main(int argc, char** argv) {
   Options o;
   CLI::App app{
       "Loopback TCP ping-pong in the shape of a 4 KiB NVMe/TCP read: 72-byte request, "
-      "4 KiB + 48-byte reply, N requests outstanding on one connection"};
+      "4 KiB + 48-byte reply, N requests outstanding over one connection or several"};
   app.add_option("--depth", o.depths, "Requests outstanding (several: one run each)")
       ->delimiter(',')
       ->check(CLI::Range(1u, 4096u))
@@ -300,9 +371,21 @@ int main(int argc, char** argv) {
   app.add_option("--congestion", o.congestion,
                  "TCP congestion control to ask for (\"default\": the system's)")
       ->capture_default_str();
-  app.add_flag("--spin", o.spin, "Busy-poll with non-blocking recv instead of sleeping in it");
+  app.add_option("--connections", o.connections,
+                 "Connections the depth is spread over, round-robin (as paths are)")
+      ->check(CLI::Range(1u, 64u))
+      ->capture_default_str();
+  app.add_flag("--spin", o.spin,
+               "Busy-poll with non-blocking recv instead of sleeping in it (one connection)");
   app.add_flag("--json", o.json, "One JSON object on stdout");
   CLI11_PARSE(app, argc, argv);
+  if (o.spin && o.connections > 1) Die("--spin works on one connection only (--connections 1)");
+  for (unsigned d : o.depths) {
+    if (d < o.connections) {
+      Die(fmt::format("--depth {} is less than --connections {}: some would carry nothing", d,
+                      o.connections));
+    }
+  }
 
   std::vector<RunResult> results;
   for (unsigned depth : o.depths) results.push_back(RunDepth(depth, o));
@@ -317,6 +400,7 @@ int main(int argc, char** argv) {
                         {"runs", nlohmann::json::array()}};
     for (const auto& r : results) {
       j["runs"].push_back({{"depth", r.depth},
+                           {"connections", r.connections},
                            {"ops", r.ops},
                            {"seconds", r.seconds},
                            {"ops_per_s", r.ops_per_s},
@@ -328,9 +412,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   std::printf(
-      "loopback TCP ping-pong: %zu-byte request, %zu-byte reply, server CPU %d, client CPU %d, "
-      "%s, %s\n",
-      o.request_bytes, o.reply_bytes, o.server_cpu, o.client_cpu,
+      "loopback TCP ping-pong: %zu-byte request, %zu-byte reply, %u connection(s), server CPU %d, "
+      "client CPU %d, %s, %s\n",
+      o.request_bytes, o.reply_bytes, o.connections, o.server_cpu, o.client_cpu,
       results.empty() ? "" : results.front().congestion.c_str(),
       o.spin ? "busy-polling" : "blocking");
   std::printf("%6s %12s %10s %10s %10s\n", "depth", "ops/s", "mean us", "p50 us", "p99 us");
