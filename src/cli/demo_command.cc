@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "base/log.h"
+#include "cli/demo_report.h"
 #include "cli/demo_tcp.h"
 #include "sim/remap_storm.h"
 

@@ -14,9 +14,10 @@
 // while port 1 keeps serving); the namespace removed from the subsystem and added back (both
 // paths lose it: the head has no path and queues its I/O until it returns; the file backend
 // keeps the data); the namespace grown to twice its size (the target extends the file); the
-// connections of port 2 dropped, then those of both ports. Each event gets a window until the next one, in which
-// the host's reaction is measured: path state transitions with their times, failovers, requeues,
-// application errors, I/O per path, and the longest pause without a completion.
+// connections of port 2 dropped, then those of both ports. Each event gets a window until the
+// next one, in which the host's reaction is measured: path state transitions with their times,
+// failovers, requeues, application errors, I/O per path, and the longest pause without a
+// completion. demo_report.h shows a result.
 //
 // Nothing is simulated: the numbers are the head's counters, the per-path submitted counters and
 // the workload's verify results. At the end the workload stops and reads back every block.
@@ -25,7 +26,6 @@
 #include <array>
 #include <cstdint>
 #include <functional>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -98,10 +98,5 @@ using DemoProgress = std::function<void(const std::string& text)>;
 
 // Runs the demo. `progress` (may be empty) gets each event's timeline block when its window ends.
 TcpDemoResult RunTcpDemo(const TcpDemoOptions& options, const DemoProgress& progress);
-
-// The timeline block of one event, and the final table with its verdict line.
-std::string FormatEvent(const TcpDemoResult& result, const DemoEvent& event);
-std::string FormatSummary(const TcpDemoResult& result);
-nlohmann::json DemoResultJson(const TcpDemoResult& result);
 
 }  // namespace nvmpath::cli

@@ -1,13 +1,12 @@
 #include "target/namespace_backend.h"
 
+#include <fmt/format.h>
 #include <sys/mman.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
-
-#include <fmt/format.h>
 
 namespace nvmpath::target {
 namespace {
@@ -56,7 +55,8 @@ class MemoryBackend final : public Backend {
     }
     void* p = mremap(bytes_, size_, size, MREMAP_MAYMOVE);
     if (p == MAP_FAILED) {
-      return ErrnoStatus(fmt::format("memory namespace: resize {} to {} bytes", size_, size), errno);
+      return ErrnoStatus(fmt::format("memory namespace: resize {} to {} bytes", size_, size),
+                         errno);
     }
     bytes_ = static_cast<uint8_t*>(p);
     size_ = size;

@@ -7,6 +7,7 @@
 // fails I/O while the namespace is away (application errors, exit 1).
 #include <gtest/gtest.h>
 
+#include "cli/demo_report.h"
 #include "cli/demo_tcp.h"
 
 namespace nvmpath::cli {
