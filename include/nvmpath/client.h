@@ -101,6 +101,10 @@ struct ClientOptions {
   std::chrono::milliseconds connect_timeout{10000};
   // Keep retrying a path that is down when Connect runs (Connect succeeds if any path is live).
   bool retry_unreachable_paths = true;
+  // A path whose controller was given up after ctrl_loss_tmo stays wanted: its address is probed
+  // every reconnect_delay and the controller made again once it answers (Linux needs nvme-stas
+  // or udev autoconnect for this). `nvmpath host` turns it on.
+  bool recreate_lost_paths = false;
 };
 
 // Counters of one path of a Device, summed over I/O threads.
@@ -140,6 +144,11 @@ struct DeviceInfo {
   std::string name;  // "<subnqn>:ns<nsid>"
   uint64_t capacity_blocks = 0;
   uint32_t block_size = 0;
+  // The namespace identifiers, lower-case hex ("" where the controller reports none); the UUID in
+  // its 8-4-4-4-12 form.
+  std::string nguid;
+  std::string eui64;
+  std::string uuid;
   std::vector<PathInfo> paths;
 };
 

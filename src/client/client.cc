@@ -109,6 +109,21 @@ Status ValidateOptions(const ClientOptions& o) {
 // Connect
 
 Result<std::unique_ptr<Client>> ClientImpl::Connect(const ClientOptions& options) {
+  auto c = Make(options, nullptr);
+  if (!c.ok()) return c.status();
+  return std::unique_ptr<Client>(std::move(c).value());
+}
+
+Result<std::unique_ptr<ClientImpl>> ClientImpl::ConnectOn(const ClientOptions& options,
+                                                          std::shared_ptr<IoThreads> threads) {
+  NVMP_ASSERT(threads != nullptr);
+  ClientOptions o = options;
+  o.io_threads = threads->size();
+  return Make(o, std::move(threads));
+}
+
+Result<std::unique_ptr<ClientImpl>> ClientImpl::Make(const ClientOptions& options,
+                                                     std::shared_ptr<IoThreads> threads) {
   if (reactor::Current() != nullptr) {
     return InvalidArgument(
         "Client::Connect blocks: call it from an application thread, not "
@@ -139,24 +154,32 @@ Result<std::unique_ptr<Client>> ClientImpl::Connect(const ClientOptions& options
         fmt::format("{} paths: a device has at most {}", paths.size(), mpath::kMaxPaths));
   }
 
-  std::unique_ptr<ClientImpl> c(new ClientImpl(std::move(resolved), *identity, std::move(paths)));
+  std::unique_ptr<ClientImpl> c(
+      new ClientImpl(std::move(resolved), *identity, std::move(paths), std::move(threads)));
   Status st = c->Start();
   if (!st.ok()) {
     c->Close();
     return st;
   }
-  return std::unique_ptr<Client>(std::move(c));
+  return c;
 }
 
-ClientImpl::ClientImpl(ClientOptions options, HostIdentity identity, std::vector<Endpoint> paths)
-    : options_(std::move(options)), identity_(std::move(identity)), paths_(std::move(paths)) {}
+ClientImpl::ClientImpl(ClientOptions options, HostIdentity identity, std::vector<Endpoint> paths,
+                       std::shared_ptr<IoThreads> threads)
+    : options_(std::move(options)),
+      identity_(std::move(identity)),
+      paths_(std::move(paths)),
+      io_(std::move(threads)),
+      owns_threads_(io_ == nullptr) {}
 
 ClientImpl::~ClientImpl() { Close(); }
 
 Status ClientImpl::Start() {
-  auto io = IoThreads::Create(options_.io_threads);
-  if (!io.ok()) return io.status();
-  io_ = std::move(io).value();
+  if (owns_threads_) {
+    auto io = IoThreads::Create(options_.io_threads);
+    if (!io.ok()) return io.status();
+    io_ = std::move(io).value();
+  }
 
   mpath::MultipathHostOptions mo;
   mo.subnqn = options_.subnqn;
@@ -179,6 +202,7 @@ Status ClientImpl::Start() {
   mo.head.queue_timeout = options_.no_path_timeout;
   mo.head.queue_if_no_path = options_.queue_if_no_path;
   mo.start_timeout = options_.connect_timeout;
+  mo.recreate_lost_paths = options_.recreate_lost_paths;
 
   Waiter started;
   Status result;
@@ -293,6 +317,20 @@ DeviceInfo ClientImpl::DescribeDevice(uint32_t nsid) const {
   d.name = head->name();
   d.capacity_blocks = head->capacity_blocks();
   d.block_size = head->block_size();
+  if (const nvme::NsIdentifiers* ids = host_->head_ids(nsid)) {
+    auto hex = [](std::span<const uint8_t> b) {
+      std::string s;
+      for (uint8_t v : b) s += fmt::format("{:02x}", v);
+      return s;
+    };
+    if (ids->nguid) d.nguid = hex(*ids->nguid);
+    if (ids->eui64) d.eui64 = hex(*ids->eui64);
+    if (ids->uuid) {
+      const std::string u = hex(*ids->uuid);
+      d.uuid = fmt::format("{}-{}-{}-{}-{}", u.substr(0, 8), u.substr(8, 4), u.substr(12, 4),
+                           u.substr(16, 4), u.substr(20));
+    }
+  }
   for (size_t i = 0; i < host_->controller_count(); ++i) {
     host::Controller* ctrl = host_->controller(i);
     PathInfo p;
@@ -379,7 +417,11 @@ void ClientImpl::Close() {
   closed_ = true;
   if (!io_) return;
 
-  io_->BeginClose();
+  closing_.store(true, std::memory_order_seq_cst);
+  // Shared threads stay open for the other clients; this client's devices check closing().
+  // WaitIdle below then also waits for their I/O: Close shared threads' clients when they are
+  // quiet (the host closes its exports first).
+  if (owns_threads_) io_->BeginClose();
   Waiter down;
   io_->reactor(0)->Post([&] {
     refresh_stopped_ = true;
@@ -420,7 +462,7 @@ void ClientImpl::Close() {
   }
   io_->RunAndWait(0, [&] { host_.reset(); });
   io_->Barrier();
-  io_->StopAndJoin();
+  if (owns_threads_) io_->StopAndJoin();
 }
 
 }  // namespace client

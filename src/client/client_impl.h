@@ -17,6 +17,7 @@
 // Device's head outlives every I/O the device submitted (Close drains before destroying).
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -37,6 +38,12 @@ class ClientImpl final : public Client {
   // step's, or — no path live — every path's failure (connect_failure.h), with the first
   // path's code.
   static Result<std::unique_ptr<Client>> Connect(const ClientOptions& options);
+  // The same on I/O threads the caller made and shares with other clients (a host serving
+  // several subsystems: one set of threads, so an export's connection submits to any head
+  // without a hop). options.io_threads is ignored. Close then leaves the threads running; their
+  // owner stops them once every client sharing them is closed.
+  static Result<std::unique_ptr<ClientImpl>> ConnectOn(const ClientOptions& options,
+                                                       std::shared_ptr<IoThreads> threads);
   ~ClientImpl() override;
 
   Result<Device*> Open(uint32_t nsid) override;
@@ -54,11 +61,16 @@ class ClientImpl final : public Client {
   // The same, but waits until `fn` calls `finished` (on home). REQUIRES: not on an I/O thread.
   void WithHostAsync(
       const std::function<void(mpath::MultipathHost*, std::function<void()> finished)>& fn) const;
+  // Close began: this client's devices refuse new I/O (kCancelled).
+  bool closing() const { return closing_.load(std::memory_order_acquire); }
   // REQUIRES: on home, host alive, a head for `nsid`.
   DeviceInfo DescribeDevice(uint32_t nsid) const;
 
  private:
-  ClientImpl(ClientOptions options, HostIdentity identity, std::vector<Endpoint> paths);
+  ClientImpl(ClientOptions options, HostIdentity identity, std::vector<Endpoint> paths,
+             std::shared_ptr<IoThreads> threads);
+  static Result<std::unique_ptr<ClientImpl>> Make(const ClientOptions& options,
+                                                  std::shared_ptr<IoThreads> threads);
 
   // Threads, host, Start; waits for Start. Errors: see Connect.
   Status Start();
@@ -73,7 +85,8 @@ class ClientImpl final : public Client {
   const ClientOptions options_;  // subnqn resolved (discovery)
   const HostIdentity identity_;
   const std::vector<Endpoint> paths_;
-  std::unique_ptr<IoThreads> io_;
+  std::shared_ptr<IoThreads> io_;
+  const bool owns_threads_;  // made by Start, stopped by Close
 
   // home
   std::unique_ptr<mpath::MultipathHost> host_;
@@ -81,6 +94,7 @@ class ClientImpl final : public Client {
   reactor::TimerId refresh_timer_ = reactor::kNoTimer;
   bool refresh_stopped_ = false;
 
+  std::atomic<bool> closing_{false};
   mutable std::mutex control_mu_;
   bool closed_ = false;  // guarded by control_mu_
 };

@@ -107,7 +107,7 @@ void DeviceImpl::Submit(blk::Op op, uint64_t lba, uint32_t nblocks, std::span<ui
 
 void DeviceImpl::SubmitOn(unsigned thread, blk::Op op, uint64_t lba, uint32_t nblocks,
                           std::span<uint8_t> data, Callback done) {
-  Status st = io_->closing() ? Cancelled(name_) : Check(op, lba, nblocks, data.size());
+  Status st = io_->closing() || client_->closing() ? Cancelled(name_) : Check(op, lba, nblocks, data.size());
   if (!st.ok()) [[unlikely]] {
     // Callbacks never run inside the submitting call.
     io_->PostCounted(thread, [done = std::move(done), st = std::move(st)] { done(st); });

@@ -34,6 +34,8 @@ class IoThreads {
 
   unsigned size() const { return static_cast<unsigned>(threads_.size()); }
   reactor::Reactor* reactor(unsigned i) const { return threads_[i]->reactor.get(); }
+  // The same loop as the io_uring reactor it is (listeners on Unix sockets, sockets handed over).
+  reactor::Uring* uring(unsigned i) const { return threads_[i]->reactor.get(); }
   std::vector<reactor::Reactor*> reactors() const;
   // The index of the I/O thread the caller runs on, or nullopt.
   std::optional<unsigned> Current() const;

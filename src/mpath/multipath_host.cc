@@ -20,8 +20,24 @@ MultipathHost::MultipathHost(MultipathHostOptions options, std::vector<reactor::
 
 MultipathHost::~MultipathHost() {
   NVMP_ASSERT(!started_ || shut_down_, "MultipathHost destroyed without Shutdown");
-  for (auto& p : paths_) p.scanner.reset();  // before its controller: it is the observer
-  paths_.clear();
+  for (auto* list : {&paths_, &retired_}) {
+    for (auto& p : *list) p.scanner.reset();  // before its controller: it is the observer
+    list->clear();
+  }
+}
+
+void MultipathHost::MakePath(size_t i) {
+  host::ControllerOptions c = options_.controller;
+  c.address = options_.paths[i].address;
+  c.port = options_.paths[i].port;
+  c.name = fmt::format("{}:{}", c.address, c.port);
+  c.subnqn = options_.subnqn;
+  c.hostnqn = options_.hostnqn;
+  c.hostid = options_.hostid;
+  PathCtl& p = paths_[i];
+  p.ctrl = std::make_unique<host::Controller>(std::move(c), reactors_, home_);
+  p.scanner = std::make_unique<host::NamespaceScanner>(
+      p.ctrl.get(), static_cast<host::NamespaceScanner::Listener*>(this), reactors_, home_);
 }
 
 void MultipathHost::Start(std::function<void(Status)> done) {
@@ -31,18 +47,8 @@ void MultipathHost::Start(std::function<void(Status)> done) {
   paths_.resize(options_.paths.size());
   starts_pending_ = paths_.size();
   for (size_t i = 0; i < paths_.size(); ++i) {
-    host::ControllerOptions c = options_.controller;
-    c.address = options_.paths[i].address;
-    c.port = options_.paths[i].port;
-    c.name = fmt::format("{}:{}", c.address, c.port);
-    c.subnqn = options_.subnqn;
-    c.hostnqn = options_.hostnqn;
-    c.hostid = options_.hostid;
-    PathCtl& p = paths_[i];
-    p.ctrl = std::make_unique<host::Controller>(std::move(c), reactors_, home_);
-    p.scanner = std::make_unique<host::NamespaceScanner>(
-        p.ctrl.get(), static_cast<host::NamespaceScanner::Listener*>(this), reactors_, home_);
-    p.start_pending = true;
+    MakePath(i);
+    paths_[i].start_pending = true;
   }
   if (options_.start_timeout > Duration::zero()) {
     std::weak_ptr<bool> alive = alive_;
@@ -155,6 +161,10 @@ void MultipathHost::Shutdown(std::function<void()> done) {
     if (done) done();
     return;
   }
+  for (auto& p : paths_) {
+    if (p.probe_timer != reactor::kNoTimer) reactors_[home_]->CancelTimer(p.probe_timer);
+    p.probe_timer = reactor::kNoTimer;
+  }
   // Controllers first, so in-flight I/O fails over at once instead of draining through a dead
   // or stalled connection; each scanner then removes its paths from their heads.
   auto pending = std::make_shared<size_t>(paths_.size() * 2);
@@ -261,6 +271,62 @@ void MultipathHost::OnPathRemoved(host::NamespaceScanner* scanner, host::PathNs*
   --it->second.paths;
   ++counters_.paths_removed;
   it->second.head->RemovePath(path, std::move(done));
+}
+
+void MultipathHost::OnControllerStateChanged(host::NamespaceScanner* scanner) {
+  if (!options_.recreate_lost_paths || shut_down_) return;
+  const blk::CtrlState s = scanner->controller()->state();
+  if (s != blk::CtrlState::kDeletingNoIo && s != blk::CtrlState::kDead) return;
+  for (size_t i = 0; i < paths_.size(); ++i) {
+    if (paths_[i].scanner.get() != scanner || paths_[i].probing) continue;
+    paths_[i].probing = true;
+    NVMP_LOG_WARN("{}: controller {} given up; probing its address every {:.3g}s to make it again",
+                  options_.subnqn, scanner->controller()->name(),
+                  ToSeconds(options_.controller.reconnect_delay));
+    ScheduleProbe(i);
+  }
+}
+
+void MultipathHost::ScheduleProbe(size_t i) {
+  std::weak_ptr<bool> alive = alive_;
+  const Duration delay =
+      std::max<Duration>(options_.controller.reconnect_delay, std::chrono::milliseconds(1));
+  paths_[i].probe_timer = reactors_[home_]->AddTimer(delay, [this, alive, i] {
+    if (alive.expired()) return;
+    paths_[i].probe_timer = reactor::kNoTimer;
+    Probe(i);
+  });
+}
+
+void MultipathHost::Probe(size_t i) {
+  if (shut_down_) return;
+  std::weak_ptr<bool> alive = alive_;
+  const PathAddress& a = options_.paths[i];
+  reactors_[home_]->Connect(a.address, a.port,
+                            [this, alive, i](Result<std::unique_ptr<reactor::Stream>> st) {
+                              if (alive.expired() || shut_down_) return;
+                              // The probe only asks whether the address answers; the new
+                              // controller makes its own connections.
+                              const bool answered = st.ok();
+                              if (answered) (*st)->Close();
+                              // Its paths must have left their heads before it is replaced.
+                              if (!answered || !paths_[i].scanner->nsids().empty()) {
+                                return ScheduleProbe(i);
+                              }
+                              Recreate(i);
+                            });
+}
+
+void MultipathHost::Recreate(size_t i) {
+  PathCtl old;
+  old.ctrl = std::move(paths_[i].ctrl);
+  old.scanner = std::move(paths_[i].scanner);
+  retired_.push_back(std::move(old));
+  paths_[i].probing = false;
+  MakePath(i);
+  ++counters_.paths_recreated;
+  NVMP_LOG_INFO("{}: {} answers again: new controller", options_.subnqn, paths_[i].ctrl->name());
+  paths_[i].ctrl->Start([](Status) {});
 }
 
 void MultipathHost::OnScanDone(host::NamespaceScanner* scanner, const Status& status) {

@@ -52,6 +52,10 @@ struct MultipathHostOptions {
   // After a path's first scan, Start waits up to this long for its namespaces' ANA states (the
   // ANA log read that follows the scan), so paths are usable, not pending, when Start reports.
   Duration start_ana_wait = std::chrono::seconds(2);
+  // A path whose controller was given up (ctrl_loss_tmo, or a Connect refused with DNR) stays
+  // wanted: its address is probed every reconnect_delay and, once it answers, the path gets a
+  // new controller (what nvme-stas does for Linux). Off: the path stays gone, as in Linux.
+  bool recreate_lost_paths = false;
 };
 
 struct MultipathHostCounters {
@@ -60,6 +64,7 @@ struct MultipathHostCounters {
   uint64_t paths_removed = 0;
   uint64_t identity_mismatches = 0;
   uint64_t identity_replaced = 0;  // a pathless head took a new namespace's identifiers
+  uint64_t paths_recreated = 0;    // lost controllers made again (recreate_lost_paths)
 };
 
 class MultipathHost final : private host::NamespaceScanner::Listener {
@@ -85,6 +90,11 @@ class MultipathHost final : private host::NamespaceScanner::Listener {
 
   // The head of `nsid`, or nullptr. Valid until the host is destroyed.
   Head* head(uint32_t nsid) const;
+  // The identifiers of `nsid`'s head (nullptr: no such head).
+  const nvme::NsIdentifiers* head_ids(uint32_t nsid) const {
+    auto it = heads_.find(nsid);
+    return it == heads_.end() ? nullptr : &it->second.ids;
+  }
   // Sum of every head's messages_in_flight(): after Shutdown, destroy the host only once this
   // is 0 (turn every reactor until it is). Home reactor.
   int head_messages_in_flight() const;
@@ -112,6 +122,8 @@ class MultipathHost final : private host::NamespaceScanner::Listener {
     bool ana_known = false;  // its namespaces' ANA states were read (or the wait ended)
     TimePoint ana_wait_end{};
     Status start_status;
+    reactor::TimerId probe_timer = reactor::kNoTimer;
+    bool probing = false;
   };
   struct HeadEntry {
     std::unique_ptr<Head> head;
@@ -124,10 +136,17 @@ class MultipathHost final : private host::NamespaceScanner::Listener {
                      const host::NamespaceInfo& info) override;
   void OnPathRemoved(host::NamespaceScanner* scanner, host::PathNs* path,
                      std::function<void()> done) override;
+  void OnControllerStateChanged(host::NamespaceScanner* scanner) override;
   void OnScanDone(host::NamespaceScanner* scanner, const Status& status) override;
   void OnError(host::NamespaceScanner* scanner, const Status& error) override;
 
   PathCtl* Find(host::NamespaceScanner* scanner);
+  // The controller and scanner of path i, made from the options (not started).
+  void MakePath(size_t i);
+  // recreate_lost_paths: probe path i's address after reconnect_delay; remake it if it answers.
+  void ScheduleProbe(size_t i);
+  void Probe(size_t i);
+  void Recreate(size_t i);
   void MaybeFinishStart(PathCtl& p);
   // True once none of the path's namespaces waits for its ANA state; polls until then.
   bool AnaKnown(PathCtl& p);
@@ -139,6 +158,9 @@ class MultipathHost final : private host::NamespaceScanner::Listener {
   std::vector<reactor::Reactor*> reactors_;
   unsigned home_;
   std::vector<PathCtl> paths_;
+  // Controllers (and their scanners) replaced by Recreate: kept until the host is destroyed, so
+  // nothing they still have posted or armed can find them gone.
+  std::vector<PathCtl> retired_;
   std::map<uint32_t, HeadEntry> heads_;
   std::vector<Status> errors_;
   MultipathHostCounters counters_;

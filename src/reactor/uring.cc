@@ -6,6 +6,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
+#include <system_error>
+#include <thread>
 
 #include "base/assert.h"
 #include "base/log.h"
@@ -13,6 +16,27 @@
 #include "reactor/uring_net.h"
 
 namespace nvmpath::reactor {
+namespace {
+
+// Runs `fn` on a thread that exits before this returns.
+//
+// Why: the kernel enrolls every task that creates a ring (io_uring_setup) or submits to it, and
+// its deferred teardown of a closed ring (io_ring_exit_work, tens of ms after the close) queues
+// TWA_SIGNAL task_work on each enrolled task still alive and waits for it. That interrupts
+// whatever blocking call the task is in: one that cannot be restarted, such as a socket read with
+// SO_RCVTIMEO, fails with EINTR though no signal was sent. So the application thread that creates
+// and destroys a Uring whose loop runs on another thread must do neither itself; a thread that
+// exits leaves the list (io_uring_files_cancel at exit). The loop thread enrolls itself by
+// submitting; StartThread's thread has exited by the time the Uring is destroyed.
+void OnPassingThread(const std::function<void()>& fn) {
+  try {
+    std::thread(fn).join();
+  } catch (const std::system_error&) {
+    fn();  // no thread to be had: do it here rather than fail
+  }
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Uring>> Uring::Create(unsigned index) {
   std::unique_ptr<Uring> u(new Uring(index));
@@ -23,8 +47,11 @@ Result<std::unique_ptr<Uring>> Uring::Create(unsigned index) {
 Uring::Uring(unsigned index) : index_(index) {}
 
 Status Uring::Init() {
-  int rc = io_uring_queue_init(kQueueDepth, &ring_, IORING_SETUP_COOP_TASKRUN);
-  if (rc == -EINVAL) rc = io_uring_queue_init(kQueueDepth, &ring_, 0);
+  int rc = 0;
+  OnPassingThread([&] {
+    rc = io_uring_queue_init(kQueueDepth, &ring_, IORING_SETUP_COOP_TASKRUN);
+    if (rc == -EINVAL) rc = io_uring_queue_init(kQueueDepth, &ring_, 0);
+  });
   if (rc < 0) return ErrnoStatus("io_uring_queue_init", -rc);
   ring_ready_ = true;
   // Blocking on purpose: io_uring returns -EAGAIN for reads of an O_NONBLOCK fd instead of
@@ -38,6 +65,13 @@ Status Uring::Init() {
 Uring::~Uring() {
   NVMP_ASSERT(!thread_.joinable(), "Join() the loop thread before destroying its Uring");
   if (!ring_ready_) return;
+  // It submits (cancels): not from this thread (OnPassingThread says why).
+  OnPassingThread([this] { Teardown(); });
+  io_uring_queue_exit(&ring_);
+  if (event_fd_ >= 0) ::close(event_fd_);
+}
+
+void Uring::Teardown() {
   // Shut down what users left behind, then wait (bounded) for every in-flight operation, so
   // nothing still owned by a CQE leaks.
   std::vector<UringHandle*> live(handles_.begin(), handles_.end());
@@ -58,8 +92,6 @@ Uring::~Uring() {
   if (ops_in_flight_ > 0) {
     NVMP_LOG_WARN("uring {}: {} operations still in flight at shutdown", index_, ops_in_flight_);
   }
-  io_uring_queue_exit(&ring_);
-  if (event_fd_ >= 0) ::close(event_fd_);
 }
 
 TimePoint Uring::now() const {
@@ -240,6 +272,12 @@ Result<std::unique_ptr<Listener>> Uring::Listen(const std::string& address, uint
                                                 OnAccept on_accept) {
   return UringListener::Create(this, address, port, std::move(on_accept));
 }
+
+Result<std::unique_ptr<Listener>> Uring::ListenUnix(const std::string& path, OnAccept on_accept) {
+  return UringListener::CreateUnix(this, path, std::move(on_accept));
+}
+
+std::unique_ptr<Stream> Uring::AdoptSocket(int fd) { return MakeUringStream(this, fd); }
 
 void Uring::Connect(const std::string& address, uint16_t port, OnConnect on_connect) {
   UringConnect(this, address, port, std::move(on_connect));

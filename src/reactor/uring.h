@@ -54,6 +54,14 @@ class Uring final : public Reactor {
   // (kAlreadyExists is not distinguished: EADDRINUSE maps to kIoError "bind ...: Address in use").
   Result<std::unique_ptr<Listener>> Listen(const std::string& address, uint16_t port,
                                            OnAccept on_accept) override;
+  // A Unix-domain stream listener at `path` (UringListener::CreateUnix says what is replaced).
+  Result<std::unique_ptr<Listener>> ListenUnix(const std::string& path, OnAccept on_accept);
+  // Moving a connection between loops (accepted on one, served on another): ReleaseSocket takes
+  // the socket out of a stream made by any Uring that has not had handlers set yet (so nothing
+  // is in flight on its loop); AdoptSocket, on the new loop's thread, makes it a stream there.
+  // Errors: kInvalidArgument for a stream in use or of another reactor.
+  static Result<int> ReleaseSocket(std::unique_ptr<Stream> stream);
+  std::unique_ptr<Stream> AdoptSocket(int fd);
   // Errors to on_connect: kInvalidArgument (bad address), ErrnoStatus of socket/connect
   // (ECONNREFUSED -> kUnavailable).
   void Connect(const std::string& address, uint16_t port, OnConnect on_connect) override;
@@ -90,6 +98,8 @@ class Uring final : public Reactor {
  private:
   explicit Uring(unsigned index);
   Status Init();
+  // ~Uring's part before the ring is closed: aborts what users left, cancels, drains.
+  void Teardown();
   void ArmWakeup();
   size_t ReapCompletions(bool discard);
   size_t RunTimers();

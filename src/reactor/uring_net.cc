@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -52,10 +54,18 @@ std::string FormatAddress(const sockaddr_storage& a) {
   return "?";
 }
 
+std::string FormatUnix(const sockaddr_storage& a, socklen_t len) {
+  const auto& un = reinterpret_cast<const sockaddr_un&>(a);
+  const size_t n = len > offsetof(sockaddr_un, sun_path) ? len - offsetof(sockaddr_un, sun_path) : 0;
+  std::string path(un.sun_path, strnlen(un.sun_path, std::min(n, sizeof(un.sun_path))));
+  return path.empty() ? "unix" : "unix:" + path;
+}
+
 std::string LocalName(int fd) {
   sockaddr_storage a{};
   socklen_t len = sizeof(a);
   if (::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) return "?";
+  if (a.ss_family == AF_UNIX) return FormatUnix(a, len);
   return FormatAddress(a);
 }
 
@@ -63,6 +73,7 @@ std::string PeerName(int fd) {
   sockaddr_storage a{};
   socklen_t len = sizeof(a);
   if (::getpeername(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) return "?";
+  if (a.ss_family == AF_UNIX) return "unix client";
   return FormatAddress(a);
 }
 
@@ -87,6 +98,7 @@ class UringStream final : public Stream {
   void Close() override { core_->Close(); }
   bool is_open() const override { return core_->is_open(); }
   std::string description() const override { return core_->description(); }
+  Result<int> ReleaseFd() { return core_->ReleaseFd(); }
 
  private:
   std::shared_ptr<UringStreamCore> core_;
@@ -98,6 +110,16 @@ std::unique_ptr<Stream> MakeStream(Uring* loop, int fd, std::string description)
 }
 
 }  // namespace
+
+std::unique_ptr<Stream> MakeUringStream(Uring* loop, int fd) {
+  return MakeStream(loop, fd, LocalName(fd) + " <- " + PeerName(fd));
+}
+
+Result<int> Uring::ReleaseSocket(std::unique_ptr<Stream> stream) {
+  auto* s = dynamic_cast<UringStream*>(stream.get());
+  if (s == nullptr) return InvalidArgument("ReleaseSocket: not a stream of reactor::Uring");
+  return s->ReleaseFd();
+}
 
 // ---- UringStreamCore ----
 
@@ -123,6 +145,17 @@ void UringStreamCore::SetHandlers(Stream::OnReceive on_receive, Stream::OnClose 
   handlers_set_ = true;
   release_handlers_ = false;
   ArmRecv();
+}
+
+Result<int> UringStreamCore::ReleaseFd() {
+  if (handlers_set_ || recv_in_flight_ || send_in_flight_ || !pending_.empty() || fd_ < 0 ||
+      state_ != State::kOpen) {
+    return InvalidArgument("stream " + description_ + " is in use on its loop: it cannot move");
+  }
+  const int fd = fd_;
+  fd_ = -1;
+  state_ = State::kClosedByUser;
+  return fd;
 }
 
 void UringStreamCore::ArmRecv() {
@@ -445,7 +478,46 @@ Result<std::unique_ptr<Listener>> UringListener::Create(Uring* loop, const std::
   if (fd < 0) return ErrnoStatus("socket for " + where, errno);
   const int one = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) {
+  return Start(loop, fd, where, reinterpret_cast<sockaddr*>(&addr), len, std::move(on_accept), {});
+}
+
+Result<std::unique_ptr<Listener>> UringListener::CreateUnix(Uring* loop, const std::string& path,
+                                                            Reactor::OnAccept on_accept) {
+  NVMP_ASSERT(on_accept != nullptr);
+  const std::string where = "unix:" + path;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof(addr.sun_path)) {
+    return InvalidArgument(fmt::format("{}: a socket path must have 1 to {} bytes", where,
+                                       sizeof(addr.sun_path) - 1));
+  }
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      return Status(Code::kAlreadyExists, where + ": a file that is not a socket is there");
+    }
+    const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const bool answered =
+        probe >= 0 && ::connect(probe, reinterpret_cast<sockaddr*>(&addr), len) == 0;
+    if (probe >= 0) ::close(probe);
+    if (answered) {
+      return Status(Code::kAlreadyExists, where + ": another server is listening there");
+    }
+    ::unlink(path.c_str());  // left behind by a process that did not stop cleanly
+  }
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ErrnoStatus("socket for " + where, errno);
+  return Start(loop, fd, where, reinterpret_cast<sockaddr*>(&addr), len, std::move(on_accept),
+               path);
+}
+
+Result<std::unique_ptr<Listener>> UringListener::Start(Uring* loop, int fd, const std::string& where,
+                                                       const sockaddr* addr, socklen_t len,
+                                                       Reactor::OnAccept on_accept,
+                                                       std::string unix_path) {
+  if (::bind(fd, addr, len) != 0) {
     const int err = errno;
     ::close(fd);
     return ErrnoStatus("bind " + where, err);
@@ -458,15 +530,22 @@ Result<std::unique_ptr<Listener>> UringListener::Create(Uring* loop, const std::
   sockaddr_storage bound{};
   socklen_t bound_len = sizeof(bound);
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bound_len);
-  const uint16_t bound_port = bound.ss_family == AF_INET6
-                                  ? ntohs(reinterpret_cast<sockaddr_in6&>(bound).sin6_port)
-                                  : ntohs(reinterpret_cast<sockaddr_in&>(bound).sin_port);
+  uint16_t bound_port = 0;
+  if (bound.ss_family == AF_INET6) {
+    bound_port = ntohs(reinterpret_cast<sockaddr_in6&>(bound).sin6_port);
+  } else if (bound.ss_family == AF_INET) {
+    bound_port = ntohs(reinterpret_cast<sockaddr_in&>(bound).sin_port);
+  }
   auto core = std::make_shared<Core>(loop, fd, std::move(on_accept));
   core->Arm();
-  return std::unique_ptr<Listener>(new UringListener(std::move(core), bound_port));
+  return std::unique_ptr<Listener>(
+      new UringListener(std::move(core), bound_port, std::move(unix_path)));
 }
 
-UringListener::~UringListener() { core_->Close(); }
+UringListener::~UringListener() {
+  core_->Close();
+  if (!unix_path_.empty()) ::unlink(unix_path_.c_str());
+}
 
 // ---- Connect ----
 

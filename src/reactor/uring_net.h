@@ -37,6 +37,9 @@ class UringStreamCore final : public UringHandle,
   ~UringStreamCore();
 
   void SetHandlers(Stream::OnReceive on_receive, Stream::OnClose on_close);
+  // Gives the socket up so another loop can adopt it. Errors: kInvalidArgument once handlers
+  // were set or bytes were queued (a receive or send may be in flight on this loop).
+  Result<int> ReleaseFd();
   void Send(std::span<const uint8_t> bytes);
   void Close();
   bool is_open() const { return state_ == State::kOpen; }
@@ -110,16 +113,30 @@ class UringListener final : public Listener {
  public:
   static Result<std::unique_ptr<Listener>> Create(Uring* loop, const std::string& address,
                                                   uint16_t port, Reactor::OnAccept on_accept);
+  // A Unix-domain stream socket at `path` (port() is 0). A socket file nobody answers on is a
+  // leftover of a killed process and is replaced; one a server answers on is kAlreadyExists;
+  // any other file there is kAlreadyExists too. The file is removed when the listener goes.
+  static Result<std::unique_ptr<Listener>> CreateUnix(Uring* loop, const std::string& path,
+                                                      Reactor::OnAccept on_accept);
   ~UringListener() override;
   uint16_t port() const override { return port_; }
 
   class Core;
 
  private:
-  UringListener(std::shared_ptr<Core> core, uint16_t port) : core_(std::move(core)), port_(port) {}
+  UringListener(std::shared_ptr<Core> core, uint16_t port, std::string unix_path = {})
+      : core_(std::move(core)), port_(port), unix_path_(std::move(unix_path)) {}
+  static Result<std::unique_ptr<Listener>> Start(Uring* loop, int fd, const std::string& where,
+                                                 const sockaddr* addr, socklen_t len,
+                                                 Reactor::OnAccept on_accept,
+                                                 std::string unix_path);
   std::shared_ptr<Core> core_;
   const uint16_t port_;
+  const std::string unix_path_;
 };
+
+// A stream over a connected socket `fd` (taken over), on `loop`.
+std::unique_ptr<Stream> MakeUringStream(Uring* loop, int fd);
 
 // Starts an asynchronous connect; on_connect runs on the loop.
 void UringConnect(Uring* loop, const std::string& address, uint16_t port,

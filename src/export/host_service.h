@@ -1,0 +1,65 @@
+// exports::HostService — `nvmpath host`: the multipath host of one or more subsystems on one
+// set of I/O threads, and the exports that let unmodified programs use its heads.
+//
+// Start: the I/O threads, then one Client per subsystem on them (subsystem S names its heads
+// "nvmpath<S>n<NSID>"), then the exports. Every subsystem must connect (at least one live path
+// each) or Start fails naming it; once running, a path that is lost is retried and, past
+// ctrl_loss_tmo, made again when its address answers (ClientOptions::recreate_lost_paths).
+//
+// Stop, in order: the exports stop taking requests and answer what they have in flight (NBD
+// sessions close, the FUSE file system is unmounted); every head is flushed; the clients
+// disconnect; the threads stop. Heads live as long as their Client, so no head goes away while
+// an export can still reach it.
+//
+// Thread: Start, Stop and the destructor on an application thread (never an I/O thread).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "client/client_impl.h"
+#include "client/io_threads.h"
+#include "export/fuse_export.h"
+#include "export/head_table.h"
+#include "export/nbd_server.h"
+
+namespace nvmpath::exports {
+
+struct HostServiceOptions {
+  std::vector<ClientOptions> subsystems;
+  unsigned io_threads = 1;
+  std::vector<std::string> nbd;  // "unix:PATH" or "ADDR:PORT"
+  std::string fuse;              // mount directory, "" for none
+};
+
+class HostService {
+ public:
+  static Result<std::unique_ptr<HostService>> Start(HostServiceOptions options);
+  ~HostService();
+  HostService(const HostService&) = delete;
+  HostService& operator=(const HostService&) = delete;
+
+  const HeadTable& heads() const { return *heads_; }
+  Client* client(unsigned subsystem) const { return clients_.at(subsystem).get(); }
+  size_t subsystem_count() const { return clients_.size(); }
+  // Bound TCP ports of the NBD addresses, in their order (0 for Unix sockets).
+  std::vector<uint16_t> nbd_ports() const;
+  const NbdServer* nbd() const { return nbd_.get(); }
+
+  // As described above; idempotent. The result names every head whose flush failed.
+  Status Stop();
+
+ private:
+  HostService() = default;
+
+  HostServiceOptions options_;
+  std::shared_ptr<client::IoThreads> threads_;
+  std::vector<std::unique_ptr<client::ClientImpl>> clients_;
+  std::unique_ptr<HeadTable> heads_;
+  std::unique_ptr<NbdServer> nbd_;
+  std::unique_ptr<FuseExport> fuse_;
+  bool stopped_ = false;
+};
+
+}  // namespace nvmpath::exports
