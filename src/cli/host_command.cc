@@ -82,8 +82,9 @@ int RunHost(const HostArgs& args, CLI::App* cmd) {
     PrintError("host", options.status());
     return 2;
   }
-  if (!args.conn.verbose && std::getenv("NVMPATH_LOG") == nullptr) {
-    base::SetLogLevel(base::LogLevel::kWarn);
+  // A service's log: path and controller changes at info; -v adds the debug detail.
+  if (std::getenv("NVMPATH_LOG") == nullptr) {
+    base::SetLogLevel(args.conn.verbose ? base::LogLevel::kDebug : base::LogLevel::kInfo);
   }
   // The stop signals are blocked before any thread starts, so every thread inherits the mask and
   // sigwait alone receives them.

@@ -365,7 +365,6 @@ void NbdSession::OnRequestHeader(const nbd::Request& r) {
 
 void NbdSession::Execute(Request* req) {
   const nbd::Request& r = req->hdr;
-  NVMP_LOG_DEBUG("nbd {}: {} cookie {} at {} len {}", peer_, nbd::CommandName(r.type), r.cookie, r.offset, r.length);
   req->status = Status::Ok();
   if (r.type == nbd::kCmdFlush) {
     req->parts_left = 1;
@@ -400,7 +399,6 @@ void NbdSession::Submit(Request* req, uint64_t lba, uint32_t nblocks, std::span<
 }
 
 void NbdSession::PartDone(Request* req, Status st) {
-  NVMP_LOG_DEBUG("nbd {}: cookie {} part done ({} left): {}", peer_, req->hdr.cookie, req->parts_left, st.ToString());
   NVMP_ASSERT(req->parts_left > 0, "NBD: a request part completed twice");
   if (!st.ok() && req->status.ok()) req->status = std::move(st);
   if (--req->parts_left > 0) return;

@@ -79,6 +79,7 @@ class RawClient {
     const auto* b = static_cast<const uint8_t*>(p);
     while (n > 0) {
       ssize_t w = ::send(fd_, b, n, MSG_NOSIGNAL);
+      if (w < 0 && errno == EINTR) continue;
       ASSERT_GT(w, 0) << strerror(errno);
       b += w;
       n -= static_cast<size_t>(w);
@@ -90,6 +91,7 @@ class RawClient {
     auto* b = static_cast<uint8_t*>(p);
     while (n > 0) {
       ssize_t r = ::recv(fd_, b, n, 0);
+      if (r < 0 && errno == EINTR) continue;
       if (r <= 0) return false;
       b += r;
       n -= static_cast<size_t>(r);

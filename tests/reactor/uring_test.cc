@@ -15,6 +15,7 @@
 #include <future>
 #include <optional>
 #include <string>
+#include <thread>
 
 namespace nvmpath::reactor {
 namespace {
@@ -126,46 +127,51 @@ TEST(Uring, StreamsLeftOpenAtShutdownAreReclaimed) {
 }
 
 // The kernel tears a closed ring down later, in a work item that first interrupts every task that
-// ever submitted to the ring (task_work with TWA_SIGNAL, run before it returns to user space)
-// and waits for each. An application thread that destroys a loop it never ran must not be one of
-// them: a blocking call it makes tens of milliseconds later would fail with EINTR although no
-// signal was sent (a socket read with SO_RCVTIMEO, as NBD and iSCSI clients use, cannot be
-// restarted). ~Uring's own submissions (cancels, the drain) must not come from this thread.
+// created or submitted to the ring and is still alive (task_work with TWA_SIGNAL, run before it
+// returns to user space) and waits for each. An application thread that makes and destroys a loop
+// it never ran must not be one of them: a blocking call it makes tens of milliseconds later would
+// fail with EINTR though no signal was sent (a socket read with SO_RCVTIMEO, as an NBD client
+// makes, cannot be restarted). The check runs on a fresh thread: this test binary's main thread
+// drives loops itself in other tests (RunOnce), which rightly enrolls it.
 TEST(Uring, DestroyingALoopRunOnItsOwnThreadDoesNotInterruptTheDestroyingThread) {
-  for (int round = 0; round < 3; ++round) {
-    SCOPED_TRACE("round " + std::to_string(round));
-    auto u = MakeUring();
-    ASSERT_TRUE(u);
-    // Something in flight at shutdown besides the eventfd read: a listener's accept.
-    auto l = u->Listen("127.0.0.1", 0, [](std::unique_ptr<Stream>) {});
-    ASSERT_TRUE(l.ok());
-    u->StartThread();
-    std::promise<void> turned;
-    u->Post([&] { turned.set_value(); });
-    ASSERT_EQ(turned.get_future().wait_for(std::chrono::seconds(5)), std::future_status::ready);
-    u->Stop();
-    u->Join();
-    l->reset();  // on this thread after Join, as owners do once the loop stopped
-    u.reset();
+  std::thread app([] {
+    for (int round = 0; round < 3; ++round) {
+      SCOPED_TRACE("round " + std::to_string(round));
+      auto u = MakeUring();
+      ASSERT_TRUE(u);
+      // Something in flight at shutdown besides the eventfd read: a listener's accept.
+      auto l = u->Listen("127.0.0.1", 0, [](std::unique_ptr<Stream>) {});
+      ASSERT_TRUE(l.ok());
+      u->StartThread();
+      std::promise<void> turned;
+      u->Post([&] { turned.set_value(); });
+      ASSERT_EQ(turned.get_future().wait_for(std::chrono::seconds(5)),
+                std::future_status::ready);
+      u->Stop();
+      u->Join();
+      l->reset();  // on this thread after Join, as owners do once the loop stopped
+      u.reset();
 
-    // A blocking read with a receive timeout, nothing to read: it must run out its timeout.
-    int sv[2];
-    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-    timeval tv{0, 300'000};
-    ASSERT_EQ(::setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
-    char b;
-    const auto start = std::chrono::steady_clock::now();
-    const ssize_t n = ::recv(sv[0], &b, 1, 0);
-    const int err = errno;
-    const auto waited = std::chrono::steady_clock::now() - start;
-    ::close(sv[0]);
-    ::close(sv[1]);
-    EXPECT_EQ(n, -1);
-    EXPECT_TRUE(err == EAGAIN || err == EWOULDBLOCK)
-        << "recv failed with " << std::strerror(err) << " after "
-        << std::chrono::duration_cast<std::chrono::milliseconds>(waited).count()
-        << " ms: the destroyed ring's teardown interrupted this thread";
-  }
+      // A blocking read with a receive timeout, nothing to read: it must run out its timeout.
+      int sv[2];
+      ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+      timeval tv{0, 300'000};
+      ASSERT_EQ(::setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+      char b;
+      const auto start = std::chrono::steady_clock::now();
+      const ssize_t n = ::recv(sv[0], &b, 1, 0);
+      const int err = errno;
+      const auto waited = std::chrono::steady_clock::now() - start;
+      ::close(sv[0]);
+      ::close(sv[1]);
+      EXPECT_EQ(n, -1);
+      EXPECT_TRUE(err == EAGAIN || err == EWOULDBLOCK)
+          << "recv failed with " << std::strerror(err) << " after "
+          << std::chrono::duration_cast<std::chrono::milliseconds>(waited).count()
+          << " ms: the destroyed ring's teardown interrupted this thread";
+    }
+  });
+  app.join();
 }
 
 }  // namespace
