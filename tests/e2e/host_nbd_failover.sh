@@ -7,7 +7,7 @@
 # Usage: host_nbd_failover.sh NVMPATH_BINARY
 set -euo pipefail
 NVMPATH=$(realpath "$1")
-for tool in qemu-img nbdcopy; do
+for tool in qemu-img nbdcopy nbdinfo fio; do
   command -v $tool > /dev/null || { echo "SKIP: $tool not installed (scripts/setup installs it)"; exit 77; }
 done
 WORK=$(mktemp -d /tmp/nvmpath-nbd-e2e.XXXXXX)
@@ -36,6 +36,19 @@ nbdcopy "$URI" "$WORK/back.img" || die "nbdcopy failed"
 head -c 64M "$WORK/back.img" | cmp - "$WORK/src.img" || die "nbdcopy read back different data"
 echo "qemu-img: $rounds rounds of 64 MiB identical through the faults"
 
+# nbdinfo lists the head; fio's nbd engine writes and verifies (behind the image) while
+# connections drop.
+nbdinfo --list "nbd+unix:///?socket=$WORK/nbd.sock" > "$WORK/list.out" || die "nbdinfo failed"
+grep -q 'export="nvmpath0n1"' "$WORK/list.out" || die "nbdinfo: $(cat "$WORK/list.out")"
+(sleep 0.5; ctl port-drop 1; sleep 0.5; ctl ana-set --port 1 --group 1 inaccessible; sleep 0.5;
+ ctl ana-set --port 1 --group 1 optimized) &
+FAULTS=$!
+fio --name=verify --ioengine=nbd --uri="$URI" --rw=randwrite --bs=4k --iodepth=16 \
+  --offset=64M --size=32M --verify=crc32c --do_verify=1 --verify_state_save=0 --output="$WORK/fio.out" || die "fio: $(cat "$WORK/fio.out")"
+wait "$FAULTS" || die "a target-ctl fault command failed"
+grep -q 'err= 0' "$WORK/fio.out" || die "fio reported errors: $(cat "$WORK/fio.out")"
+echo "fio: 32 MiB written and verified through a dropped connection and an ANA flip"
+
 # No request of any client was answered with an error.
 if grep -E "nbd .*failed:" "$WORK/host.err"; then die "the NBD export answered an error"; fi
 
@@ -48,8 +61,8 @@ wait_for_line "$WORK/host.err" "127.0.0.1:$P1 answers again: new controller" 20 
 wait_for_line "$WORK/host.err" "ctrl 127.0.0.1:$P1: connecting -> live" 20 || die "port 1 not live again"
 sleep 1
 ctl port-disable 2  # the new controller alone serves the head now
-qemu-img compare -f raw -F raw "$WORK/src.img" "$URI" > "$WORK/compare.out" 2>&1 \
-  || die "through the re-made path: $(cat "$WORK/compare.out")"
+nbdcopy "$URI" "$WORK/back2.img" || die "nbdcopy through the re-made path failed"
+head -c 64M "$WORK/back2.img" | cmp - "$WORK/src.img" || die "the re-made path read different data"
 ctl port-enable 2
 echo "lost path made again and serving"
 
