@@ -74,6 +74,12 @@ class File {
   virtual void Read(uint64_t offset, std::span<uint8_t> buf, OnDone on_done) = 0;
   virtual void Write(uint64_t offset, std::span<const uint8_t> buf, OnDone on_done) = 0;
   virtual Result<uint64_t> Size() const = 0;
+  // Makes every write that completed before the call durable (fdatasync); on_done gets 0.
+  virtual void Sync(OnDone on_done) = 0;
+  // Frees [offset, offset + length) and keeps the size (fallocate PUNCH_HOLE | KEEP_SIZE): the
+  // range reads as zeroes afterwards. on_done gets 0. Errors: a file system or device that cannot
+  // punch holes (kUnsupported, from EOPNOTSUPP), named with the path.
+  virtual void PunchHole(uint64_t offset, uint64_t length, OnDone on_done) = 0;
   // Sets the file's length (ftruncate: growing reads back zeroes). Synchronous, like Size(): a
   // control-path call (namespace resize), never on the I/O path. Errors: a block device or a
   // read-only file cannot change length (named, with errno).

@@ -1,6 +1,7 @@
 #include "reactor/sim_file.h"
 
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -49,6 +50,20 @@ void SimFile::Write(uint64_t offset, std::span<const uint8_t> buf, OnDone on_don
   const ssize_t n = ::pwrite(fd_->fd, buf.data(), buf.size(), static_cast<off_t>(offset));
   Complete(n < 0 ? Result<size_t>(ErrnoStatus("write " + path_, errno))
                  : Result<size_t>(static_cast<size_t>(n)),
+           std::move(on_done));
+}
+
+void SimFile::Sync(OnDone on_done) {
+  const int rc = ::fdatasync(fd_->fd);
+  Complete(rc != 0 ? Result<size_t>(ErrnoStatus("sync " + path_, errno)) : Result<size_t>(size_t{0}),
+           std::move(on_done));
+}
+
+void SimFile::PunchHole(uint64_t offset, uint64_t length, OnDone on_done) {
+  const int rc = ::fallocate(fd_->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                             static_cast<off_t>(offset), static_cast<off_t>(length));
+  Complete(rc != 0 ? Result<size_t>(ErrnoStatus("punch hole in " + path_, errno))
+                   : Result<size_t>(size_t{0}),
            std::move(on_done));
 }
 

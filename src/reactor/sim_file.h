@@ -20,6 +20,8 @@ class SimFile final : public File {
 
   void Read(uint64_t offset, std::span<uint8_t> buf, OnDone on_done) override;
   void Write(uint64_t offset, std::span<const uint8_t> buf, OnDone on_done) override;
+  void Sync(OnDone on_done) override;
+  void PunchHole(uint64_t offset, uint64_t length, OnDone on_done) override;
   Result<uint64_t> Size() const override;
   Status Truncate(uint64_t size) override;
 

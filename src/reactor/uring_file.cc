@@ -1,6 +1,7 @@
 #include "reactor/uring_file.h"
 
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,13 +23,14 @@ namespace {
 
 class FileOp final : public UringOp {
  public:
-  FileOp(std::shared_ptr<UringFile::Fd> fd, bool write, File::OnDone on_done)
-      : fd_(std::move(fd)), write_(write), on_done_(std::move(on_done)) {}
+  // `what` names the operation in errors ("write /path: ...").
+  FileOp(std::shared_ptr<UringFile::Fd> fd, const char* what, File::OnDone on_done)
+      : fd_(std::move(fd)), what_(what), on_done_(std::move(on_done)) {}
   void Complete(int res, bool discard) override {
     std::unique_ptr<FileOp> self(this);
     if (discard) return;
     if (res < 0) {
-      on_done_(ErrnoStatus((write_ ? "write " : "read ") + fd_->path, -res));
+      on_done_(ErrnoStatus(std::string(what_) + " " + fd_->path, -res));
     } else {
       on_done_(static_cast<size_t>(res));
     }
@@ -36,7 +38,7 @@ class FileOp final : public UringOp {
 
  private:
   std::shared_ptr<UringFile::Fd> fd_;
-  const bool write_;
+  const char* const what_;
   File::OnDone on_done_;
 };
 
@@ -55,14 +57,29 @@ void UringFile::Read(uint64_t offset, std::span<uint8_t> buf, OnDone on_done) {
   NVMP_ASSERT(on_done != nullptr);
   io_uring_sqe* sqe = loop_->GetSqe();
   io_uring_prep_read(sqe, fd_->fd, buf.data(), static_cast<unsigned>(buf.size()), offset);
-  loop_->Track(sqe, new FileOp(fd_, false, std::move(on_done)));
+  loop_->Track(sqe, new FileOp(fd_, "read", std::move(on_done)));
 }
 
 void UringFile::Write(uint64_t offset, std::span<const uint8_t> buf, OnDone on_done) {
   NVMP_ASSERT(on_done != nullptr);
   io_uring_sqe* sqe = loop_->GetSqe();
   io_uring_prep_write(sqe, fd_->fd, buf.data(), static_cast<unsigned>(buf.size()), offset);
-  loop_->Track(sqe, new FileOp(fd_, true, std::move(on_done)));
+  loop_->Track(sqe, new FileOp(fd_, "write", std::move(on_done)));
+}
+
+void UringFile::Sync(OnDone on_done) {
+  NVMP_ASSERT(on_done != nullptr);
+  io_uring_sqe* sqe = loop_->GetSqe();
+  io_uring_prep_fsync(sqe, fd_->fd, IORING_FSYNC_DATASYNC);
+  loop_->Track(sqe, new FileOp(fd_, "sync", std::move(on_done)));
+}
+
+void UringFile::PunchHole(uint64_t offset, uint64_t length, OnDone on_done) {
+  NVMP_ASSERT(on_done != nullptr);
+  io_uring_sqe* sqe = loop_->GetSqe();
+  io_uring_prep_fallocate(sqe, fd_->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                          static_cast<off_t>(offset), static_cast<off_t>(length));
+  loop_->Track(sqe, new FileOp(fd_, "punch hole in", std::move(on_done)));
 }
 
 Result<uint64_t> UringFile::Size() const {

@@ -130,8 +130,22 @@ class FileBackend final : public Backend, public std::enable_shared_from_this<Fi
     auto zeroes = std::make_shared<std::vector<uint8_t>>(std::min<uint64_t>(length, 1 << 20), 0);
     WriteZeroChunk(offset, length, std::move(zeroes), std::move(done));
   }
-  void Deallocate(uint64_t, uint64_t, Done done) override { done(Status::Ok()); }
-  void Flush(Done done) override { done(Status::Ok()); }
+  // A hole where the file system can punch one; zeroes written where it cannot, so a
+  // deallocated range reads as zeroes on every backend.
+  void Deallocate(uint64_t offset, uint64_t length, Done done) override {
+    file_->PunchHole(offset, length,
+                     [self = shared_from_this(), offset, length, done](Result<size_t> r) {
+                       if (r.ok()) return done(Status::Ok());
+                       if (r.status().code() != Code::kUnsupported) return done(r.status());
+                       self->WriteZeroes(offset, length, done);
+                     });
+  }
+  // The target advertises a volatile write cache: Flush is what makes writes durable.
+  void Flush(Done done) override {
+    file_->Sync([self = shared_from_this(), done](Result<size_t> r) {
+      done(r.ok() ? Status::Ok() : r.status());
+    });
+  }
   // The file follows the namespace: growing extends it with zeroes, shrinking cuts it. A block
   // device cannot change length, and ftruncate says so.
   Status Resize(uint64_t size) override {

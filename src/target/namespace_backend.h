@@ -30,9 +30,11 @@ class Backend {
   virtual void Read(uint64_t offset, std::span<uint8_t> out, Done done) = 0;
   virtual void Write(uint64_t offset, std::span<const uint8_t> in, Done done) = 0;
   virtual void WriteZeroes(uint64_t offset, uint64_t length, Done done) = 0;
-  // After a deallocate the range reads as zeroes (memory) or keeps its data (file: no hole
-  // punching through the reactor; DSM deallocate is advisory).
+  // After a deallocate the range reads as zeroes: memory zeroes it, a file gets a hole punched
+  // (or zeroes written where its file system cannot punch one).
   virtual void Deallocate(uint64_t offset, uint64_t length, Done done) = 0;
+  // Makes completed writes durable: a file is fdatasync'ed (the target advertises a volatile
+  // write cache); memory and null have nothing to do.
   virtual void Flush(Done done) = 0;
   // Changes the size; the file backend truncates or extends its file. Errors: the file cannot
   // change length (a block device; named by path).

@@ -4,6 +4,9 @@
 // reactor and drives its loop until a predicate holds; every test asserts observable behaviour
 // through the public interface only. Sim seeds come from NVMPATH_SIM_SEED (default 1).
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <unistd.h>
 
 #include <atomic>
@@ -399,6 +402,61 @@ TEST_P(ReactorContract, FileWriteThenReadBackAtOffset) {
   Status cannot = (*ro)->Truncate(0);
   EXPECT_FALSE(cannot.ok());
   EXPECT_NE(cannot.message().find("/proc/self/status"), std::string::npos) << cannot.ToString();
+}
+
+TEST_P(ReactorContract, FileSyncAndPunchHole) {
+  char path[] = "/tmp/nvmpath_reactor_holeXXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  auto f = r()->OpenFile(path, OpenMode::kReadWrite);
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  const std::vector<uint8_t> data = Pattern(3 * 65536, 5);
+  std::optional<Result<size_t>> done;
+  (*f)->Write(0, data, [&](Result<size_t> n) { done = std::move(n); });
+  ASSERT_TRUE(h_->RunUntil([&] { return done.has_value(); }));
+  ASSERT_TRUE(done->ok());
+  done.reset();
+  (*f)->Sync([&](Result<size_t> n) {
+    EXPECT_EQ(Current(), r());
+    done = std::move(n);
+  });
+  EXPECT_FALSE(done.has_value()) << "completion ran inside Sync()";
+  ASSERT_TRUE(h_->RunUntil([&] { return done.has_value(); }));
+  ASSERT_TRUE(done->ok()) << done->status().ToString();
+  struct stat before {};
+  ASSERT_EQ(stat(path, &before), 0);
+
+  done.reset();
+  (*f)->PunchHole(65536, 65536, [&](Result<size_t> n) { done = std::move(n); });
+  EXPECT_FALSE(done.has_value()) << "completion ran inside PunchHole()";
+  ASSERT_TRUE(h_->RunUntil([&] { return done.has_value(); }));
+  ASSERT_TRUE(done->ok()) << done->status().ToString();
+  struct stat after {};
+  ASSERT_EQ(stat(path, &after), 0);
+  EXPECT_EQ(after.st_size, before.st_size) << "a punched hole keeps the size";
+  EXPECT_LT(after.st_blocks, before.st_blocks) << "the hole's blocks are freed";
+
+  std::vector<uint8_t> back(data.size(), 0xEE);
+  done.reset();
+  (*f)->Read(0, back, [&](Result<size_t> n) { done = std::move(n); });
+  ASSERT_TRUE(h_->RunUntil([&] { return done.has_value(); }));
+  ASSERT_TRUE(done->ok());
+  EXPECT_TRUE(std::equal(back.begin(), back.begin() + 65536, data.begin()));
+  EXPECT_TRUE(std::all_of(back.begin() + 65536, back.begin() + 131072, [](uint8_t b) { return b == 0; }));
+  EXPECT_TRUE(std::equal(back.begin() + 131072, back.end(), data.begin() + 131072));
+  f->reset();
+  unlink(path);
+
+  // A file that cannot have holes says so, naming itself.
+  auto ro = r()->OpenFile("/proc/self/status", OpenMode::kReadOnly);
+  ASSERT_TRUE(ro.ok());
+  done.reset();
+  (*ro)->PunchHole(0, 4096, [&](Result<size_t> n) { done = std::move(n); });
+  ASSERT_TRUE(h_->RunUntil([&] { return done.has_value(); }));
+  ASSERT_FALSE(done->ok());
+  EXPECT_NE(done->status().message().find("punch hole in /proc/self/status"), std::string::npos)
+      << done->status().ToString();
 }
 
 TEST_P(ReactorContract, OpenMissingFileFails) {

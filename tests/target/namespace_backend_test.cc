@@ -2,7 +2,14 @@
 // namespace costs nothing until written (an anonymous mapping, not a zero-filled vector).
 #include "target/namespace_backend.h"
 
+#include "reactor/uring.h"
+
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <optional>
 
 #include <cstdint>
 #include <memory>
@@ -108,6 +115,48 @@ TEST(MemoryBackendTest, ImpossibleSizeIsAClearError) {
   EXPECT_NE(b.status().ToString().find("memory namespace: map 4611686018427387904 bytes"),
             std::string::npos)
       << b.status().ToString();
+}
+
+// The file backend does what the target advertises: Flush syncs the file, Deallocate frees the
+// range (a punched hole: fewer blocks, zeroes read back).
+TEST(FileBackendTest, DeallocatePunchesAHoleAndFlushSyncs) {
+  char path[] = "/tmp/nvmpath_backendXXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(ftruncate(fd, 1 << 20), 0);
+  close(fd);
+  auto loop = reactor::Uring::Create(0);
+  ASSERT_TRUE(loop.ok()) << loop.status().ToString();
+  NamespaceConfig c;
+  c.backend = BackendKind::kFile;
+  c.path = path;
+  auto b = MakeBackend(c, loop->get());
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  auto run = [&](auto start) {
+    std::optional<Status> st;
+    start([&](Status s) { st = std::move(s); });
+    for (int i = 0; i < 1000 && !st; ++i) (*loop)->RunOnce(std::chrono::milliseconds(10));
+    EXPECT_TRUE(st.has_value() && st->ok()) << (st ? st->ToString() : "no completion");
+  };
+  const std::vector<uint8_t> data(1 << 20, 0x5A);
+  run([&](Backend::Done d) { (*b)->Write(0, data, d); });
+  run([&](Backend::Done d) { (*b)->Flush(d); });
+  struct stat before {};
+  ASSERT_EQ(stat(path, &before), 0);
+  run([&](Backend::Done d) { (*b)->Deallocate(256 << 10, 512 << 10, d); });
+  struct stat after {};
+  ASSERT_EQ(stat(path, &after), 0);
+  EXPECT_EQ(after.st_size, 1 << 20);
+  EXPECT_LE(after.st_blocks, before.st_blocks - (512 << 10) / 512)
+      << "the deallocated 512 KiB are freed";
+  std::vector<uint8_t> back(1 << 20, 0xEE);
+  run([&](Backend::Done d) { (*b)->Read(0, back, d); });
+  EXPECT_TRUE(std::all_of(back.begin(), back.begin() + (256 << 10), [](uint8_t v) { return v == 0x5A; }));
+  EXPECT_TRUE(std::all_of(back.begin() + (256 << 10), back.begin() + (768 << 10),
+                          [](uint8_t v) { return v == 0; }));
+  EXPECT_TRUE(std::all_of(back.begin() + (768 << 10), back.end(), [](uint8_t v) { return v == 0x5A; }));
+  b->reset();
+  unlink(path);
 }
 
 }  // namespace
