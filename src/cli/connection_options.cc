@@ -55,6 +55,10 @@ void AddConnectionOptions(CLI::App* cmd, ConnectionArgs* a) {
   cmd->add_option("--no-path-timeout", a->no_path_timeout,
                   "How long an I/O waits for a usable path (default 0: while one may return)")
       ->group(d);
+  cmd->add_option("--fence-delay", a->fence_delay,
+                  "Hold a write whose connection was lost this long before it fails over "
+                  "(default -1: the controller's CQT)")
+      ->group(d);
   cmd->add_flag("--json", a->json, "Machine-readable output (one JSON object)");
   cmd->add_flag("-v,--verbose", a->verbose,
                 "Show the host's warnings (reconnects, path changes) on stderr");
@@ -141,6 +145,7 @@ Result<ClientOptions> ToClientOptions(const ConnectionArgs& a) {
            DurationFlag{a.connect_timeout, "--connect-timeout", &o.connect_timeout, false, true},
            DurationFlag{a.io_timeout, "--io-timeout", &o.io_timeout, false, true},
            DurationFlag{a.no_path_timeout, "--no-path-timeout", &o.no_path_timeout, false, false},
+           DurationFlag{a.fence_delay, "--fence-delay", &o.fence_delay, true, false},
        }) {
     if (f.text.empty()) continue;
     auto d = ParseDuration(f.text, f.flag, f.allow_negative);

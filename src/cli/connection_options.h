@@ -40,6 +40,7 @@ struct ConnectionArgs {
   std::string connect_timeout;
   std::string io_timeout;
   std::string no_path_timeout;
+  std::string fence_delay;
   bool json = false;     // --json: machine-readable output
   bool verbose = false;  // --verbose: the host's warnings (reconnects, path changes) on stderr
 };

@@ -32,6 +32,7 @@ TEST(ConnectionOptions, EveryFlagReachesClientOptions) {
   a.connect_timeout = "1m";
   a.io_timeout = "3";
   a.no_path_timeout = "250ms";
+  a.fence_delay = "40ms";
   auto o = ToClientOptions(a);
   ASSERT_TRUE(o.ok()) << o.status().ToString();
   EXPECT_EQ(o->subnqn, a.nqn);
@@ -54,6 +55,7 @@ TEST(ConnectionOptions, EveryFlagReachesClientOptions) {
   EXPECT_EQ(o->connect_timeout, std::chrono::milliseconds(60000));
   EXPECT_EQ(o->io_timeout, std::chrono::milliseconds(3000));
   EXPECT_EQ(o->no_path_timeout, std::chrono::milliseconds(250));
+  EXPECT_EQ(o->fence_delay, std::chrono::milliseconds(40));
 }
 
 TEST(ConnectionOptions, UnsetDurationsKeepTheClientDefaults) {
@@ -64,6 +66,7 @@ TEST(ConnectionOptions, UnsetDurationsKeepTheClientDefaults) {
   EXPECT_EQ(o->ctrl_loss_tmo, defaults.ctrl_loss_tmo);
   EXPECT_EQ(o->fast_io_fail_tmo, defaults.fast_io_fail_tmo);
   EXPECT_EQ(o->policy, PathPolicy::kNuma);
+  EXPECT_EQ(o->fence_delay, defaults.fence_delay);
 }
 
 TEST(ConnectionOptions, BadPortNamesTheFlagAndTheValue) {
