@@ -420,7 +420,8 @@ void FuseExport::Impl::ChunkDone(Op* op, const Status& st) {
   if (!st.ok()) {
     int expected = 0;
     op->err.compare_exchange_strong(expected, ErrnoOf(st));
-    NVMP_LOG_DEBUG("fuse export: {}: {}", op->file->name, st.ToString());
+    // As NBD does: an error a program sees is worth a line in the host's log.
+    NVMP_LOG_WARN("fuse export: {}: {}", op->file->name, st.ToString());
   }
   if (op->err.load(std::memory_order_relaxed) == 0) {
     const uint64_t i = op->next.fetch_add(1, std::memory_order_relaxed);

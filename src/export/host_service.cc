@@ -2,7 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <condition_variable>
+#include <map>
+#include <mutex>
+
 #include "base/log.h"
+#include "base/time.h"
 
 namespace nvmpath::exports {
 
@@ -53,21 +58,55 @@ std::vector<uint16_t> HostService::nbd_ports() const {
   return nbd_ ? nbd_->ports() : std::vector<uint16_t>{};
 }
 
+std::string HostService::FlushAll() {
+  // Shared with the callbacks: a flush still waiting for a path when the bound passes completes
+  // later, when Close fails it.
+  struct Flushes {
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t left = 0;
+    std::map<std::string, Status> done;
+  };
+  auto f = std::make_shared<Flushes>();
+  const auto heads = heads_->List();
+  f->left = heads.size();
+  for (const ExportedHead& h : heads) {
+    h.device->FlushAsync([f, name = h.name](Status st) {
+      std::lock_guard<std::mutex> lock(f->mu);
+      f->done[name] = std::move(st);
+      if (--f->left == 0) f->cv.notify_all();
+    });
+  }
+  std::unique_lock<std::mutex> lock(f->mu);
+  f->cv.wait_for(lock, options_.stop_flush_timeout, [&] { return f->left == 0; });
+  std::string failed;
+  auto add = [&](const std::string& name, const std::string& why) {
+    NVMP_LOG_ERROR("{}: flush at stop: {}", name, why);
+    failed += fmt::format("{}{}: {}", failed.empty() ? "" : "; ", name, why);
+  };
+  for (const ExportedHead& h : heads) {
+    auto it = f->done.find(h.name);
+    if (it == f->done.end()) {
+      std::string paths;
+      for (const PathInfo& p : h.device->info().paths) {
+        paths += fmt::format("{}{} {} {}", paths.empty() ? "" : ", ", p.name, p.controller_state,
+                             p.ana_state);
+      }
+      add(h.name, fmt::format("not done after {:.3g}s (paths: {})",
+                              ToSeconds(options_.stop_flush_timeout), paths));
+    } else if (!it->second.ok()) {
+      add(h.name, it->second.message());
+    }
+  }
+  return failed;
+}
+
 Status HostService::Stop() {
   if (stopped_) return Status::Ok();
   stopped_ = true;
   if (nbd_) nbd_->Stop();
   if (fuse_) fuse_->Stop();
-  std::string failed;
-  if (heads_) {
-    for (const ExportedHead& h : heads_->List()) {
-      Status st = h.device->Flush();
-      if (!st.ok()) {
-        NVMP_LOG_ERROR("{}: flush at stop: {}", h.name, st.ToString());
-        failed += fmt::format("{}{}: {}", failed.empty() ? "" : "; ", h.name, st.message());
-      }
-    }
-  }
+  std::string failed = heads_ ? FlushAll() : std::string();
   nbd_.reset();
   fuse_.reset();
   for (auto& c : clients_) c->Close();

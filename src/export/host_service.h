@@ -7,13 +7,15 @@
 // ctrl_loss_tmo, made again when its address answers (ClientOptions::recreate_lost_paths).
 //
 // Stop, in order: the exports stop taking requests and answer what they have in flight (NBD
-// sessions close, the FUSE file system is unmounted); every head is flushed; the clients
+// sessions close, the FUSE file system is unmounted); every head is flushed (bounded by
+// stop_flush_timeout: a head with no path left is named, not waited for forever); the clients
 // disconnect; the threads stop. Heads live as long as their Client, so no head goes away while
 // an export can still reach it.
 //
 // Thread: Start, Stop and the destructor on an application thread (never an I/O thread).
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,6 +33,9 @@ struct HostServiceOptions {
   unsigned io_threads = 1;
   std::vector<std::string> nbd;  // "unix:PATH" or "ADDR:PORT"
   std::string fuse;              // mount directory, "" for none
+  // Stop waits this long for the heads' flush; a head with no path left may never flush (its
+  // writes are then as safe as the target's volatile cache keeps them) and is named instead.
+  std::chrono::milliseconds stop_flush_timeout{10000};
 };
 
 class HostService {
@@ -52,6 +57,8 @@ class HostService {
 
  private:
   HostService() = default;
+  // Flushes every head, bounded by stop_flush_timeout; what failed or did not finish, worded.
+  std::string FlushAll();
 
   HostServiceOptions options_;
   std::shared_ptr<client::IoThreads> threads_;

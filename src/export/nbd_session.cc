@@ -128,11 +128,11 @@ void NbdSession::OnReceive(std::span<const uint8_t> bytes) {
       case State::kWriteData: {
         Request* req = writing_;
         const size_t n =
-            static_cast<size_t>(std::min<uint64_t>(req->buf.size() - write_filled_, bytes.size()));
-        std::copy_n(bytes.begin(), n, req->buf.begin() + static_cast<ptrdiff_t>(write_filled_));
+            static_cast<size_t>(std::min<uint64_t>(req->size - write_filled_, bytes.size()));
+        std::copy_n(bytes.begin(), n, req->data.get() + write_filled_);
         write_filled_ += n;
         bytes = bytes.subspan(n);
-        if (write_filled_ < req->buf.size()) return;
+        if (write_filled_ < req->size) return;
         writing_ = nullptr;
         state_ = State::kRequest;
         Execute(req);
@@ -353,7 +353,7 @@ void NbdSession::OnRequestHeader(const nbd::Request& r) {
   }
   Request* req = NewRequest();
   req->hdr = r;
-  if (r.type == nbd::kCmdRead || r.type == nbd::kCmdWrite) req->buf.resize(r.length);
+  if (r.type == nbd::kCmdRead || r.type == nbd::kCmdWrite) req->Reserve(r.length);
   if (r.type == nbd::kCmdWrite) {
     writing_ = req;
     write_filled_ = 0;
@@ -381,7 +381,7 @@ void NbdSession::Execute(Request* req) {
   for (uint64_t done = 0; done < blocks; done += per) {
     const auto n = static_cast<uint32_t>(std::min(per, blocks - done));
     std::span<uint8_t> buf;
-    if (data) buf = std::span<uint8_t>(req->buf).subspan(done * block_size_, n * block_size_);
+    if (data) buf = req->buf().subspan(done * block_size_, n * block_size_);
     Submit(req, first + done, n, buf);
   }
   PartDone(req, Status::Ok());
@@ -432,7 +432,7 @@ void NbdSession::Reply(Request* req) {
       nbd::EncodeSimpleReply(hdr, 0, r.cookie);
       Send(hdr);
     }
-    Send(req->buf);
+    Send(req->buf());
   } else {
     if (r.type == nbd::kCmdWrite) counters_.bytes_written += r.length;
     if (structured_) {
@@ -478,11 +478,11 @@ NbdSession::Request* NbdSession::NewRequest() {
 void NbdSession::FreeRequest(Request* req) {
   NVMP_ASSERT(in_flight_ > 0);
   --in_flight_;
-  if (req->buf.capacity() > kKeepBufferMax) {
-    std::vector<uint8_t>().swap(req->buf);
-  } else {
-    req->buf.clear();
+  if (req->capacity > kKeepBufferMax) {
+    req->data.reset();
+    req->capacity = 0;
   }
+  req->size = 0;
   req->next_free = free_;
   free_ = req;
   if (in_flight_ == 0) MaybeFinish();

@@ -73,7 +73,19 @@ class NbdSession {
   struct Request {
     NbdSession* session = nullptr;
     nbd::Request hdr;
-    std::vector<uint8_t> buf;
+    // The data of a READ or WRITE: `size` bytes of a block kept for the next request (not a
+    // vector: resizing one zero-fills what the device or the client overwrites anyway).
+    std::unique_ptr<uint8_t[]> data;
+    size_t capacity = 0;
+    size_t size = 0;
+    std::span<uint8_t> buf() { return {data.get(), size}; }
+    void Reserve(size_t n) {
+      if (n > capacity) {
+        data.reset(new uint8_t[n]);
+        capacity = n;
+      }
+      size = n;
+    }
     uint32_t parts_left = 0;
     Status status;
     Request* next_free = nullptr;

@@ -67,5 +67,18 @@ wait "$HOST_PID" || rc=$?
 grep -q "again: exiting at once" "$WORK/host2.err" || die "no message for the second signal"
 kill "$WRITER" 2> /dev/null || true
 ctl stall off
+echo "a second signal exits at once (130)"
+
+# No path left at all: the stop does not wait forever for the heads' flush; it names the head.
+start_host host3 --nbd "unix:$WORK/nbd.sock"
 stop_pid "$TARGET_PID" || true
+sleep 0.5
+start=$SECONDS
+rc=0
+stop_pid "$HOST_PID" || rc=$?
+[ $rc -eq 1 ] || die "stop with no path left: exit $rc, expected 1: $(tail -3 "$WORK/host3.err")"
+[ $((SECONDS - start)) -le 20 ] || die "stop with no path left took $((SECONDS - start)) s"
+grep -q "flush at stop failed: nvmpath0n1: not done after 10s (paths: 127.0.0.1:$P1" "$WORK/host3.err" \
+  || die "the unflushed head is not named: $(tail -3 "$WORK/host3.err")"
+echo "stop with no path left: the head is named after the bound, exit 1"
 echo PASS
