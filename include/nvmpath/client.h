@@ -56,6 +56,8 @@ struct Endpoint {
 };
 
 // How a Device picks a path among the usable ones (ANA optimized first, then non-optimized).
+// kNuma keeps one path while it stays usable (every NVMe/TCP path counts as NUMA node 0 today, so
+// no path is nearer than another); kRoundRobin rotates; kQueueDepth takes the fewest in flight.
 enum class PathPolicy { kNuma, kRoundRobin, kQueueDepth };
 const char* PathPolicyName(PathPolicy policy);                // "numa", "round-robin", ...
 Result<PathPolicy> ParsePathPolicy(std::string_view name);    // errors list the valid names

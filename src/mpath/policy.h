@@ -3,6 +3,8 @@
 //
 //   numa         sticky: keep the current path while it stays usable and optimized, else pick the
 //                closest (by NUMA node) optimized path, else the closest non-optimized one.
+//                Today the head passes node 0 for every reactor and NVMe/TCP paths report node
+//                0, so the node decides nothing there: numa is "sticky, optimized first".
 //   round-robin  rotate among optimized paths (among non-optimized when none is optimized).
 //   queue-depth  the usable path with the fewest attempts in flight from this reactor, optimized
 //                first.
