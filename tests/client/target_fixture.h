@@ -25,14 +25,17 @@ inline constexpr uint64_t kNsBytes = 4 << 20;
 class TargetOnThread {
  public:
   // `port2_enabled` false: port 2 exists (its number is reserved) but does not listen.
-  explicit TargetOnThread(bool port2_enabled = true) {
+  // `mdts_pages`: the subsystem's MDTS as 2^n pages of 4 KiB (0: no limit), for tests whose
+  // requests must be split into several device commands.
+  explicit TargetOnThread(bool port2_enabled = true, uint32_t mdts_pages = 0)
+      : mdts_pages_(mdts_pages) {
     auto u = reactor::Uring::Create(0);
     NVMP_ASSERT(u.ok());
     ring_ = std::move(u).value();
     ring_->StartThread();
     // Three free port numbers: two for the target, one nobody listens on.
     Run([&] {
-      auto probe = target::Target::Create(Config(0, 0, 0, true), {ring_.get()});
+      auto probe = target::Target::Create(Config(0, 0, 0, true, 0), {ring_.get()});
       NVMP_ASSERT(probe.ok());
       NVMP_ASSERT((*probe)->Start().ok());
       p1_ = (*probe)->BoundPort(1);
@@ -42,7 +45,8 @@ class TargetOnThread {
     });
     StopTarget(probe_);
     Run([&] {
-      auto t = target::Target::Create(Config(p1_, p2_, 0, port2_enabled), {ring_.get()});
+      auto t = target::Target::Create(Config(p1_, p2_, 0, port2_enabled, mdts_pages_),
+                                      {ring_.get()});
       NVMP_ASSERT(t.ok());
       Status st = (*t)->Start();
       NVMP_ASSERT(st.ok(), "target start failed");
@@ -76,13 +80,15 @@ class TargetOnThread {
   }
 
  private:
-  static target::TargetConfig Config(uint16_t p1, uint16_t p2, uint16_t p3, bool p2_enabled) {
+  static target::TargetConfig Config(uint16_t p1, uint16_t p2, uint16_t p3, bool p2_enabled,
+                                     uint32_t mdts_pages) {
     target::TargetConfig c;
     c.ports = {{.id = 1, .address = "127.0.0.1", .port = p1},
                {.id = 2, .address = "127.0.0.1", .port = p2, .enabled = p2_enabled}};
     if (p1 == 0) c.ports.push_back({.id = 3, .address = "127.0.0.1", .port = p3});
     target::SubsystemConfig s;
     s.nqn = kSubnqn;
+    s.mdts_pages = mdts_pages;
     s.namespaces = {{.nsid = 1, .size_bytes = kNsBytes, .block_size = 512, .ana_group = 1},
                     {.nsid = 2, .size_bytes = kNsBytes, .block_size = 512, .ana_group = 1}};
     c.subsystems.push_back(s);
@@ -101,6 +107,7 @@ class TargetOnThread {
   std::unique_ptr<reactor::Uring> ring_;
   std::unique_ptr<target::Target> probe_;
   std::unique_ptr<target::Target> target_;
+  const uint32_t mdts_pages_;
   uint16_t p1_ = 0, p2_ = 0, unused_ = 0;
 };
 

@@ -42,6 +42,7 @@
 #include <vector>
 
 #include "base/assert.h"
+#include "client/target_fixture.h"
 #include "client/waiter.h"
 #include "export/head_table.h"
 #include "nvmpath/client.h"
@@ -53,8 +54,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr char kSubnqn[] = "nqn.2024-01.io.nvmpath:fuse-export-test";
-constexpr uint64_t kNsBytes = 4 << 20;
+using client_test::kNsBytes;
+using client_test::kSubnqn;
+using client_test::TargetOnThread;
 constexpr uint32_t kBs = 512;
 constexpr uint32_t kMdtsPages = 4;  // 2^4 pages of 4 KiB: 64 KiB, 128 blocks per Device I/O
 constexpr uint32_t kMaxIoBlocks = (4096u << kMdtsPages) / kBs;
@@ -74,61 +76,6 @@ std::vector<uint8_t> Pattern(size_t bytes, uint32_t seed) {
   return v;
 }
 
-// The target on its own thread: one port on a free 127.0.0.1 port, namespaces 1 and 2 (4 MiB,
-// 512-byte blocks), MDTS 64 KiB.
-class TargetOnThread {
- public:
-  TargetOnThread() {
-    auto u = reactor::Uring::Create(0);
-    NVMP_ASSERT(u.ok());
-    ring_ = std::move(u).value();
-    ring_->StartThread();
-    Run([&] {
-      target::TargetConfig c;
-      c.ports = {{.id = 1, .address = "127.0.0.1", .port = 0}};
-      target::SubsystemConfig s;
-      s.nqn = kSubnqn;
-      s.mdts_pages = kMdtsPages;
-      s.namespaces = {{.nsid = 1, .size_bytes = kNsBytes, .block_size = kBs},
-                      {.nsid = 2, .size_bytes = kNsBytes, .block_size = kBs}};
-      c.subsystems.push_back(s);
-      auto t = target::Target::Create(c, {ring_.get()});
-      NVMP_ASSERT(t.ok());
-      NVMP_ASSERT((*t)->Start().ok(), "target start failed");
-      port_ = (*t)->BoundPort(1);
-      target_ = std::move(t).value();
-    });
-  }
-  ~TargetOnThread() {
-    client::Waiter w;
-    ring_->Post([&] { target_->Stop([&] { w.Signal(); }); });
-    w.Wait();
-    Run([&] { target_.reset(); });
-    ring_->Stop();
-    ring_->Join();
-  }
-
-  uint16_t port() const { return port_; }
-
-  void Run(const std::function<void()>& fn) {
-    client::Waiter w;
-    ring_->Post([&] {
-      fn();
-      w.Signal();
-    });
-    w.Wait();
-  }
-  void Control(const std::function<Status(target::Target&)>& fn) {
-    Status st;
-    Run([&] { st = fn(*target_); });
-    ASSERT_TRUE(st.ok()) << st.ToString();
-  }
-
- private:
-  std::unique_ptr<reactor::Uring> ring_;
-  std::unique_ptr<target::Target> target_;
-  uint16_t port_ = 0;
-};
 
 // Tests mount with StartHost() (some block signals first, or mount by other means).
 class FuseExportTest : public ::testing::Test {
@@ -158,11 +105,11 @@ class FuseExportTest : public ::testing::Test {
 
   // Target, client, head table and the mount.
   void StartHost(FuseOptions options = {}) {
-    target_ = std::make_unique<TargetOnThread>();
+    target_ = std::make_unique<TargetOnThread>(/*port2_enabled=*/true, kMdtsPages);
     ClientOptions o;
     o.subnqn = kSubnqn;
     o.hostnqn = "nqn.2024-01.io.nvmpath:fuse-export-test-host";
-    o.paths = {{"127.0.0.1", target_->port()}};
+    o.paths = {{"127.0.0.1", target_->port1()}};
     o.io_threads = 2;
     o.io_timeout = 5s;
     o.connect_timeout = 5s;
