@@ -64,7 +64,7 @@ struct Rig {
   void Round() {
     uint64_t target = done + bios.size();
     uring->Post([this] {
-      for (auto& b : bios) head->Submit(&b);
+      for (auto& b : bios) head->Channel(0).Submit(&b);
     });
     while (done < target) uring->RunOnce(std::chrono::milliseconds(1));
   }

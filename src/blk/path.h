@@ -1,6 +1,8 @@
 // blk::Path — what a head sees of one path: a namespace reached through one controller.
 //
-// The head picks a path per Bio and calls Submit on the reactor the Bio runs on. The path wraps
+// The head picks a path per Bio and submits it through the path's channel for the reactor the Bio
+// runs on (Channel(shard): the path's per-reactor state, what SPDK calls an I/O channel — the data
+// path indexes it and never searches for its reactor). The path wraps
 // the Bio in its own attempt object (QoS ticket, command id, queue, timeout), and when the attempt
 // ends it first destroys that object — so every per-path resource has gone back to the path — and
 // then hands the bare Bio and the NVMe status back through AttemptSink. The head decides what
@@ -15,6 +17,7 @@
 #include <string>
 
 #include "blk/bio.h"
+#include "reactor/reactor.h"
 #include "nvme/ana_log.h"
 #include "nvme/status.h"
 
@@ -62,16 +65,28 @@ class PathObserver {
   virtual void OnPathStateChanged(class Path* path) = 0;
 };
 
+// One reactor's share of a path: its attempts, queue and QoS limiter on that reactor.
+class PathChannel {
+ public:
+  virtual ~PathChannel() = default;
+  // Starts one attempt of `bio`; sink->OnAttemptDone runs exactly once for it, later, on this
+  // channel's reactor. The path does not check the Bio's range against its own capacity: the
+  // head checked it against the head's capacity.
+  // REQUIRES: called on reactor().
+  virtual void Submit(Bio* bio, AttemptSink* sink) = 0;
+  virtual reactor::Reactor* reactor() const = 0;
+};
+
 class Path {
  public:
   virtual ~Path() = default;
   virtual const std::string& name() const = 0;
 
-  // Starts one attempt of `bio`; sink->OnAttemptDone runs exactly once for it, later, on the
-  // calling reactor. The path does not check the Bio's range against its own capacity: the head
-  // checked it against the head's capacity.
-  // REQUIRES: called on one of the path's reactors.
-  virtual void Submit(Bio* bio, AttemptSink* sink) = 0;
+  // The channel of the path's `shard`-th reactor, in the order of the reactor list the path was
+  // built over (the head's shards are the same list: Head::AddPath checks). Stable for the path's
+  // lifetime; any thread may take the reference.
+  virtual PathChannel& Channel(unsigned shard) = 0;
+  virtual unsigned channel_count() const = 0;
 
   // The current state. REQUIRES: called on the path's home reactor.
   virtual PathState state() const = 0;

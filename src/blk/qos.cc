@@ -29,6 +29,16 @@ double BucketDepth(uint64_t rate_per_s, Duration burst, double at_least) {
 }
 }  // namespace
 
+QosLimits SplitAcross(const QosLimits& limits, unsigned n) {
+  NVMP_ASSERT(n > 0);
+  auto share = [n](uint64_t v) { return v == 0 ? 0 : (v + n - 1) / n; };
+  QosLimits out = limits;
+  out.max_in_flight = static_cast<uint32_t>(share(limits.max_in_flight));
+  out.iops = share(limits.iops);
+  out.bytes_per_s = share(limits.bytes_per_s);
+  return out;
+}
+
 Limiter::Limiter(reactor::Reactor& reactor, std::string name, QosLimits limits)
     : reactor_(reactor), name_(std::move(name)), limits_(limits) {
   last_refill_ = reactor_.now();

@@ -32,6 +32,27 @@ struct QosLimits {
   bool unlimited() const { return max_in_flight == 0 && iops == 0 && bytes_per_s == 0; }
 };
 
+// Splits `limits` across `n` per-reactor limiters (limiters are per reactor so the data path
+// shares nothing): each gets 1/n of every limit, rounded up so that no share becomes 0 (which
+// would mean unlimited); the shares then sum to at most n - 1 units above the limit. The burst is
+// unchanged; a limit of 0 (unlimited) stays 0.
+QosLimits SplitAcross(const QosLimits& limits, unsigned n);
+
+// A limiter's accounting, or the sum over several: tickets issued, released, and admissions
+// queued now. issued == released + in flight.
+struct QosCounters {
+  uint64_t issued = 0;
+  uint64_t released = 0;
+  uint64_t waiting = 0;
+
+  uint64_t in_flight() const { return issued - released; }
+  void Add(const QosCounters& o) {
+    issued += o.issued;
+    released += o.released;
+    waiting += o.waiting;
+  }
+};
+
 class Limiter;
 
 class Ticket {
@@ -82,6 +103,7 @@ class Limiter {
   uint64_t released() const { return released_; }
   uint64_t in_flight() const { return issued_ - released_; }
   uint64_t waiting() const { return waiting_; }
+  QosCounters counters() const { return {issued_, released_, waiting_}; }
 
   // Releases a slot that no Ticket holds — only to show the invariant check firing (tests).
   void TEST_ReleaseWithoutTicket() { Release(); }

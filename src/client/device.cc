@@ -67,7 +67,10 @@ namespace client {
 constexpr uint32_t kWriteZeroesMaxBlocks = 65536;
 
 DeviceImpl::DeviceImpl(ClientImpl* client, IoThreads* io, mpath::Head* head, uint32_t nsid)
-    : client_(client), io_(io), head_(head), nsid_(nsid), name_(head->name()) {}
+    : client_(client), io_(io), head_(head), nsid_(nsid), name_(head->name()) {
+  NVMP_ASSERT(head->channel_count() == io->size(), "a head on other threads than the client's");
+  for (unsigned i = 0; i < io->size(); ++i) channels_.push_back(&head->Channel(i));
+}
 
 // ---- data path ----
 
@@ -120,7 +123,7 @@ void DeviceImpl::SubmitOn(unsigned thread, blk::Op op, uint64_t lba, uint32_t nb
   bio.lba = lba;
   bio.nblocks = nblocks;
   bio.data = data;
-  head_->Submit(&bio);
+  channels_[thread]->Submit(&bio);
 }
 
 Status DeviceImpl::Check(blk::Op op, uint64_t lba, uint32_t nblocks, size_t bytes) const {

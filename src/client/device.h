@@ -75,6 +75,8 @@ class DeviceImpl final : public Device {
   ClientImpl* const client_;
   IoThreads* const io_;
   mpath::Head* const head_;
+  // The head's channel on each I/O thread, by thread index: the data path indexes, never searches.
+  std::vector<mpath::HeadChannel*> channels_;
   const uint32_t nsid_;
   const std::string name_;
   std::atomic<uint64_t> capacity_{0};

@@ -23,12 +23,6 @@ bool IsHostAbort(NvmeStatus s) {
 }  // namespace
 
 // One reactor's I/O queue. `qp` is created, used and destroyed only on `reactor`.
-struct Controller::Shard {
-  unsigned index = 0;
-  reactor::Reactor* reactor = nullptr;
-  std::unique_ptr<QueuePair> qp;
-};
-
 Controller::Controller(ControllerOptions options, std::vector<reactor::Reactor*> reactors,
                        unsigned home)
     : options_(std::move(options)), home_(reactors.at(home)) {
@@ -36,10 +30,11 @@ Controller::Controller(ControllerOptions options, std::vector<reactor::Reactor*>
   if (options_.name.empty()) options_.name = fmt::format("{}:{}", options_.address, options_.port);
   UpdateWriteFence();
   for (unsigned i = 0; i < reactors.size(); ++i) {
-    auto s = std::make_unique<Shard>();
-    s->index = i;
-    s->reactor = reactors[i];
-    shards_.push_back(std::move(s));
+    auto c = std::make_unique<IoChannel>();
+    c->ctrl_ = this;
+    c->index_ = i;
+    c->reactor_ = reactors[i];
+    channels_.push_back(std::move(c));
   }
 }
 
@@ -239,7 +234,7 @@ void Controller::OnIdentify(uint64_t e, const nvme::IdentifyController& id) {
 }
 
 void Controller::SetNumberOfQueues(uint64_t e) {
-  const auto n = static_cast<uint16_t>(shards_.size());
+  const auto n = static_cast<uint16_t>(channels_.size());
   SetupCommand(e, nvme::MakeSetNumberOfQueues(0, n, n), {}, "Set Features Number of Queues",
                [this, e, n](const CommandResult& r) {
                  const uint32_t nsqa = (r.dw0 & 0xFFFF) + 1;
@@ -257,21 +252,21 @@ void Controller::SetNumberOfQueues(uint64_t e) {
 }
 
 void Controller::ConnectIoQueues(uint64_t e) {
-  io_queues_pending_ = static_cast<unsigned>(shards_.size());
-  for (auto& sp : shards_) {
-    Shard* s = sp.get();
-    QueuePairOptions qo = QueueOptions(static_cast<uint16_t>(s->index + 1));
+  io_queues_pending_ = static_cast<unsigned>(channels_.size());
+  for (auto& cp : channels_) {
+    IoChannel* s = cp.get();
+    QueuePairOptions qo = QueueOptions(static_cast<uint16_t>(s->index_ + 1));
     // The queue's stream must be created on its own reactor: connect from there.
-    s->reactor->Post([this, s, e, qo] {
-      NVMP_ASSERT(!s->qp, "I/O queue of an old association still present");
+    s->reactor_->Post([this, s, e, qo] {
+      NVMP_ASSERT(!s->qp_, "I/O queue of an old association still present");
       auto to_home = [this, e](const Status& why) {
         home_->Post([this, e, why] { ErrorRecovery(e, why); });
       };
-      s->qp = std::make_unique<QueuePair>(
-          s->reactor, qo, QueuePair::Events{.on_failed = to_home, .on_timeout = to_home});
-      s->qp->Connect(options_.address, options_.port, [this, s, e](Result<uint16_t> r) {
+      s->qp_ = std::make_unique<QueuePair>(
+          s->reactor_, qo, QueuePair::Events{.on_failed = to_home, .on_timeout = to_home});
+      s->qp_->Connect(options_.address, options_.port, [this, s, e](Result<uint16_t> r) {
         Status st = r.ok() ? Status::Ok() : r.status();
-        home_->Post([this, s, e, st] { OnIoQueueConnected(e, s->index, st); });
+        home_->Post([this, s, e, st] { OnIoQueueConnected(e, s->index_, st); });
       });
     });
   }
@@ -433,13 +428,13 @@ void Controller::TeardownQueues(const Status& why, std::function<void()> then) {
     // We may be inside one of its callbacks: destroy it from a later loop turn.
     home_->Post([qp = std::shared_ptr<QueuePair>(std::move(admin_))] {});
   }
-  teardown_acks_pending_ += static_cast<uint32_t>(shards_.size());
-  for (auto& sp : shards_) {
-    Shard* s = sp.get();
-    s->reactor->Post([this, s, why] {
-      if (s->qp) {
-        s->qp->Fail(why);  // outstanding I/O completes now with 0x371
-        s->qp.reset();
+  teardown_acks_pending_ += static_cast<uint32_t>(channels_.size());
+  for (auto& cp : channels_) {
+    IoChannel* s = cp.get();
+    s->reactor_->Post([this, s, why] {
+      if (s->qp_) {
+        s->qp_->Fail(why);  // outstanding I/O completes now with 0x371
+        s->qp_.reset();
       }
       home_->Post([this] {
         NVMP_ASSERT(teardown_acks_pending_ > 0);
@@ -480,28 +475,19 @@ void Controller::FinishDelete() {
 
 // ---------------------------------------------------------------- I/O
 
-Controller::Shard* Controller::CurrentShard() {
-  reactor::Reactor* here = reactor::Current();
-  for (auto& s : shards_) {
-    if (s->reactor == here) return s.get();
-  }
-  return nullptr;
-}
-
-Status Controller::SubmitIo(const nvme::Command& cmd, std::span<uint8_t> data, Callback done) {
-  Shard* s = CurrentShard();
-  NVMP_ASSERT(s != nullptr, "SubmitIo called off the controller's reactors");
-  if (!s->qp || !s->qp->live()) {
-    s->reactor->Post([done = std::move(done)] {
+Status Controller::IoChannel::Submit(const nvme::Command& cmd, std::span<uint8_t> data,
+                                     Callback done) {
+  if (!qp_ || !qp_->live()) {
+    reactor_->Post([done = std::move(done)] {
       done(CommandResult{NvmeStatus::Of(sc::kHostPathError)});
     });
     return Status::Ok();
   }
-  if (data.size() > max_transfer_) {
+  if (data.size() > ctrl_->max_transfer_) {
     return InvalidArgument(fmt::format("{} bytes over the controller's maximum transfer of {}",
-                                       data.size(), max_transfer_));
+                                       data.size(), ctrl_->max_transfer_));
   }
-  return s->qp->Submit(cmd, data, std::move(done));
+  return qp_->Submit(cmd, data, std::move(done));
 }
 
 // ---------------------------------------------------------------- admin helpers

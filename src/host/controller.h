@@ -18,9 +18,9 @@
 // before the head may fail them over.
 //
 // Threads: the controller's state, its admin queue, timers and observer live on the home
-// reactor; every public method except SubmitIo must be called there. I/O queue i lives on
-// reactors[i] and is touched only there (messages carry the association epoch, so a message for
-// a torn-down association is ignored). SubmitIo is called on any of the controller's reactors.
+// reactor; every public method except io_channel() must be called there. I/O queue i lives on
+// reactors[i] and is touched only there, through io_channel(i) (messages carry the association
+// epoch, so a message for a torn-down association is ignored).
 // Destruction: only on home, and only in kNew or after Delete()'s callback ran (no queue, timer
 // or message is left then).
 #pragma once
@@ -143,7 +143,7 @@ class Controller {
   nvme::VsRegister vs() const { return vs_; }
   uint16_t cntlid() const { return cntlid_; }
   uint32_t max_transfer_bytes() const { return max_transfer_; }
-  unsigned io_queue_count() const { return static_cast<unsigned>(shards_.size()); }
+  unsigned io_queue_count() const { return static_cast<unsigned>(channels_.size()); }
   bool is_discovery() const { return discovery_; }
   // Failed association attempts since the last time the controller was live.
   uint32_t reconnect_attempts() const { return nr_reconnects_; }
@@ -160,12 +160,29 @@ class Controller {
   }
 
   // ---- I/O ----
-  // Sends `cmd` (CID and DPTR are set by the queue) on the current reactor's I/O queue. `done`
-  // runs on this reactor, never inside SubmitIo: the controller's status; 0x370 when the queue
-  // is not live; 0x371 when the connection is lost first. Returns kUnavailable when the queue is
-  // full (then `done` is not called).
-  // REQUIRES: called on one of the controller's reactors; `data` valid until `done`.
-  Status SubmitIo(const nvme::Command& cmd, std::span<uint8_t> data, Callback done);
+  // One reactor's door to its I/O queue (what SPDK calls an I/O channel): the data path holds
+  // the channel of its reactor and never looks the queue up.
+  class IoChannel {
+   public:
+    // Sends `cmd` (CID and DPTR are set by the queue) on this reactor's I/O queue. `done` runs on
+    // this reactor, never inside Submit: the controller's status; 0x370 when the queue is not
+    // live; 0x371 when the connection is lost first. Returns kUnavailable when the queue is full
+    // (then `done` is not called), kInvalidArgument when `data` exceeds the maximum transfer.
+    // REQUIRES: called on reactor(); `data` valid until `done`.
+    Status Submit(const nvme::Command& cmd, std::span<uint8_t> data, Callback done);
+    reactor::Reactor* reactor() const { return reactor_; }
+    unsigned index() const { return index_; }
+
+   private:
+    friend class Controller;
+    Controller* ctrl_ = nullptr;
+    unsigned index_ = 0;
+    reactor::Reactor* reactor_ = nullptr;
+    std::unique_ptr<QueuePair> qp_;
+  };
+  // The channel of the controller's `shard`-th reactor (the order of the constructor's list).
+  // Stable for the controller's lifetime. Any thread.
+  IoChannel& io_channel(unsigned shard) { return *channels_.at(shard); }
 
   // ---- Admin (home reactor; while live) ----
   // Errors for the helpers: kUnavailable when not live or the connection was lost, kIoError
@@ -186,8 +203,6 @@ class Controller {
   void GetDiscoveryLog(ResultCallback<nvme::DiscoveryLog> done);
 
  private:
-  struct Shard;
-
   void SetState(CtrlState to);
   void Notify();
   // One association attempt, step by step; each step checks that `epoch` is still current.
@@ -219,11 +234,10 @@ class Controller {
   QueuePairOptions QueueOptions(uint16_t qid) const;
   // Recomputes write_fence() from the options and id_ (home).
   void UpdateWriteFence();
-  Shard* CurrentShard();
 
   ControllerOptions options_;
   reactor::Reactor* const home_;
-  std::vector<std::unique_ptr<Shard>> shards_;
+  std::vector<std::unique_ptr<IoChannel>> channels_;
   ControllerObserver* observer_ = nullptr;
 
   // home

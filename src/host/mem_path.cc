@@ -26,9 +26,14 @@ struct MemPath::Attempt {
   Attempt* next = nullptr;
 };
 
-struct MemPath::Shard {
+// One reactor's channel of the path.
+struct MemPath::Shard final : blk::PathChannel {
+  void Submit(Bio* bio, blk::AttemptSink* sink) override { path->Submit(*this, bio, sink); }
+  reactor::Reactor* reactor() const override { return reactor_; }
+
+  MemPath* path = nullptr;
   unsigned index = 0;
-  reactor::Reactor* reactor = nullptr;
+  reactor::Reactor* reactor_ = nullptr;
   std::unique_ptr<blk::Limiter> qos;
   blk::AttemptList<Attempt> attempts;
   // MemPathFault::kLeakTicketOnError parks tickets here; destroyed before `qos` (declared after).
@@ -42,10 +47,11 @@ MemPath::MemPath(MemPathOptions options, MemNamespace* ns, std::vector<reactor::
   NVMP_ASSERT(home_ < reactors_.size());
   for (unsigned i = 0; i < reactors_.size(); ++i) {
     auto s = std::make_unique<Shard>();
+    s->path = this;
     s->index = i;
-    s->reactor = reactors_[i];
+    s->reactor_ = reactors_[i];
     if (!options_.qos.unlimited()) {
-      s->qos = std::make_unique<blk::Limiter>(*s->reactor, options_.name + " path QoS", options_.qos);
+      s->qos = std::make_unique<blk::Limiter>(*s->reactor_, options_.name + " path QoS", options_.qos);
     }
     shards_.push_back(std::move(s));
   }
@@ -68,19 +74,16 @@ MemPath::~MemPath() {
   }
 }
 
-MemPath::Shard& MemPath::Here() {
-  reactor::Reactor* r = reactor::Current();
-  for (auto& s : shards_) {
-    if (s->reactor == r) return *s;
-  }
-  NVMP_UNREACHABLE("MemPath used from a reactor that is not one of its shards");
+blk::PathChannel& MemPath::Channel(unsigned shard) {
+  NVMP_ASSERT(shard < shards_.size(), "MemPath channel of a reactor it was not built over");
+  return *shards_[shard];
 }
 
 void MemPath::OnAllShards(std::function<void(Shard&)> fn) {
   for (auto& s : shards_) {
     Shard* sp = s.get();
     messages_in_flight_.fetch_add(1);
-    sp->reactor->Post([this, sp, fn] {
+    sp->reactor_->Post([this, sp, fn] {
       fn(*sp);
       messages_in_flight_.fetch_sub(1);
     });
@@ -97,8 +100,7 @@ void MemPath::AfterNotice(std::function<void()> fn) {
 
 // ---- data path ----
 
-void MemPath::Submit(Bio* bio, blk::AttemptSink* sink) {
-  Shard& s = Here();
+void MemPath::Submit(Shard& s, Bio* bio, blk::AttemptSink* sink) {
   Attempt* a = s.attempts.Acquire();
   a->bio = bio;
   a->sink = sink;
@@ -126,13 +128,13 @@ void MemPath::Start(Shard& s, Attempt* a) {
   Duration latency(latency_ns_.load());
   if (latency.count() == 0) {
     a->posted = true;
-    s.reactor->Post([this, &s, a] {
+    s.reactor_->Post([this, &s, a] {
       a->posted = false;
       Execute(s, a);
     });
     return;
   }
-  a->timer = s.reactor->AddTimer(Duration(latency_ns_.load()), [this, &s, a] {
+  a->timer = s.reactor_->AddTimer(Duration(latency_ns_.load()), [this, &s, a] {
     a->timer = reactor::kNoTimer;
     Execute(s, a);
   });
@@ -289,7 +291,7 @@ void MemPath::LoseController() {
     for (Attempt* a : s.attempts.Live()) {
       if (a->posted) continue;  // its posted execution sees the new epoch and fails it over
       if (a->timer != reactor::kNoTimer) {
-        s.reactor->CancelTimer(a->timer);
+        s.reactor_->CancelTimer(a->timer);
         a->timer = reactor::kNoTimer;
       }
       if (a->waiting_qos) {

@@ -10,8 +10,8 @@
 // attempt at once with "aborted by host" and executes none of them later; a stall parks commands
 // until released.
 //
-// Threads: Submit and attempt completion on the reactor the attempt came from (per-reactor
-// attempt lists and QoS limiters, no sharing); fault controls, state() and the observer on home.
+// Threads: Submit and attempt completion on the channel's reactor (per-reactor channels with
+// their attempt lists and QoS limiters, no sharing); fault controls, state() and the observer on home.
 // The fault state read by executing reactors is atomic.
 #pragma once
 
@@ -56,7 +56,8 @@ class MemPath final : public blk::Path {
 
   // blk::Path
   const std::string& name() const override { return options_.name; }
-  void Submit(blk::Bio* bio, blk::AttemptSink* sink) override;
+  blk::PathChannel& Channel(unsigned shard) override;
+  unsigned channel_count() const override { return static_cast<unsigned>(shards_.size()); }
   blk::PathState state() const override { return state_; }
   void OnPathError(nvme::PathAction action) override;
   void SetObserver(blk::PathObserver* observer) override { observer_ = observer; }
@@ -84,7 +85,7 @@ class MemPath final : public blk::Path {
   struct Attempt;
   struct Shard;
 
-  Shard& Here();
+  void Submit(Shard& s, blk::Bio* bio, blk::AttemptSink* sink);
   void Start(Shard& s, Attempt* a);
   void Execute(Shard& s, Attempt* a);
   void Finish(Shard& s, Attempt* a, nvme::NvmeStatus status);

@@ -21,11 +21,14 @@ constexpr Duration kQueueFullRetry = std::chrono::microseconds(50);
 constexpr size_t kPreallocatedAttempts = 64;
 }  // namespace
 
-// Everything that belongs to one attempt of one Bio on this path. It goes back to its reactor's
-// pool before the Bio goes back to the head.
+// Everything that belongs to one attempt of one Bio on this path. It goes back to its channel's
+// pool — QoS ticket included — before the Bio goes back to the head.
 struct PathNs::Attempt {
   Bio* bio = nullptr;
   blk::AttemptSink* sink = nullptr;
+  blk::Ticket ticket;             // this channel's path QoS admission
+  blk::Limiter::Waiter waiter;    // queued for admission while waiting_qos
+  bool waiting_qos = false;
   nvme::Command cmd;
   std::array<uint8_t, nvme::kDsmRangeSize> dsm{};  // the one deallocate range
   reactor::TimerId retry_timer = reactor::kNoTimer;
@@ -36,14 +39,24 @@ struct PathNs::Attempt {
   Attempt* next = nullptr;
 };
 
-struct PathNs::Shard {
-  reactor::Reactor* reactor = nullptr;
+// One reactor's share of the path. `qos` is declared before `attempts`, so an attempt's ticket
+// never outlives its limiter.
+class PathNs::ReactorChannel final : public blk::PathChannel {
+ public:
+  ReactorChannel(PathNs* path, Controller::IoChannel* io) : path_(path), io_(io) {}
+  void Submit(Bio* bio, blk::AttemptSink* sink) override;
+  reactor::Reactor* reactor() const override { return io_->reactor(); }
+
+  PathNs* const path_;
+  Controller::IoChannel* const io_;
+  std::unique_ptr<blk::Limiter> qos;
   blk::AttemptList<Attempt> attempts;
   PathNsCounters counters;
 };
 
 PathNs::PathNs(std::string name, uint32_t nsid, Controller* ctrl, PathNsOwner* owner,
-               std::vector<reactor::Reactor*> reactors, unsigned home, blk::PathState initial)
+               std::vector<reactor::Reactor*> reactors, unsigned home, blk::PathState initial,
+               blk::QosLimits qos)
     : name_(std::move(name)),
       nsid_(nsid),
       ctrl_(ctrl),
@@ -52,37 +65,58 @@ PathNs::PathNs(std::string name, uint32_t nsid, Controller* ctrl, PathNsOwner* o
       state_(initial) {
   NVMP_ASSERT(home < reactors.size());
   NVMP_ASSERT(std::has_single_bit(initial.block_size) && initial.block_size >= 512);
-  for (reactor::Reactor* r : reactors) {
-    auto s = std::make_unique<Shard>();
-    s->reactor = r;
-    s->attempts.Preallocate(kPreallocatedAttempts);
-    shards_.push_back(std::move(s));
+  for (unsigned i = 0; i < reactors.size(); ++i) {
+    Controller::IoChannel& io = ctrl_->io_channel(i);
+    NVMP_ASSERT(io.reactor() == reactors[i], "PathNs reactors differ from its controller's");
+    auto c = std::make_unique<ReactorChannel>(this, &io);
+    if (!qos.unlimited()) {
+      c->qos = std::make_unique<blk::Limiter>(*reactors[i], name_ + " path QoS", qos);
+    }
+    c->attempts.Preallocate(kPreallocatedAttempts);
+    channels_.push_back(std::move(c));
   }
 }
 
 PathNs::~PathNs() {
-  for (auto& s : shards_) {
-    NVMP_ASSERT(s->attempts.size() == 0, "PathNs destroyed with attempts in flight");
+  for (auto& c : channels_) {
+    NVMP_ASSERT(c->attempts.size() == 0, "PathNs destroyed with attempts in flight");
   }
 }
 
-PathNs::Shard& PathNs::Here() {
-  reactor::Reactor* r = reactor::Current();
-  for (auto& s : shards_) {
-    if (s->reactor == r) return *s;
-  }
-  NVMP_UNREACHABLE("PathNs used from a reactor that is not one of its controller's");
+blk::PathChannel& PathNs::Channel(unsigned shard) {
+  NVMP_ASSERT(shard < channels_.size(), "PathNs channel of a reactor it was not built over");
+  return *channels_[shard];
 }
 
 // ---- data path ----
 
-void PathNs::Submit(Bio* bio, blk::AttemptSink* sink) {
-  Shard& s = Here();
-  Attempt* a = s.attempts.Acquire();
+void PathNs::ReactorChannel::Submit(Bio* bio, blk::AttemptSink* sink) {
+  Attempt* a = attempts.Acquire();
   a->bio = bio;
   a->sink = sink;
-  ++s.counters.submitted;
+  ++counters.submitted;
+  if (qos) {
+    const uint64_t bytes = uint64_t{bio->nblocks} << path_->block_shift_.load(std::memory_order_relaxed);
+    if (auto t = qos->TryAcquire(bytes)) {
+      a->ticket = std::move(*t);
+    } else {
+      ++counters.qos_waits;
+      a->waiting_qos = true;
+      a->waiter.bytes = bytes;
+      a->waiter.on_admit = [this, a](blk::Ticket t) {
+        a->waiting_qos = false;
+        a->ticket = std::move(t);
+        path_->Start(*this, a);
+      };
+      qos->Wait(&a->waiter);
+      return;
+    }
+  }
+  path_->Start(*this, a);
+}
 
+void PathNs::Start(ReactorChannel& c, Attempt* a) {
+  Bio* bio = a->bio;
   const uint32_t shift = block_shift_.load(std::memory_order_relaxed);
   const uint64_t bytes = uint64_t{bio->nblocks} << shift;
   const auto sgl = nvme::SglDescriptor::Transport(static_cast<uint32_t>(bytes));
@@ -114,16 +148,16 @@ void PathNs::Submit(Bio* bio, blk::AttemptSink* sink) {
   }
   if (too_large) {
     // Never inside Submit: the head expects the completion later.
-    ++s.counters.too_large;
-    s.reactor->Post([this, &s, a] {
-      Finish(s, a, NvmeStatus::Of(nvme::sc::kInvalidField, /*dnr=*/true));
+    ++c.counters.too_large;
+    c.reactor()->Post([this, &c, a] {
+      Finish(c, a, NvmeStatus::Of(nvme::sc::kInvalidField, /*dnr=*/true));
     });
     return;
   }
-  Send(s, a);
+  Send(c, a);
 }
 
-void PathNs::Send(Shard& s, Attempt* a) {
+void PathNs::Send(ReactorChannel& c, Attempt* a) {
   std::span<uint8_t> data;
   switch (a->bio->op) {
     case blk::Op::kRead:
@@ -137,24 +171,24 @@ void PathNs::Send(Shard& s, Attempt* a) {
       break;
   }
   // Two pointers: the callback fits std::function's small buffer, no allocation.
-  Status st = ctrl_->SubmitIo(a->cmd, data, [this, a](const CommandResult& r) {
-    OnCommandDone(Here(), a, r.status);
+  Status st = c.io_->Submit(a->cmd, data, [&c, a](const CommandResult& r) {
+    c.path_->OnCommandDone(c, a, r.status);
   });
   if (st.ok()) return;
   if (st.code() == Code::kUnavailable) {  // the queue is full
-    ++s.counters.queue_full_retries;
-    a->retry_timer = s.reactor->AddTimer(kQueueFullRetry, [this, &s, a] {
+    ++c.counters.queue_full_retries;
+    a->retry_timer = c.reactor()->AddTimer(kQueueFullRetry, [this, &c, a] {
       a->retry_timer = reactor::kNoTimer;
-      Send(s, a);
+      Send(c, a);
     });
     return;
   }
   // The controller refused the transfer (its maximum shrank across a reconnect): a path error,
   // another path may take it.
-  s.reactor->Post([this, &s, a] { Finish(s, a, NvmeStatus::Of(nvme::sc::kHostPathError)); });
+  c.reactor()->Post([this, &c, a] { Finish(c, a, NvmeStatus::Of(nvme::sc::kHostPathError)); });
 }
 
-void PathNs::OnCommandDone(Shard& s, Attempt* a, NvmeStatus status) {
+void PathNs::OnCommandDone(ReactorChannel& c, Attempt* a, NvmeStatus status) {
   // 0x371: the queue failed with the command outstanding, so it may have reached the controller
   // and may still execute there. A data-modifying one is held for the write fence before another
   // path may repeat it (docs/ARCHITECTURE.md "Stale-write fencing"). 0x370 (never sent), reads
@@ -163,25 +197,29 @@ void PathNs::OnCommandDone(Shard& s, Attempt* a, NvmeStatus status) {
   if (status.code() == nvme::sc::kAbortedByHost && blk::ModifiesData(a->bio->op)) {
     const Duration fence = ctrl_->write_fence();
     if (fence > Duration::zero()) {
-      ++s.counters.fenced_writes;
-      a->fence_timer = s.reactor->AddTimer(fence, [this, &s, a, status] {
+      ++c.counters.fenced_writes;
+      a->fence_timer = c.reactor()->AddTimer(fence, [this, &c, a, status] {
         a->fence_timer = reactor::kNoTimer;
-        Finish(s, a, status);
+        Finish(c, a, status);
       });
       return;
     }
   }
-  Finish(s, a, status);
+  Finish(c, a, status);
 }
 
-void PathNs::Finish(Shard& s, Attempt* a, NvmeStatus status) {
+void PathNs::Finish(ReactorChannel& c, Attempt* a, NvmeStatus status) {
   NVMP_ASSERT(a->fence_timer == reactor::kNoTimer, "attempt finished while fenced");
-  if (!status.ok()) ++s.counters.completed_error;
+  NVMP_ASSERT(!a->waiting_qos, "attempt finished while waiting for QoS admission");
+  if (!status.ok()) ++c.counters.completed_error;
   Bio* bio = a->bio;
   blk::AttemptSink* sink = a->sink;
   a->bio = nullptr;
   a->sink = nullptr;
-  s.attempts.Release(a);  // per-path state goes back to this path before the Bio leaves it
+  // Per-path state goes back to this path — the QoS ticket into this channel's limiter — before
+  // the Bio leaves it.
+  a->ticket.Release();
+  c.attempts.Release(a);
   sink->OnAttemptDone(bio, status);
 }
 
@@ -209,22 +247,23 @@ void PathNs::OnPathError(nvme::PathAction action) {
   }
 }
 
+PathNsCounters PathNs::counters(unsigned shard) const { return channels_.at(shard)->counters; }
+
+blk::QosCounters PathNs::qos(unsigned shard) const {
+  const ReactorChannel& c = *channels_.at(shard);
+  return c.qos ? c.qos->counters() : blk::QosCounters{};
+}
+
 uint64_t PathNs::TEST_InFlight() const {
   uint64_t n = 0;
-  for (auto& s : shards_) n += s->attempts.size();
+  for (auto& c : channels_) n += c->attempts.size();
   return n;
 }
 
 PathNsCounters PathNs::TEST_Counters() const {
-  PathNsCounters c;
-  for (auto& s : shards_) {
-    c.submitted += s->counters.submitted;
-    c.completed_error += s->counters.completed_error;
-    c.queue_full_retries += s->counters.queue_full_retries;
-    c.too_large += s->counters.too_large;
-    c.fenced_writes += s->counters.fenced_writes;
-  }
-  return c;
+  PathNsCounters sum;
+  for (auto& c : channels_) sum.Add(c->counters);
+  return sum;
 }
 
 }  // namespace nvmpath::host

@@ -12,9 +12,12 @@ namespace nvmpath::mpath {
 using blk::Bio;
 using blk::BioState;
 
-struct Head::Shard {
+struct Head::Shard final : HeadChannel {
+  Shard(Head* head, reactor::Reactor* r) : HeadChannel(head, r), reactor(r) {}
+
   unsigned index = 0;
-  reactor::Reactor* reactor = nullptr;
+  reactor::Reactor* const reactor;
+  std::array<SlotSink, kMaxPaths> sinks;
   std::shared_ptr<const PathSet> set;
   uint64_t generation = 0;
   PolicyCursor cursor;
@@ -37,18 +40,18 @@ Head::Head(HeadOptions options, std::vector<reactor::Reactor*> shards, unsigned 
     : options_(std::move(options)), shards_reactors_(std::move(shards)), home_(home) {
   NVMP_ASSERT(!shards_reactors_.empty() && home_ < shards_reactors_.size());
   for (unsigned i = 0; i < shards_reactors_.size(); ++i) {
-    auto s = std::make_unique<Shard>();
+    auto s = std::make_unique<Shard>(this, shards_reactors_[i]);
     s->index = i;
-    s->reactor = shards_reactors_[i];
+    for (uint16_t slot = 0; slot < kMaxPaths; ++slot) {
+      s->sinks[slot].head = this;
+      s->sinks[slot].shard = s.get();
+      s->sinks[slot].slot = slot;
+    }
     if (!options_.qos.unlimited()) {
       s->qos = std::make_unique<blk::Limiter>(*s->reactor, options_.name + " head QoS",
                                               options_.qos);
     }
     shards_.push_back(std::move(s));
-  }
-  for (uint16_t i = 0; i < kMaxPaths; ++i) {
-    sinks_[i].head = this;
-    sinks_[i].slot = i;
   }
   installed_.assign(shards_.size(), 0);
   latest_ = BuildPathSet();
@@ -73,19 +76,17 @@ void Head::PostTo(unsigned shard, std::function<void()> fn) {
   });
 }
 
-Head::Shard& Head::Here() {
-  reactor::Reactor* r = reactor::Current();
-  for (auto& s : shards_) {
-    if (s->reactor == r) return *s;
-  }
-  NVMP_UNREACHABLE("head used from a reactor that is not one of its shards");
+HeadChannel& Head::Channel(unsigned shard) {
+  NVMP_ASSERT(shard < shards_.size(), "head channel of a reactor it was not built over");
+  return *shards_[shard];
 }
+
+void HeadChannel::Submit(Bio* bio) { head_->Submit(static_cast<Head::Shard&>(*this), bio); }
 
 // ---------------------------------------------------------------------------------------------
 // data path
 
-void Head::Submit(Bio* bio) {
-  Shard& s = Here();
+void Head::Submit(Shard& s, Bio* bio) {
   NVMP_ASSERT(bio->state == BioState::kIdle || bio->state == BioState::kDone,
               "Bio submitted while the head still owns it");
   bio->state = BioState::kAdmitting;
@@ -178,7 +179,7 @@ void Head::Dispatch(Shard& s, Bio* bio) {
   PathCounters& pc = s.path_counters[e.slot];
   ++pc.ios;
   pc.bytes += bio->bytes(set->block_size);
-  e.path->Submit(bio, &sinks_[e.slot]);
+  e.path->Channel(s.index).Submit(bio, &s.sinks[e.slot]);
 }
 
 void Head::Enqueue(Shard& s, Bio* bio) {
@@ -253,11 +254,10 @@ void Head::CheckQueueDeadlines(Shard& s) {
 }
 
 void Head::SlotSink::OnAttemptDone(Bio* bio, nvme::NvmeStatus status) {
-  head->AttemptDone(slot, bio, status);
+  head->AttemptDone(*shard, slot, bio, status);
 }
 
-void Head::AttemptDone(uint16_t slot, Bio* bio, nvme::NvmeStatus status) {
-  Shard& s = Here();
+void Head::AttemptDone(Shard& s, uint16_t slot, Bio* bio, nvme::NvmeStatus status) {
   NVMP_ASSERT(bio->state == BioState::kInFlight, "attempt completed for a Bio not in flight");
   NVMP_ASSERT(s.in_flight[slot] > 0, "attempt completed on a path with nothing in flight");
   --s.in_flight[slot];
@@ -372,6 +372,11 @@ Status Head::AddPath(blk::Path* path) {
   if (slot < 0) {
     return Status(Code::kUnavailable,
                   fmt::format("{} has {} paths already (the maximum)", name(), kMaxPaths));
+  }
+  NVMP_ASSERT(path->channel_count() >= shards_.size(), "path has fewer channels than the head");
+  for (unsigned i = 0; i < shards_.size(); ++i) {
+    NVMP_ASSERT(path->Channel(i).reactor() == shards_reactors_[i],
+                "path channel on another reactor than the head's shard");
   }
   slots_[slot].path = path;
   slots_[slot].removing = false;

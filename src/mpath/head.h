@@ -1,6 +1,8 @@
 // mpath::Head — one shared namespace, shown as one device, served through several paths.
 //
-// Data path (any of the head's reactors): Submit(bio) checks the range once against the head's
+// Data path (any of the head's reactors): each reactor submits through its own HeadChannel
+// (Channel(shard), what SPDK calls an I/O channel: the head's per-reactor state, found by index,
+// never searched for). Submit(bio) checks the range once against the head's
 // capacity, takes head QoS admission if configured, picks a path from this reactor's PathSet
 // snapshot by policy, and hands the Bio to the path. When the attempt ends, nvme::Decide says what
 // happens: complete, retry on the same path after the CRD delay, fail over (the bare Bio goes to
@@ -47,6 +49,32 @@ struct HeadOptions {
   bool queue_if_no_path = false;      // queue even with no path left (Linux delayed removal)
 };
 
+class Head;
+
+// One reactor's door to a head. Obtained once per reactor (Head::Channel) and kept by the caller.
+class HeadChannel {
+ public:
+  HeadChannel(const HeadChannel&) = delete;
+  HeadChannel& operator=(const HeadChannel&) = delete;
+
+  // Starts `bio`; bio->on_done runs exactly once, later, on this channel's reactor.
+  // Errors in bio->status: kOutOfRange (beyond capacity), kInvalidArgument (bad range or buffer),
+  // kUnavailable (nowait and head QoS would block), kNoPath (no path can serve it), or the NVMe
+  // status of a failed command.
+  // REQUIRES: called on reactor(); bio->state is kIdle or kDone.
+  void Submit(blk::Bio* bio);
+  reactor::Reactor* reactor() const { return reactor_; }
+  Head& head() const { return *head_; }
+
+ protected:
+  HeadChannel(Head* head, reactor::Reactor* reactor) : head_(head), reactor_(reactor) {}
+  ~HeadChannel() = default;
+
+ private:
+  Head* const head_;
+  reactor::Reactor* const reactor_;
+};
+
 class Head : private blk::PathObserver {
  public:
   // REQUIRES: home < shards.size(); every shard reactor outlives the head.
@@ -57,19 +85,18 @@ class Head : private blk::PathObserver {
 
   const std::string& name() const { return options_.name; }
 
-  // ---- data path: on one of the head's reactors ----
+  // ---- data path ----
 
-  // Starts `bio`; bio->on_done runs exactly once, later, on this reactor.
-  // Errors in bio->status: kOutOfRange (beyond capacity), kInvalidArgument (bad range or buffer),
-  // kUnavailable (nowait and head QoS would block), kNoPath (no path can serve it), or the NVMe
-  // status of a failed command.
-  // REQUIRES: bio->state is kIdle or kDone.
-  void Submit(blk::Bio* bio);
+  // The channel of the head's `shard`-th reactor (the constructor's order). Stable for the head's
+  // lifetime; any thread may take the reference, only that reactor may submit through it.
+  HeadChannel& Channel(unsigned shard);
+  unsigned channel_count() const { return static_cast<unsigned>(shards_.size()); }
 
   // ---- control: on the home reactor ----
 
   // Adds a path; its state joins the next published set. Fails with kAlreadyExists or
   // kUnavailable (kMaxPaths reached).
+  // REQUIRES: the path's channel i is on the head's reactor i, for every head reactor.
   Status AddPath(blk::Path* path);
   // Removes `path`; `on_removed` runs on home once no reactor can pick it and none of its attempts
   // is in flight. The owner may destroy the path then.
@@ -103,11 +130,16 @@ class Head : private blk::PathObserver {
   void TEST_SetFailureProbe(FailureProbe probe) { failure_probe_ = std::move(probe); }
 
  private:
-  // Attempt completions arrive per slot, so the head knows the path without the Bio carrying it.
+  friend class HeadChannel;
+  struct Shard;  // per-reactor state and the reactor's HeadChannel, head.cc
+
+  // Attempt completions arrive per reactor and slot, so the head knows both without the Bio
+  // carrying either.
   class SlotSink final : public blk::AttemptSink {
    public:
     void OnAttemptDone(blk::Bio* bio, nvme::NvmeStatus status) override;
     Head* head = nullptr;
+    Shard* shard = nullptr;
     uint16_t slot = 0;
   };
 
@@ -118,8 +150,6 @@ class Head : private blk::PathObserver {
     std::function<void()> on_removed;
     unsigned drain_acks = 0;
   };
-
-  struct Shard;  // per-reactor state, head.cc
 
   // PathObserver
   void OnPathStateChanged(blk::Path* path) override;
@@ -136,7 +166,7 @@ class Head : private blk::PathObserver {
   void PostTo(unsigned shard, std::function<void()> fn);
 
   // shard
-  Shard& Here();
+  void Submit(Shard& s, blk::Bio* bio);
   void Install(Shard& s, std::shared_ptr<const PathSet> set);
   void Admit(Shard& s, blk::Bio* bio);
   void Dispatch(Shard& s, blk::Bio* bio);
@@ -144,7 +174,7 @@ class Head : private blk::PathObserver {
   void ScheduleRequeue(Shard& s);
   void RunRequeue(Shard& s);
   void CheckQueueDeadlines(Shard& s);
-  void AttemptDone(uint16_t slot, blk::Bio* bio, nvme::NvmeStatus status);
+  void AttemptDone(Shard& s, uint16_t slot, blk::Bio* bio, nvme::NvmeStatus status);
   void Complete(Shard& s, blk::Bio* bio, Status status);
   void FailNoPath(Shard& s, blk::Bio* bio, std::string_view why);
 
@@ -152,7 +182,6 @@ class Head : private blk::PathObserver {
   std::vector<reactor::Reactor*> shards_reactors_;
   unsigned home_;
   std::vector<std::unique_ptr<Shard>> shards_;
-  std::array<SlotSink, kMaxPaths> sinks_;
 
   // home state
   std::array<Slot, kMaxPaths> slots_;

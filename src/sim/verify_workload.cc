@@ -17,10 +17,21 @@ struct VerifyWorkload::Slot {
   bool busy = false;
 };
 
+namespace {
+// The head's channel on `reactor` (set-up time: the data path keeps the channel).
+mpath::HeadChannel& ChannelOn(mpath::Head& head, reactor::Reactor& reactor) {
+  for (unsigned i = 0; i < head.channel_count(); ++i) {
+    if (head.Channel(i).reactor() == &reactor) return head.Channel(i);
+  }
+  NVMP_UNREACHABLE("verify workload on a reactor the head does not run on");
+}
+}  // namespace
+
 VerifyWorkload::VerifyWorkload(mpath::Head& head, reactor::Reactor& reactor,
                                VerifyWorkloadOptions options, InvariantChecker* checker,
                                uint64_t* next_bio_id)
     : head_(head),
+      channel_(ChannelOn(head, reactor)),
       reactor_(reactor),
       options_(options),
       checker_(checker),
@@ -107,7 +118,7 @@ void VerifyWorkload::Issue(Slot& slot) {
   ++in_flight_;
   ++stats_.ios;
   if (checker_) checker_->OnSubmit(slot.id);
-  head_.Submit(&bio);
+  channel_.Submit(&bio);
 }
 
 bool VerifyWorkload::IssueVerifyRead(Slot& slot) {
@@ -127,7 +138,7 @@ bool VerifyWorkload::IssueVerifyRead(Slot& slot) {
   ++stats_.ios;
   ++stats_.reads;
   if (checker_) checker_->OnSubmit(slot.id);
-  head_.Submit(&bio);
+  channel_.Submit(&bio);
   return true;
 }
 

@@ -78,6 +78,7 @@ class VerifyWorkload {
   void MaybeFinish();
 
   mpath::Head& head_;
+  mpath::HeadChannel& channel_;
   reactor::Reactor& reactor_;
   VerifyWorkloadOptions options_;
   InvariantChecker* checker_;

@@ -114,11 +114,20 @@ class ControllerSimTest : public ::testing::Test {
     ASSERT_TRUE(world_.RunUntil([&] { return done; }, std::chrono::seconds(1)));
   }
 
+  // The controller's I/O channel on `r` (tests look it up; the data path keeps it).
+  Controller::IoChannel& ChannelOn(reactor::Reactor* r) {
+    for (unsigned i = 0; i < ctrl_->io_queue_count(); ++i) {
+      if (ctrl_->io_channel(i).reactor() == r) return ctrl_->io_channel(i);
+    }
+    ADD_FAILURE() << "no I/O channel on that reactor";
+    return ctrl_->io_channel(0);
+  }
+
   // Runs one I/O command on reactor `r` and waits for it.
   CommandResult Io(reactor::Sim* r, const nvme::Command& cmd, std::span<uint8_t> data) {
     std::optional<CommandResult> res;
     r->Post([&] {
-      Status st = ctrl_->SubmitIo(cmd, data, [&](const CommandResult& x) { res = x; });
+      Status st = ChannelOn(r).Submit(cmd, data, [&](const CommandResult& x) { res = x; });
       EXPECT_TRUE(st.ok()) << st.ToString();
     });
     EXPECT_TRUE(world_.RunUntil([&] { return res.has_value(); }, std::chrono::seconds(60)));
@@ -225,7 +234,7 @@ TEST_F(ControllerSimTest, DropConnectionsResetsAndReconnects) {
   std::vector<uint8_t> buf(4096);
   std::optional<CommandResult> res;
   h1_->Post([&] {
-    ASSERT_TRUE(ctrl_->SubmitIo(nvme::MakeRead(0, 1, 0, 8, {}), buf,
+    ASSERT_TRUE(ChannelOn(h1_).Submit(nvme::MakeRead(0, 1, 0, 8, {}), buf,
                                 [&](const CommandResult& x) { res = x; })
                     .ok());
   });
@@ -360,10 +369,10 @@ TEST(ControllerUringTest, BringUpAndIoOverLoopback) {
   std::vector<uint8_t> back(data.size());
   std::optional<CommandResult> w, rd;
   r->Post([&] {
-    ASSERT_TRUE(ctrl.SubmitIo(nvme::MakeWrite(0, 1, 8, 256, {}), data,
+    ASSERT_TRUE(ctrl.io_channel(0).Submit(nvme::MakeWrite(0, 1, 8, 256, {}), data,
                               [&](const CommandResult& x) {
                                 w = x;
-                                ASSERT_TRUE(ctrl.SubmitIo(nvme::MakeRead(0, 1, 8, 256, {}), back,
+                                ASSERT_TRUE(ctrl.io_channel(0).Submit(nvme::MakeRead(0, 1, 8, 256, {}), back,
                                                           [&](const CommandResult& y) { rd = y; })
                                                 .ok());
                               })

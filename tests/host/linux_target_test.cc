@@ -87,10 +87,10 @@ TEST_P(LinuxTargetTest, BringUpIdentifyAndIo) {
     const auto nlb = static_cast<uint32_t>(bytes / bs);
     std::optional<CommandResult> w, rd;
     r->Post([&] {
-      ASSERT_TRUE(ctrl.SubmitIo(nvme::MakeWrite(0, 1, 64, nlb, {}), data,
+      ASSERT_TRUE(ctrl.io_channel(0).Submit(nvme::MakeWrite(0, 1, 64, nlb, {}), data,
                                 [&](const CommandResult& x) {
                                   w = x;
-                                  ASSERT_TRUE(ctrl.SubmitIo(nvme::MakeRead(0, 1, 64, nlb, {}), back,
+                                  ASSERT_TRUE(ctrl.io_channel(0).Submit(nvme::MakeRead(0, 1, 64, nlb, {}), back,
                                                             [&](const CommandResult& y) { rd = y; })
                                                   .ok());
                                 })

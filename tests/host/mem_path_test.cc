@@ -37,7 +37,7 @@ class MemPathTest : public ::testing::Test {
     bio_.data = buf_;
   }
   nvme::NvmeStatus RunOne() {
-    r_->Post([this] { path_->Submit(&bio_, &sink_); });
+    r_->Post([this] { path_->Channel(0).Submit(&bio_, &sink_); });
     world_.RunFor(std::chrono::milliseconds(1));
     EXPECT_EQ(sink_.ends[&bio_], ++expected_ends_);
     return sink_.last;
@@ -86,7 +86,7 @@ TEST_F(MemPathTest, DetachedNamespaceAnswersInvalidNamespaceAndRescanClearsReady
 TEST_F(MemPathTest, ControllerLossAbortsInFlightAndNeverExecutesThem) {
   path_->SetLatency(std::chrono::milliseconds(5));
   uint64_t writes_before = ns_.writes_executed();
-  r_->Post([this] { path_->Submit(&bio_, &sink_); });
+  r_->Post([this] { path_->Channel(0).Submit(&bio_, &sink_); });
   world_.RunFor(std::chrono::microseconds(10));
   r_->Post([this] { path_->LoseController(); });
   world_.RunFor(std::chrono::microseconds(10));
@@ -113,7 +113,7 @@ TEST_F(MemPathTest, FailNextCountsAndFiltersByOpcode) {
 
 TEST_F(MemPathTest, StallParksUntilReleased) {
   OnHome([this] { path_->Stall(true); });
-  r_->Post([this] { path_->Submit(&bio_, &sink_); });
+  r_->Post([this] { path_->Channel(0).Submit(&bio_, &sink_); });
   world_.RunFor(std::chrono::milliseconds(5));
   EXPECT_EQ(sink_.ends[&bio_], 0);
   OnHome([this] { path_->Stall(false); });

@@ -39,7 +39,7 @@ class PathNsTest : public ScanFixture {
     const size_t before = sink_.done.size();
     h0_->Post([&] {
       sink_.inside_submit = true;
-      p->Submit(&bio_, &sink_);
+      p->Channel(0).Submit(&bio_, &sink_);
       sink_.inside_submit = false;
     });
     EXPECT_TRUE(world_.RunUntil([&] { return sink_.done.size() > before; }, 5s));
@@ -183,7 +183,7 @@ class PathNsFenceTest : public ScanFixture {
     if (op == blk::Op::kRead || op == blk::Op::kWrite) bio->data = buf_;
     blk::Bio* raw = bio.get();
     bios_.push_back(std::move(bio));
-    h0_->Post([this, raw] { path_->Submit(raw, &sink_); });
+    h0_->Post([this, raw] { path_->Channel(0).Submit(raw, &sink_); });
   }
 
   // Breaks the association with commands outstanding (as a command timeout or a socket error

@@ -56,7 +56,7 @@ class HeadTest : public ::testing::Test {
       };
       Bio* bp = b.get();
       bios_.push_back(std::move(b));
-      reactors_[r]->Post([this, bp] { head_->Submit(bp); });
+      reactors_[r]->Post([this, bp, r] { head_->Channel(r).Submit(bp); });
     }
   }
 
@@ -281,7 +281,7 @@ TEST_F(HeadTest, RangeIsCheckedOnceAgainstTheHeadCapacity) {
   b->on_done = [this](Bio&) { ++done_; };
   Bio* bp = b.get();
   bios_.push_back(std::move(b));
-  reactors_[0]->Post([this, bp] { head_->Submit(bp); });
+  reactors_[0]->Post([this, bp] { head_->Channel(0).Submit(bp); });
   ASSERT_TRUE(RunUntilDone());
   EXPECT_EQ(bp->status.code(), Code::kOutOfRange);
   EXPECT_EQ(PathIos("a"), 0u) << "an out-of-range Bio never reaches a path";
@@ -375,7 +375,7 @@ TEST_F(HeadTest, Seed001RemovalWhileDispatchingNeverFailsIo) {
 }
 
 // A path that completes one attempt twice: the head's exactly-once check fires.
-class DoubleCompletingPath final : public blk::Path {
+class DoubleCompletingPath final : public blk::Path, private blk::PathChannel {
  public:
   explicit DoubleCompletingPath(reactor::Reactor* r) : r_(r) {
     state_.ctrl = blk::CtrlState::kLive;
@@ -383,6 +383,9 @@ class DoubleCompletingPath final : public blk::Path {
     state_.capacity_blocks = 1024;
   }
   const std::string& name() const override { return name_; }
+  blk::PathChannel& Channel(unsigned) override { return *this; }
+  unsigned channel_count() const override { return 1; }
+  reactor::Reactor* reactor() const override { return r_; }
   void Submit(Bio* bio, blk::AttemptSink* sink) override {
     r_->Post([bio, sink] {
       sink->OnAttemptDone(bio, nvme::NvmeStatus());
@@ -415,7 +418,7 @@ TEST(HeadDeathTest, AnAttemptCompletedTwiceFires) {
           (void)head.AddPath(&path);
         });
         world.RunFor(std::chrono::microseconds(10));
-        r->Post([&] { head.Submit(&bio); });
+        r->Post([&] { head.Channel(0).Submit(&bio); });
         world.RunFor(std::chrono::microseconds(10));
       },
       "attempt completed for a Bio not in flight");
@@ -429,7 +432,7 @@ TEST(HeadDeathTest, SubmittingABioTheHeadStillOwnsFires) {
         Head head(HeadOptions{}, {r}, 0);
         Bio bio;
         bio.state = blk::BioState::kInFlight;
-        r->Post([&] { head.Submit(&bio); });
+        r->Post([&] { head.Channel(0).Submit(&bio); });
         world.RunFor(std::chrono::microseconds(10));
       },
       "Bio submitted while the head still owns it");
