@@ -62,6 +62,34 @@ enum class PathPolicy { kNuma, kRoundRobin, kQueueDepth };
 const char* PathPolicyName(PathPolicy policy);                // "numa", "round-robin", ...
 Result<PathPolicy> ParsePathPolicy(std::string_view name);    // errors list the valid names
 
+// QoS limits of a Device (its head) or of each of its paths, in any combination; 0 turns a limit
+// off. An I/O waits (FIFO) until every limit allows it; a path's limits hold an attempt on that
+// path only, and a ticket taken on one path goes back to that path whatever ends the attempt.
+// Limiters are per I/O thread so the data path shares nothing: each thread's limiter enforces
+// 1/N of every limit (N I/O threads, rounded up).
+struct QosLimits {
+  uint32_t depth = 0;        // I/Os in flight
+  uint64_t iops = 0;         // I/Os per second
+  uint64_t bytes_per_s = 0;  // bytes per second
+
+  bool unlimited() const { return depth == 0 && iops == 0 && bytes_per_s == 0; }
+  // "iops=N,bw=SIZE/s,depth=N": any combination, any order, each at most once; SIZE in bytes or
+  // with a binary unit (K, KiB, M, MiB, G, GiB, T, TiB); "" or "none" is unlimited. Errors name
+  // the part that is wrong.
+  static Result<QosLimits> Parse(std::string_view text);
+  // The Parse form ("iops=1000,bw=64MiB/s"), or "none".
+  std::string ToString() const;
+  friend bool operator==(const QosLimits&, const QosLimits&) = default;
+};
+
+// A QoS limiter's accounting summed over I/O threads: tickets issued, tickets released, and I/Os
+// waiting for admission now. issued - released = held now (0 at quiesce).
+struct QosCounters {
+  uint64_t issued = 0;
+  uint64_t released = 0;
+  uint64_t waiting = 0;
+};
+
 struct ClientOptions {
   // The NVM subsystem. With `discovery` it may be empty if the discovery log lists exactly one
   // NVM subsystem.
@@ -107,6 +135,10 @@ struct ClientOptions {
   // every reconnect_delay and the controller made again once it answers (Linux needs nvme-stas
   // or udev autoconnect for this). `nvmpath host` turns it on.
   bool recreate_lost_paths = false;
+
+  // QoS of every Device (head) and of every path of every Device; unlimited by default.
+  QosLimits head_qos;
+  QosLimits path_qos;
 };
 
 // Counters of one path of a Device, summed over I/O threads.
@@ -117,6 +149,7 @@ struct PathCounters {
   uint64_t failovers = 0;  // attempts failed over away from this path
   uint64_t retries = 0;    // same-path retries
   uint64_t in_flight = 0;
+  QosCounters qos;         // this path's limiters (zero without path_qos)
 };
 
 struct DeviceCounters {
@@ -128,6 +161,7 @@ struct DeviceCounters {
   uint64_t requeues = 0;    // times an I/O waited for a path
   uint64_t no_path = 0;     // errors because no path could serve the I/O
   uint64_t outstanding = 0;
+  QosCounters qos;          // the head's limiters (zero without head_qos)
   std::vector<std::pair<std::string, PathCounters>> paths;  // path name → counters
 };
 

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "blk/bio.h"
+#include "blk/qos.h"
 #include "reactor/reactor.h"
 #include "nvme/ana_log.h"
 #include "nvme/status.h"
@@ -75,6 +76,8 @@ class PathChannel {
   // REQUIRES: called on reactor().
   virtual void Submit(Bio* bio, AttemptSink* sink) = 0;
   virtual reactor::Reactor* reactor() const = 0;
+  // This channel's path QoS accounting (all zero without a limiter). REQUIRES: on reactor().
+  virtual QosCounters qos_counters() const { return {}; }
 };
 
 class Path {

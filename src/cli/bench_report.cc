@@ -64,6 +64,13 @@ std::string FormatBenchTable(const BenchResult& r) {
     const double share = path_total == 0 ? 0.0 : 100.0 * p.ios / path_total;
     row("I/O via " + p.name, fmt::format("{} ({:.1f}%)", Grouped(p.ios), share));
   }
+  auto qos_row = [&row](const std::string& who, const QosCounters& q) {
+    if (q.issued == 0 && q.released == 0 && q.waiting == 0) return;  // no limiter
+    row("QoS " + who, fmt::format("{}/{}/{}", Grouped(q.issued), Grouped(q.released),
+                                  Grouped(q.waiting)));
+  };
+  qos_row("head (iss/rel/wait)", r.head_qos);
+  for (const auto& p : r.paths) qos_row(p.name, p.qos);
   row("verify blocks", Grouped(r.verify_blocks));
   row("verify mismatches", Grouped(r.verify_mismatches));
   if (!r.first_error.empty()) out += "  first error: " + r.first_error + "\n";
@@ -74,9 +81,17 @@ std::string FormatBenchTable(const BenchResult& r) {
   return out;
 }
 
+namespace {
+nlohmann::json QosJson(const QosCounters& q) {
+  return {{"issued", q.issued}, {"released", q.released}, {"waiting", q.waiting}};
+}
+}  // namespace
+
 nlohmann::json BenchJson(const BenchResult& r) {
   nlohmann::json paths = nlohmann::json::array();
-  for (const auto& p : r.paths) paths.push_back({{"name", p.name}, {"ios", p.ios}});
+  for (const auto& p : r.paths) {
+    paths.push_back({{"name", p.name}, {"ios", p.ios}, {"qos", QosJson(p.qos)}});
+  }
   nlohmann::json j = {
       {"workload", r.workload},
       {"device", r.device},
@@ -99,6 +114,7 @@ nlohmann::json BenchJson(const BenchResult& r) {
       {"failovers", r.failovers},
       {"requeues", r.requeues},
       {"paths", paths},
+      {"qos", QosJson(r.head_qos)},
       {"verify", {{"blocks", r.verify_blocks}, {"mismatches", r.verify_mismatches}}},
       {"unfinished", r.unfinished},
   };

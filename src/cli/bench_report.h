@@ -9,12 +9,14 @@
 #include <vector>
 
 #include "cli/latency_histogram.h"
+#include "nvmpath/client.h"
 
 namespace nvmpath::cli {
 
 struct BenchPathIos {
   std::string name;  // "127.0.0.1:4420"
   uint64_t ios = 0;
+  QosCounters qos;   // the path's QoS tickets issued / released during the run; waiting at its end
 };
 
 struct BenchResult {
@@ -35,6 +37,7 @@ struct BenchResult {
   uint64_t failovers = 0;    // from the Device's counters, during the run
   uint64_t requeues = 0;
   std::vector<BenchPathIos> paths;  // attempts per path during the run
+  QosCounters head_qos;             // the head's QoS, as BenchPathIos::qos
   uint64_t verify_blocks = 0;
   uint64_t verify_mismatches = 0;
   std::string first_mismatch;
@@ -47,7 +50,8 @@ struct BenchResult {
 // The final table a person reads.
 std::string FormatBenchTable(const BenchResult& r);
 // One object: iops, mib_s, lat_us {mean, p50, p99, p999, max}, errors, failovers, requeues,
-// paths [{name, ios}], verify {blocks, mismatches}, and the run's parameters.
+// paths [{name, ios, qos}], qos (the head's), verify {blocks, mismatches}, and the run's
+// parameters. Each qos object: {issued, released, waiting}.
 nlohmann::json BenchJson(const BenchResult& r);
 
 // Totals so far, sampled once a second while the run goes on.

@@ -145,19 +145,24 @@ std::string Bytes(uint64_t b) {
   return fmt::format("{}", b);
 }
 
+uint64_t Delta(uint64_t before, uint64_t now) { return now >= before ? now - before : 0; }
+
+// Tickets issued and released during the run; waiting as it is now.
+QosCounters QosDelta(const QosCounters& before, const QosCounters& now) {
+  return {Delta(before.issued, now.issued), Delta(before.released, now.released), now.waiting};
+}
+
 std::vector<BenchPathIos> PathDelta(const DeviceCounters& before, const DeviceCounters& now) {
   std::vector<BenchPathIos> out;
   for (const auto& [name, c] : now.paths) {
-    uint64_t prev = 0;
+    PathCounters prev;
     for (const auto& [bname, bc] : before.paths) {
-      if (bname == name) prev = bc.ios;
+      if (bname == name) prev = bc;
     }
-    out.push_back({name, c.ios >= prev ? c.ios - prev : 0});
+    out.push_back({name, Delta(prev.ios, c.ios), QosDelta(prev.qos, c.qos)});
   }
   return out;
 }
-
-uint64_t Delta(uint64_t before, uint64_t now) { return now >= before ? now - before : 0; }
 
 }  // namespace
 
@@ -314,6 +319,7 @@ Result<BenchResult> RunBench(Client& client, Device& dev, const BenchOptions& op
   r.failovers = Delta(before.failovers, after.failovers);
   r.requeues = Delta(before.requeues, after.requeues);
   r.paths = PathDelta(before, after);
+  r.head_qos = QosDelta(before.qos, after.qos);
   return r;
 }
 

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
+#include <tuple>
 
 #include "base/log.h"
 
@@ -36,6 +37,14 @@ void AddConnectionOptions(CLI::App* cmd, ConnectionArgs* a) {
       ->group(g)
       ->capture_default_str()
       ->check(CLI::Range(2u, 65535u));
+  cmd->add_option("--head-qos", a->head_qos,
+                  "QoS of each head: iops=N,bw=SIZE/s,depth=N in any combination "
+                  "(split across the I/O threads)")
+      ->group(g);
+  cmd->add_option("--path-qos", a->path_qos,
+                  "QoS of each path of each head: iops=N,bw=SIZE/s,depth=N in any combination "
+                  "(split across the I/O threads)")
+      ->group(g);
   const std::string d = "Timeouts (seconds, or 500ms, 2s, 1m)";
   cmd->add_option("--keep-alive-tmo", a->keep_alive_tmo, "Keep-alive timeout (default 5)")
       ->group(d);
@@ -123,6 +132,12 @@ Result<ClientOptions> ToClientOptions(const ConnectionArgs& a) {
   if (!policy.ok()) return policy.status().WithContext(fmt::format("--policy '{}'", a.policy));
   o.policy = *policy;
   o.io_threads = a.reactors;
+  for (auto [text, flag, out] : {std::tuple{&a.head_qos, "--head-qos", &o.head_qos},
+                                 std::tuple{&a.path_qos, "--path-qos", &o.path_qos}}) {
+    auto q = QosLimits::Parse(*text);
+    if (!q.ok()) return q.status().WithContext(flag);
+    *out = *q;
+  }
   o.hdr_digest = a.hdr_digest;
   o.data_digest = a.data_digest;
   if (a.queue_size < 2 || a.queue_size > 65535) {

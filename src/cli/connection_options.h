@@ -32,6 +32,8 @@ struct ConnectionArgs {
   bool hdr_digest = false;
   bool data_digest = false;
   unsigned queue_size = 128;
+  std::string head_qos;  // "iops=N,bw=SIZE/s,depth=N" (empty: unlimited)
+  std::string path_qos;
   // Durations as given (empty: ClientOptions' default).
   std::string keep_alive_tmo;
   std::string reconnect_delay;

@@ -93,7 +93,7 @@ Result<ClientOptions> ParseSubsystem(const Json& j, std::string_view path,
       j, path,
       {"nqn", "paths", "discovery", "hostnqn", "hostid", "policy", "hdr_digest", "data_digest",
        "queue_size", "keep_alive_tmo", "reconnect_delay", "ctrl_loss_tmo", "fast_io_fail_tmo",
-       "io_timeout", "no_path_timeout", "connect_timeout", "fence_delay", "queue_if_no_path"}));
+       "io_timeout", "no_path_timeout", "connect_timeout", "fence_delay", "queue_if_no_path", "head_qos", "path_qos"}));
   ClientOptions o;
   o.hostnqn = defaults.hostnqn;
   o.hostid = defaults.hostid;
@@ -154,6 +154,16 @@ Result<ClientOptions> ParseSubsystem(const Json& j, std::string_view path,
     auto policy = ParsePathPolicy(*name);
     if (!policy.ok()) return policy.status().WithContext(policy_path);
     o.policy = *policy;
+  }
+  for (auto [key, out] : {std::pair{"head_qos", &o.head_qos}, std::pair{"path_qos", &o.path_qos}}) {
+    if (const Json* v = Member(j, key)) {
+      const std::string field = FieldPath(path, key);
+      auto text = ReadString(*v, field);
+      if (!text.ok()) return text.status();
+      auto q = QosLimits::Parse(*text);
+      if (!q.ok()) return q.status().WithContext(field);
+      *out = *q;
+    }
   }
   struct BoolField {
     const char* key;

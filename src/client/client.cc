@@ -172,6 +172,16 @@ ClientImpl::ClientImpl(ClientOptions options, HostIdentity identity, std::vector
       io_(std::move(threads)),
       owns_threads_(io_ == nullptr) {}
 
+namespace {
+blk::QosLimits ToBlkLimits(const QosLimits& q) {
+  blk::QosLimits out;
+  out.max_in_flight = q.depth;
+  out.iops = q.iops;
+  out.bytes_per_s = q.bytes_per_s;
+  return out;
+}
+}  // namespace
+
 ClientImpl::~ClientImpl() { Close(); }
 
 Status ClientImpl::Start() {
@@ -201,6 +211,9 @@ Status ClientImpl::Start() {
   mo.head.policy = static_cast<mpath::Policy>(options_.policy);
   mo.head.queue_timeout = options_.no_path_timeout;
   mo.head.queue_if_no_path = options_.queue_if_no_path;
+  // Each I/O thread has its own limiters: each enforces its share.
+  mo.head.qos = blk::SplitAcross(ToBlkLimits(options_.head_qos), io_->size());
+  mo.path_qos = blk::SplitAcross(ToBlkLimits(options_.path_qos), io_->size());
   mo.start_timeout = options_.connect_timeout;
   mo.recreate_lost_paths = options_.recreate_lost_paths;
 

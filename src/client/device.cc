@@ -205,6 +205,12 @@ void DeviceImpl::SetFinalCounters(DeviceCounters counters) {
   final_counters_ = std::move(counters);
 }
 
+namespace {
+QosCounters ToQosCounters(const blk::QosCounters& q) {
+  return QosCounters{.issued = q.issued, .released = q.released, .waiting = q.waiting};
+}
+}  // namespace
+
 DeviceCounters ToDeviceCounters(const mpath::HeadStats& stats) {
   DeviceCounters c;
   c.submitted = stats.head.submitted;
@@ -215,6 +221,7 @@ DeviceCounters ToDeviceCounters(const mpath::HeadStats& stats) {
   c.requeues = stats.head.requeues;
   c.no_path = stats.head.no_path;
   c.outstanding = stats.head.outstanding;
+  c.qos = ToQosCounters(stats.head.qos);
   for (const auto& p : stats.paths) {
     PathCounters pc;
     pc.ios = p.counters.ios;
@@ -223,6 +230,7 @@ DeviceCounters ToDeviceCounters(const mpath::HeadStats& stats) {
     pc.failovers = p.counters.failovers;
     pc.retries = p.counters.retries;
     pc.in_flight = p.counters.in_flight;
+    pc.qos = ToQosCounters(p.counters.qos);
     c.paths.emplace_back(p.name, pc);
   }
   return c;

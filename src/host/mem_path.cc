@@ -30,6 +30,9 @@ struct MemPath::Attempt {
 struct MemPath::Shard final : blk::PathChannel {
   void Submit(Bio* bio, blk::AttemptSink* sink) override { path->Submit(*this, bio, sink); }
   reactor::Reactor* reactor() const override { return reactor_; }
+  blk::QosCounters qos_counters() const override {
+    return qos ? qos->counters() : blk::QosCounters{};
+  }
 
   MemPath* path = nullptr;
   unsigned index = 0;

@@ -33,9 +33,10 @@ std::string DescribeIds(const nvme::NsIdentifiers& ids) {
 }  // namespace
 
 NamespaceScanner::NamespaceScanner(Controller* ctrl, Listener* listener,
-                                   std::vector<reactor::Reactor*> reactors, unsigned home)
+                                   std::vector<reactor::Reactor*> reactors, unsigned home,
+                                   blk::QosLimits path_qos)
     : ctrl_(ctrl), listener_(listener), reactors_(std::move(reactors)), home_index_(home),
-      home_(reactors_.at(home)) {
+      path_qos_(path_qos), home_(reactors_.at(home)) {
   last_ctrl_state_ = ctrl_->state();
   ctrl_->SetObserver(this);
 }
@@ -233,7 +234,7 @@ void NamespaceScanner::Apply(uint32_t nsid, nvme::NsIdentifiers ids, const nvme:
   s.block_size = info.block_size;
   ApplyAna(s, info.anagrpid);
   auto path = std::make_unique<PathNs>(ctrl_->name(), nsid, ctrl_, static_cast<PathNsOwner*>(this),
-                                       reactors_, home_index_, s);
+                                       reactors_, home_index_, s, path_qos_);
   Status st = listener_->OnPathAdded(this, path.get(), info);
   if (!st.ok()) {
     ++counters_.paths_refused;

@@ -33,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "blk/qos.h"
 #include "host/controller.h"
 #include "host/path_ns.h"
 #include "nvme/identify.h"
@@ -85,10 +86,11 @@ class NamespaceScanner final : private ControllerObserver, private PathNsOwner {
     }
   };
 
-  // Becomes `ctrl`'s observer. REQUIRES: ctrl, listener and reactors outlive the scanner;
-  // `reactors`/`home` are the controller's.
+  // Becomes `ctrl`'s observer. `path_qos`: every path's per-reactor QoS limits (unlimited: no
+  // limiter). REQUIRES: ctrl, listener and reactors outlive the scanner; `reactors`/`home` are
+  // the controller's.
   NamespaceScanner(Controller* ctrl, Listener* listener, std::vector<reactor::Reactor*> reactors,
-                   unsigned home);
+                   unsigned home, blk::QosLimits path_qos = {});
   // REQUIRES: no path left (RemoveAll finished, or none was ever added).
   ~NamespaceScanner() override;
   NamespaceScanner(const NamespaceScanner&) = delete;
@@ -140,6 +142,7 @@ class NamespaceScanner final : private ControllerObserver, private PathNsOwner {
   Listener* const listener_;
   std::vector<reactor::Reactor*> reactors_;
   const unsigned home_index_;
+  const blk::QosLimits path_qos_;
   reactor::Reactor* const home_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 

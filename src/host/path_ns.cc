@@ -46,6 +46,9 @@ class PathNs::ReactorChannel final : public blk::PathChannel {
   ReactorChannel(PathNs* path, Controller::IoChannel* io) : path_(path), io_(io) {}
   void Submit(Bio* bio, blk::AttemptSink* sink) override;
   reactor::Reactor* reactor() const override { return io_->reactor(); }
+  blk::QosCounters qos_counters() const override {
+    return qos ? qos->counters() : blk::QosCounters{};
+  }
 
   PathNs* const path_;
   Controller::IoChannel* const io_;
@@ -249,10 +252,7 @@ void PathNs::OnPathError(nvme::PathAction action) {
 
 PathNsCounters PathNs::counters(unsigned shard) const { return channels_.at(shard)->counters; }
 
-blk::QosCounters PathNs::qos(unsigned shard) const {
-  const ReactorChannel& c = *channels_.at(shard);
-  return c.qos ? c.qos->counters() : blk::QosCounters{};
-}
+blk::QosCounters PathNs::qos(unsigned shard) const { return channels_.at(shard)->qos_counters(); }
 
 uint64_t PathNs::TEST_InFlight() const {
   uint64_t n = 0;

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "blk/qos.h"
+
 namespace nvmpath::mpath {
 
 struct PathCounters {
@@ -15,6 +17,7 @@ struct PathCounters {
   uint64_t failovers = 0;  // attempts failed over away from this path
   uint64_t retries = 0;    // same-path retries
   uint64_t in_flight = 0;
+  blk::QosCounters qos;    // the path's own QoS limiters (zero without limits)
 
   void Add(const PathCounters& o) {
     ios += o.ios;
@@ -23,6 +26,7 @@ struct PathCounters {
     failovers += o.failovers;
     retries += o.retries;
     in_flight += o.in_flight;
+    qos.Add(o.qos);
   }
 };
 
@@ -35,6 +39,7 @@ struct HeadCounters {
   uint64_t requeues = 0;    // times a Bio entered the requeue list
   uint64_t no_path = 0;     // errors because no path could serve the I/O
   uint64_t outstanding = 0; // submitted, not completed
+  blk::QosCounters qos;     // the head's QoS limiters (zero without limits)
 
   void Add(const HeadCounters& o) {
     submitted += o.submitted;
@@ -45,6 +50,7 @@ struct HeadCounters {
     requeues += o.requeues;
     no_path += o.no_path;
     outstanding += o.outstanding;
+    qos.Add(o.qos);
   }
 };
 

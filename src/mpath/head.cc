@@ -519,19 +519,35 @@ bool Head::MayPathReturn() const { return latest_->may_return; }
 
 HeadStats Head::TEST_Stats() const {
   HeadStats stats;
-  for (const auto& s : shards_) stats.head.Add(s->counters);
+  std::vector<std::array<PathCounters, kMaxPaths>> per_shard;
+  for (const auto& s : shards_) {
+    stats.head.Add(ShardHeadCounters(*s));
+    per_shard.push_back(ShardPathCounters(*s));
+  }
   for (uint16_t i = 0; i < kMaxPaths; ++i) {
     if (!slots_[i].path) continue;
     PathStats ps;
     ps.name = slots_[i].path->name();
-    for (const auto& s : shards_) {
-      PathCounters c = s->path_counters[i];
-      c.in_flight = s->in_flight[i];
-      ps.counters.Add(c);
-    }
+    for (const auto& arr : per_shard) ps.counters.Add(arr[i]);
     stats.paths.push_back(std::move(ps));
   }
   return stats;
+}
+
+HeadCounters Head::ShardHeadCounters(const Shard& s) const {
+  HeadCounters hc = s.counters;
+  if (s.qos) hc.qos = s.qos->counters();
+  return hc;
+}
+
+std::array<PathCounters, kMaxPaths> Head::ShardPathCounters(const Shard& s) const {
+  std::array<PathCounters, kMaxPaths> pcs = s.path_counters;
+  for (int k = 0; k < kMaxPaths; ++k) pcs[k].in_flight = s.in_flight[k];
+  // The paths' own limiters, through this reactor's channel of each path it can pick.
+  if (s.set) {
+    for (const PathEntry& e : s.set->paths) pcs[e.slot].qos = e.path->Channel(s.index).qos_counters();
+  }
+  return pcs;
 }
 
 void Head::CollectStats(std::function<void(HeadStats)> done) {
@@ -548,9 +564,8 @@ void Head::CollectStats(std::function<void(HeadStats)> done) {
   for (unsigned i = 0; i < shards_.size(); ++i) {
     PostTo(i, [this, i, g] {
       Shard& s = *shards_[i];
-      std::array<PathCounters, kMaxPaths> pcs = s.path_counters;
-      for (int k = 0; k < kMaxPaths; ++k) pcs[k].in_flight = s.in_flight[k];
-      HeadCounters hc = s.counters;
+      std::array<PathCounters, kMaxPaths> pcs = ShardPathCounters(s);
+      HeadCounters hc = ShardHeadCounters(s);
       PostTo(home_, [this, i, g, pcs, hc] {
         g->stats.head.Add(hc);
         g->per_shard[i] = pcs;

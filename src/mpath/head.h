@@ -166,6 +166,8 @@ class Head : private blk::PathObserver {
   void PostTo(unsigned shard, std::function<void()> fn);
 
   // shard
+  HeadCounters ShardHeadCounters(const Shard& s) const;
+  std::array<PathCounters, kMaxPaths> ShardPathCounters(const Shard& s) const;
   void Submit(Shard& s, blk::Bio* bio);
   void Install(Shard& s, std::shared_ptr<const PathSet> set);
   void Admit(Shard& s, blk::Bio* bio);

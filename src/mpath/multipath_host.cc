@@ -37,7 +37,8 @@ void MultipathHost::MakePath(size_t i) {
   PathCtl& p = paths_[i];
   p.ctrl = std::make_unique<host::Controller>(std::move(c), reactors_, home_);
   p.scanner = std::make_unique<host::NamespaceScanner>(
-      p.ctrl.get(), static_cast<host::NamespaceScanner::Listener*>(this), reactors_, home_);
+      p.ctrl.get(), static_cast<host::NamespaceScanner::Listener*>(this), reactors_, home_,
+      options_.path_qos);
 }
 
 void MultipathHost::Start(std::function<void(Status)> done) {

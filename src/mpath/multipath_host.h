@@ -42,8 +42,10 @@ struct MultipathHostOptions {
   std::vector<PathAddress> paths;
   // For every controller; name, address, port, subnqn, hostnqn and hostid are set per path.
   host::ControllerOptions controller;
-  // For every head; the name becomes "<subnqn>:ns<NSID>".
+  // For every head; the name becomes "<subnqn>:ns<NSID>". head.qos: each reactor's share.
   HeadOptions head;
+  // Every path's QoS limits on each reactor (unlimited: none).
+  blk::QosLimits path_qos;
   size_t errors_max = 64;  // errors() keeps the newest this many
   // Start gives up waiting at this point (0: waits as long as the controllers take): a path
   // still connecting then counts as failed with kTimedOut; a live one counts as started even if
