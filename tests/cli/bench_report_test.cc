@@ -21,7 +21,8 @@ BenchResult Sample() {
   r.failovers = 2;
   r.requeues = 1;
   for (uint64_t v = 1000; v <= 100000; v += 1000) r.latency.Record(v);
-  r.paths = {{"127.0.0.1:4420", 75000}, {"127.0.0.1:4421", 25000}};
+  r.paths = {{"127.0.0.1:4420", 75000, {75000, 74999, 1}}, {"127.0.0.1:4421", 25000, {}}};
+  r.head_qos = {100000, 100000, 0};
   r.verify_blocks = 640;
   r.verify_mismatches = 4;
   r.first_mismatch = "LBA 8: checksum mismatch";
@@ -74,6 +75,13 @@ TEST(BenchReport, JsonHasTheKeysScriptsRead) {
   ASSERT_EQ(j.at("paths").size(), 2u);
   EXPECT_EQ(j["paths"][0]["name"], "127.0.0.1:4420");
   EXPECT_EQ(j["paths"][0]["ios"], 75000);
+  for (const nlohmann::json& q : {j["paths"][0].at("qos"), j["paths"][1].at("qos"), j.at("qos")}) {
+    for (const char* k : {"issued", "released", "waiting"}) ASSERT_TRUE(q.contains(k)) << k;
+  }
+  EXPECT_EQ(j["paths"][0]["qos"]["issued"], 75000);
+  EXPECT_EQ(j["paths"][0]["qos"]["released"], 74999);
+  EXPECT_EQ(j["paths"][0]["qos"]["waiting"], 1);
+  EXPECT_EQ(j["qos"]["issued"], 100000);
   EXPECT_EQ(j.at("verify").at("blocks"), 640);
   EXPECT_EQ(j.at("verify").at("mismatches"), 4);
 }

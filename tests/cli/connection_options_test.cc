@@ -33,6 +33,8 @@ TEST(ConnectionOptions, EveryFlagReachesClientOptions) {
   a.io_timeout = "3";
   a.no_path_timeout = "250ms";
   a.fence_delay = "40ms";
+  a.head_qos = "iops=5000,depth=16";
+  a.path_qos = "bw=64MiB/s";
   auto o = ToClientOptions(a);
   ASSERT_TRUE(o.ok()) << o.status().ToString();
   EXPECT_EQ(o->subnqn, a.nqn);
@@ -56,6 +58,24 @@ TEST(ConnectionOptions, EveryFlagReachesClientOptions) {
   EXPECT_EQ(o->io_timeout, std::chrono::milliseconds(3000));
   EXPECT_EQ(o->no_path_timeout, std::chrono::milliseconds(250));
   EXPECT_EQ(o->fence_delay, std::chrono::milliseconds(40));
+  EXPECT_EQ(o->head_qos, (QosLimits{.depth = 16, .iops = 5000, .bytes_per_s = 0}));
+  EXPECT_EQ(o->path_qos, (QosLimits{.depth = 0, .iops = 0, .bytes_per_s = 64ull << 20}));
+}
+
+TEST(ConnectionOptions, BadQosNamesTheFlagAndThePart) {
+  ConnectionArgs a = TwoPaths();
+  a.path_qos = "iops=10,bandwidth=5M/s";
+  auto o = ToClientOptions(a);
+  ASSERT_FALSE(o.ok());
+  EXPECT_NE(o.status().message().find("--path-qos"), std::string::npos) << o.status().ToString();
+  EXPECT_NE(o.status().message().find("unknown key \"bandwidth\""), std::string::npos)
+      << o.status().ToString();
+  a = TwoPaths();
+  a.head_qos = "depth=0";
+  o = ToClientOptions(a);
+  ASSERT_FALSE(o.ok());
+  EXPECT_NE(o.status().message().find("--head-qos"), std::string::npos) << o.status().ToString();
+  EXPECT_NE(o.status().message().find("depth=\"0\""), std::string::npos) << o.status().ToString();
 }
 
 TEST(ConnectionOptions, UnsetDurationsKeepTheClientDefaults) {

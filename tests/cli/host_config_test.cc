@@ -42,7 +42,9 @@ constexpr const char* kFull = R"({
       "no_path_timeout": "1m",
       "connect_timeout": "20",
       "fence_delay": "250ms",
-      "queue_if_no_path": false
+      "queue_if_no_path": false,
+      "head_qos": "iops=1000",
+      "path_qos": "depth=4,bw=8MiB/s"
     },
     {"nqn": "nqn.2024-01.io.nvmpath:second", "paths": ["127.0.0.2"]}
   ]
@@ -96,6 +98,8 @@ TEST(HostConfig, FullConfigReachesEveryField) {
   EXPECT_EQ(a.connect_timeout, milliseconds(20000));
   EXPECT_EQ(a.fence_delay, milliseconds(250));
   EXPECT_FALSE(a.queue_if_no_path);
+  EXPECT_EQ(a.head_qos, (QosLimits{.depth = 0, .iops = 1000, .bytes_per_s = 0}));
+  EXPECT_EQ(a.path_qos, (QosLimits{.depth = 4, .iops = 0, .bytes_per_s = 8u << 20}));
 
   // The second subsystem takes the top-level host identity and io_threads, "ADDR" means port
   // 4420, and everything else is ClientOptions' default.
@@ -113,6 +117,8 @@ TEST(HostConfig, FullConfigReachesEveryField) {
   EXPECT_EQ(b.ctrl_loss_tmo, d.ctrl_loss_tmo);
   EXPECT_EQ(b.fence_delay, d.fence_delay);
   EXPECT_EQ(b.queue_if_no_path, d.queue_if_no_path);
+  EXPECT_TRUE(b.head_qos.unlimited());
+  EXPECT_TRUE(b.path_qos.unlimited());
 }
 
 TEST(HostConfig, MinimalConfigKeepsEveryDefault) {
@@ -323,6 +329,14 @@ TEST(HostConfig, BadNbdAddressOrFuseDirNamesTheField) {
             "exports.nbd[1]: \"unix:/a\" is already listed as exports.nbd[0]");
   EXPECT_EQ(ErrorOf(R"({"exports": {"fuse": ""}})"),
             "exports.fuse: is empty (leave the field out for no FUSE mount)");
+}
+
+TEST(HostConfig, BadQosNamesTheFieldAndThePart) {
+  std::string e = ErrorOf(WithField(R"("path_qos": "iops=ten")"));
+  EXPECT_NE(e.find("subsystems[0].path_qos"), std::string::npos) << e;
+  EXPECT_NE(e.find("iops=\"ten\""), std::string::npos) << e;
+  e = ErrorOf(WithField(R"("head_qos": 5)"));
+  EXPECT_NE(e.find("subsystems[0].head_qos"), std::string::npos) << e;
 }
 
 TEST(HostConfig, BadPolicyListsTheValidNames) {

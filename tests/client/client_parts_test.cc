@@ -34,6 +34,42 @@ TEST(Endpoint, ParseErrorsNameTheText) {
   }
 }
 
+TEST(QosLimits, ParsesAnyCombinationAndRoundTrips) {
+  auto q = QosLimits::Parse("depth=8,bw=1536KiB/s,iops=2000");
+  ASSERT_TRUE(q.ok()) << q.status().ToString();
+  EXPECT_EQ(q->depth, 8u);
+  EXPECT_EQ(q->iops, 2000u);
+  EXPECT_EQ(q->bytes_per_s, 1536u * 1024);
+  EXPECT_EQ(q->ToString(), "iops=2000,bw=1536KiB/s,depth=8");
+  EXPECT_EQ(QosLimits::Parse(q->ToString()).value(), *q);
+  EXPECT_EQ(QosLimits::Parse("bw=4096").value().bytes_per_s, 4096u) << "/s is optional";
+  EXPECT_TRUE(QosLimits::Parse("").value().unlimited());
+  EXPECT_TRUE(QosLimits::Parse("none").value().unlimited());
+  EXPECT_EQ(QosLimits{}.ToString(), "none");
+}
+
+TEST(QosLimits, ErrorsNameThePart) {
+  struct Bad {
+    const char* text;
+    const char* says;
+  };
+  for (const Bad& b : {Bad{"iops", "\"iops\" is not KEY=VALUE"},
+                       Bad{"iops=1,iops=2", "iops is given twice"},
+                       Bad{"iops=-5", "iops=\"-5\" is not a number"},
+                       Bad{"iops=0", "iops=\"0\" is not a number in 1.."},
+                       Bad{"depth=4294967296", "depth=\"4294967296\""},
+                       Bad{"bw=10MB/s", "unknown unit \"MB\""},
+                       Bad{"bw=0/s", "bw=0"},
+                       Bad{"rate=5", "unknown key \"rate\""},
+                       Bad{"iops=5,", "\"\" is not KEY=VALUE"}}) {
+    auto q = QosLimits::Parse(b.text);
+    ASSERT_FALSE(q.ok()) << b.text;
+    EXPECT_EQ(q.status().code(), Code::kInvalidArgument);
+    EXPECT_NE(q.status().message().find(b.says), std::string::npos)
+        << b.text << " → " << q.status().ToString();
+  }
+}
+
 TEST(PathPolicy, NamesRoundTrip) {
   for (PathPolicy p : {PathPolicy::kNuma, PathPolicy::kRoundRobin, PathPolicy::kQueueDepth}) {
     auto parsed = ParsePathPolicy(PathPolicyName(p));
