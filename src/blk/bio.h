@@ -1,7 +1,7 @@
 // blk::Bio — one I/O as the application asked for it, and nothing about any path.
 //
 // A Bio carries the operation, the LBA range, the buffer, the completion callback and the head's
-// own bookkeeping (state, retry and failover counts, the requeue link). Everything that belongs
+// own bookkeeping (state, retry and failover counts, the requeue link), private to mpath::Head. Everything that belongs
 // to one attempt on one path (QoS ticket, command id, queue pair, timeout) lives in that path's
 // attempt object, which cannot outlive the attempt — so nothing per-path can travel back to the
 // head on failover (the bug class of shared/seeds/000_e7fa2f9d4a0f70e0.txt).
@@ -17,6 +17,10 @@
 #include "base/time.h"
 #include "blk/qos.h"
 #include "nvmpath/status.h"
+
+namespace nvmpath::mpath {
+class Head;
+}  // namespace nvmpath::mpath
 
 namespace nvmpath::blk {
 
@@ -52,19 +56,31 @@ struct Bio {
   // The outcome, valid in on_done.
   Status status;
 
-  // Head bookkeeping. Only the head touches these.
-  BioState state = BioState::kIdle;
-  uint32_t retries = 0;     // same-path retries of the current path
-  uint32_t failovers = 0;
-  TimePoint submitted_at{};
-  TimePoint queued_at{};    // when it last entered the requeue list
-  int16_t retry_slot = -1;  // the path slot a same-path retry goes back to
-  uint32_t failed_slots = 0; // path slots this Bio failed over from; passed over while others serve
-  bool range_checked = false;
-  Ticket head_ticket;       // head QoS admission, held until the Bio completes
-  Bio* next = nullptr;      // requeue / wait list link
+  // Head bookkeeping, read-only outside the head.
+  BioState state() const { return state_; }
+  uint32_t retries() const { return retries_; }
+  uint32_t failovers() const { return failovers_; }
 
   uint64_t bytes(uint32_t block_size) const { return uint64_t{nblocks} * block_size; }
+
+ private:
+  // Only the head can write these, so "the range is checked once, at the head" (seed 001) and
+  // "nothing per path on the Bio" (seed 000) are the compiler's to enforce: no path, export or
+  // client can set range_checked_, keep a ticket here, or mark a Bio done.
+  // tests/blk/bio_private_check.sh shows a write from outside failing to compile.
+  friend class mpath::Head;
+  friend class BioTestPeer;  // tests that break the bookkeeping on purpose
+
+  BioState state_ = BioState::kIdle;
+  uint32_t retries_ = 0;      // same-path retries of the current path
+  uint32_t failovers_ = 0;
+  TimePoint submitted_at_{};
+  TimePoint queued_at_{};     // when it last entered the requeue list
+  int16_t retry_slot_ = -1;   // the path slot a same-path retry goes back to
+  uint32_t failed_slots_ = 0; // path slots this Bio failed over from; passed over while others serve
+  bool range_checked_ = false;
+  Ticket head_ticket_;        // head QoS admission, held until the Bio completes
+  Bio* next_ = nullptr;       // requeue / wait list link
 };
 
 }  // namespace nvmpath::blk

@@ -87,17 +87,17 @@ void HeadChannel::Submit(Bio* bio) { head_->Submit(static_cast<Head::Shard&>(*th
 // data path
 
 void Head::Submit(Shard& s, Bio* bio) {
-  NVMP_ASSERT(bio->state == BioState::kIdle || bio->state == BioState::kDone,
+  NVMP_ASSERT(bio->state_ == BioState::kIdle || bio->state_ == BioState::kDone,
               "Bio submitted while the head still owns it");
-  bio->state = BioState::kAdmitting;
+  bio->state_ = BioState::kAdmitting;
   bio->status = Status::Ok();
-  bio->retries = 0;
-  bio->failovers = 0;
-  bio->retry_slot = -1;
-  bio->failed_slots = 0;
-  bio->range_checked = false;
-  bio->next = nullptr;
-  bio->submitted_at = s.reactor->now();
+  bio->retries_ = 0;
+  bio->failovers_ = 0;
+  bio->retry_slot_ = -1;
+  bio->failed_slots_ = 0;
+  bio->range_checked_ = false;
+  bio->next_ = nullptr;
+  bio->submitted_at_ = s.reactor->now();
   ++s.counters.submitted;
   ++s.counters.outstanding;
 
@@ -112,12 +112,12 @@ void Head::Admit(Shard& s, Bio* bio) {
   if (s.set && s.set->capacity_known && s.generation == published_generation_.load()) {
     Status st = blk::CheckRange(*bio, s.set->capacity_blocks, s.set->block_size);
     if (!st.ok()) return Complete(s, bio, st.WithContext(options_.name));
-    bio->range_checked = true;
+    bio->range_checked_ = true;
   }
   if (s.qos) {
     uint64_t bytes = bio->bytes(s.set ? s.set->block_size : 512);
     if (auto t = s.qos->TryAcquire(bytes)) {
-      bio->head_ticket = std::move(*t);
+      bio->head_ticket_ = std::move(*t);
     } else if (bio->nowait) {
       return Complete(s, bio, Status(Code::kUnavailable, options_.name + ": head QoS limit reached (nowait)"));
     } else {
@@ -125,7 +125,7 @@ void Head::Admit(Shard& s, Bio* bio) {
       w->bytes = bytes;
       w->on_admit = [this, &s, bio, w](blk::Ticket t) {
         delete w;
-        bio->head_ticket = std::move(t);
+        bio->head_ticket_ = std::move(t);
         Dispatch(s, bio);
       };
       s.qos->Wait(w);
@@ -143,28 +143,28 @@ void Head::Dispatch(Shard& s, Bio* bio) {
     return Enqueue(s, bio);
   }
   if (!set->head_live) return FailNoPath(s, bio, "the head is being removed");
-  if (!bio->range_checked) {
+  if (!bio->range_checked_) {
     if (!set->capacity_known) {
       if (set->may_return || options_.queue_if_no_path) return Enqueue(s, bio);
       return FailNoPath(s, bio, "");
     }
     Status st = blk::CheckRange(*bio, set->capacity_blocks, set->block_size);
     if (!st.ok()) return Complete(s, bio, st.WithContext(options_.name));
-    bio->range_checked = true;
+    bio->range_checked_ = true;
   }
 
   int idx = -1;
-  if (bio->retry_slot >= 0) {
+  if (bio->retry_slot_ >= 0) {
     for (size_t i = 0; i < set->paths.size(); ++i) {
-      if (set->paths[i].slot == bio->retry_slot && set->paths[i].usable) idx = static_cast<int>(i);
+      if (set->paths[i].slot == bio->retry_slot_ && set->paths[i].usable) idx = static_cast<int>(i);
     }
   }
   Policy policy = static_cast<Policy>(set->policy);
   // A Bio that failed over passes over the paths it failed on while another path can serve it;
   // other Bios are not affected, so one error never steers traffic away from a good path.
-  if (idx < 0) idx = SelectPath(policy, *set, s.cursor, s.in_flight, bio->failed_slots, 0);
-  if (idx < 0 && bio->failed_slots != 0) {
-    bio->failed_slots = 0;
+  if (idx < 0) idx = SelectPath(policy, *set, s.cursor, s.in_flight, bio->failed_slots_, 0);
+  if (idx < 0 && bio->failed_slots_ != 0) {
+    bio->failed_slots_ = 0;
     idx = SelectPath(policy, *set, s.cursor, s.in_flight, 0, 0);
   }
   if (idx < 0) {
@@ -173,8 +173,8 @@ void Head::Dispatch(Shard& s, Bio* bio) {
   }
 
   const PathEntry& e = set->paths[idx];
-  bio->retry_slot = -1;
-  bio->state = BioState::kInFlight;
+  bio->retry_slot_ = -1;
+  bio->state_ = BioState::kInFlight;
   ++s.in_flight[e.slot];
   PathCounters& pc = s.path_counters[e.slot];
   ++pc.ios;
@@ -183,14 +183,14 @@ void Head::Dispatch(Shard& s, Bio* bio) {
 }
 
 void Head::Enqueue(Shard& s, Bio* bio) {
-  if (bio->state != BioState::kQueued) {
-    bio->queued_at = s.reactor->now();
+  if (bio->state_ != BioState::kQueued) {
+    bio->queued_at_ = s.reactor->now();
     ++s.counters.requeues;
   }
-  bio->state = BioState::kQueued;
-  bio->next = nullptr;
+  bio->state_ = BioState::kQueued;
+  bio->next_ = nullptr;
   if (s.queue_tail) {
-    s.queue_tail->next = bio;
+    s.queue_tail->next_ = bio;
   } else {
     s.queue_head = bio;
   }
@@ -217,8 +217,8 @@ void Head::RunRequeue(Shard& s) {
   s.queue_head = s.queue_tail = nullptr;
   while (list) {
     Bio* bio = list;
-    list = bio->next;
-    bio->next = nullptr;
+    list = bio->next_;
+    bio->next_ = nullptr;
     Dispatch(s, bio);
   }
 }
@@ -230,15 +230,15 @@ void Head::CheckQueueDeadlines(Shard& s) {
   TimePoint earliest = TimePoint::max();
   while (list) {
     Bio* bio = list;
-    list = bio->next;
-    bio->next = nullptr;
-    if (now - bio->queued_at >= options_.queue_timeout) {
-      FailNoPath(s, bio, fmt::format("for {:.3g}s", ToSeconds(now - bio->queued_at)));
+    list = bio->next_;
+    bio->next_ = nullptr;
+    if (now - bio->queued_at_ >= options_.queue_timeout) {
+      FailNoPath(s, bio, fmt::format("for {:.3g}s", ToSeconds(now - bio->queued_at_)));
     } else {
-      earliest = std::min(earliest, bio->queued_at);
-      bio->state = BioState::kQueued;
+      earliest = std::min(earliest, bio->queued_at_);
+      bio->state_ = BioState::kQueued;
       if (s.queue_tail) {
-        s.queue_tail->next = bio;
+        s.queue_tail->next_ = bio;
       } else {
         s.queue_head = bio;
       }
@@ -258,7 +258,7 @@ void Head::SlotSink::OnAttemptDone(Bio* bio, nvme::NvmeStatus status) {
 }
 
 void Head::AttemptDone(Shard& s, uint16_t slot, Bio* bio, nvme::NvmeStatus status) {
-  NVMP_ASSERT(bio->state == BioState::kInFlight, "attempt completed for a Bio not in flight");
+  NVMP_ASSERT(bio->state_ == BioState::kInFlight, "attempt completed for a Bio not in flight");
   NVMP_ASSERT(s.in_flight[slot] > 0, "attempt completed on a path with nothing in flight");
   --s.in_flight[slot];
   if (s.draining[slot] && s.in_flight[slot] == 0) {
@@ -272,7 +272,7 @@ void Head::AttemptDone(Shard& s, uint16_t slot, Bio* bio, nvme::NvmeStatus statu
   }
   if (!status.ok()) ++pc.errors;
 
-  nvme::Decision d = nvme::Decide(status, bio->retries, /*multipath=*/true);
+  nvme::Decision d = nvme::Decide(status, bio->retries_, /*multipath=*/true);
   if (d.path_action != nvme::PathAction::kNone && entry != nullptr) {
     blk::Path* path = entry->path;
     PostTo(home_, [this, slot, path, action = d.path_action] { OnPathError(slot, path, action); });
@@ -286,11 +286,11 @@ void Head::AttemptDone(Shard& s, uint16_t slot, Bio* bio, nvme::NvmeStatus statu
                                               (entry ? entry->path->name() : "a removed path")));
     }
     case nvme::Disposition::kRetrySamePath: {
-      ++bio->retries;
+      ++bio->retries_;
       ++s.counters.retries;
       ++pc.retries;
-      bio->retry_slot = static_cast<int16_t>(slot);
-      bio->state = BioState::kRetryWait;
+      bio->retry_slot_ = static_cast<int16_t>(slot);
+      bio->state_ = BioState::kRetryWait;
       Duration delay{0};
       if (status.crd() != 0 && entry != nullptr) {
         delay = std::chrono::milliseconds(100) * entry->state.crdt[status.crd() - 1];
@@ -303,22 +303,22 @@ void Head::AttemptDone(Shard& s, uint16_t slot, Bio* bio, nvme::NvmeStatus statu
       return;
     }
     case nvme::Disposition::kFailover:
-      ++bio->failovers;
+      ++bio->failovers_;
       ++s.counters.failovers;
       ++pc.failovers;
-      bio->retries = 0;
-      bio->retry_slot = -1;
-      bio->failed_slots |= 1u << slot;
+      bio->retries_ = 0;
+      bio->retry_slot_ = -1;
+      bio->failed_slots_ |= 1u << slot;
       Enqueue(s, bio);
       return ScheduleRequeue(s);
   }
 }
 
 void Head::Complete(Shard& s, Bio* bio, Status status) {
-  NVMP_ASSERT(bio->state != BioState::kDone, "Bio completed twice");
-  bio->head_ticket.Release();
+  NVMP_ASSERT(bio->state_ != BioState::kDone, "Bio completed twice");
+  bio->head_ticket_.Release();
   bio->status = std::move(status);
-  bio->state = BioState::kDone;
+  bio->state_ = BioState::kDone;
   NVMP_ASSERT(s.counters.outstanding > 0);
   --s.counters.outstanding;
   if (bio->status.ok()) {
