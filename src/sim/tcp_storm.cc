@@ -135,6 +135,13 @@ Status TcpStorm::StartHost() {
   o.head.policy = static_cast<mpath::Policy>(rng_.Below(3));
   // A namespace removed everywhere comes back: I/O waits for it (Linux's delayed removal).
   o.head.queue_if_no_path = true;
+  if (o_.qos) {
+    reactor::SimRandom q(o_.seed * 0x9E3779B97F4A7C15ull + 0x51);
+    o.head.qos.max_in_flight = static_cast<uint32_t>(q.Between(1, 4));
+    o.head.qos.iops = q.Between(20'000, 200'000);
+    o.path_qos.max_in_flight = static_cast<uint32_t>(q.Between(1, 3));
+    o.path_qos.bytes_per_s = q.Between(16, 256) << 20;
+  }
   o.start_timeout = 1s;
   host_ = std::make_unique<mpath::MultipathHost>(o, host_reactors_, 0);
   std::optional<Status> started;
@@ -444,6 +451,17 @@ TcpStormResult TcpStorm::Run() {
     mpath::HeadStats stats = head->TEST_Stats();
     result.failovers += stats.head.failovers;
     result.requeues += stats.head.requeues;
+    CheckQosQuiesced(head->name() + " head QoS", stats.head.qos);
+  }
+  for (size_t i = 0; i < host_->controller_count(); ++i) {
+    for (int h = 0; h < o_.heads; ++h) {
+      host::PathNs* p = host_->scanner(i)->path(Nsid(h));
+      if (p == nullptr) continue;  // a removed path's limiters asserted this when destroyed
+      for (int r = 0; r < o_.reactors; ++r) {
+        CheckQosQuiesced(fmt::format("path {} ns {} reactor {} QoS", p->name(), Nsid(h), r),
+                         p->qos(static_cast<unsigned>(r)));
+      }
+    }
   }
   for (size_t i = 0; i < host_->controller_count(); ++i) {
     result.associations += host_->controller(i)->associations();
@@ -460,6 +478,13 @@ TcpStormResult TcpStorm::Run() {
   result.violations = own_violations_;
   for (const auto& v : checker_.violations()) result.violations.push_back(v);
   return result;
+}
+
+void TcpStorm::CheckQosQuiesced(const std::string& who, const blk::QosCounters& q) {
+  if (q.issued != q.released || q.waiting != 0) {
+    Violation(fmt::format("{}: {} tickets issued, {} released, {} waiting at quiesce", who,
+                          q.issued, q.released, q.waiting));
+  }
 }
 
 }  // namespace tcp_storm_internal

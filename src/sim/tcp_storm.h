@@ -56,6 +56,10 @@ struct TcpStormOptions {
   // The host's write fence (ControllerOptions::fence_delay); unset: KATO + CQT, which covers a
   // write held in a black-holed link (see tcp_storm.cc). Set to the CQT alone to see why not.
   std::optional<Duration> fence_delay;
+  // QoS limits on every head and every path (depth, IOPS and bandwidth drawn from the seed, from a
+  // generator of their own so the fault schedule of a seed does not change with it); at quiesce
+  // every limiter must have every ticket back and nobody waiting.
+  bool qos = true;
   // The host's and target's own warnings (every fault makes some) are silenced for the run.
   bool quiet_logs = true;
   // Bugs on purpose, to show the storm catches them (tests only):

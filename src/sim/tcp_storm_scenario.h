@@ -81,6 +81,8 @@ class TcpStorm {
   // The target's control method `name` must succeed whenever the target is up.
   void Expect(const Status& st, const std::string& name);
   void Violation(const std::string& what);
+  // A limiter (or a sum of them) must have every ticket back and nobody waiting.
+  void CheckQosQuiesced(const std::string& who, const blk::QosCounters& q);
   // Runs the world until `done`, bounded by virtual time and by events (a livelock spins in
   // zero virtual time). Returns whether `done` became true.
   bool RunUntil(const std::function<bool()>& done, Duration limit);
