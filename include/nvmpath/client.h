@@ -56,8 +56,10 @@ struct Endpoint {
 };
 
 // How a Device picks a path among the usable ones (ANA optimized first, then non-optimized).
-// kNuma keeps one path while it stays usable (every NVMe/TCP path counts as NUMA node 0 today, so
-// no path is nearer than another); kRoundRobin rotates; kQueueDepth takes the fewest in flight.
+// kNuma keeps one path while it stays usable, preferring a path whose network device is on the
+// NUMA node of the submitting I/O thread's CPU (a path through loopback or a virtual device has no
+// node and is near every CPU, as in Linux); kRoundRobin rotates; kQueueDepth takes the fewest in
+// flight.
 enum class PathPolicy { kNuma, kRoundRobin, kQueueDepth };
 const char* PathPolicyName(PathPolicy policy);                // "numa", "round-robin", ...
 Result<PathPolicy> ParsePathPolicy(std::string_view name);    // errors list the valid names

@@ -41,7 +41,7 @@ struct PathState {
   bool failfast_expired = false;  // fast_io_fail_tmo passed while reconnecting
   uint64_t capacity_blocks = 0;
   uint32_t block_size = 512;
-  int numa_node = 0;
+  int numa_node = -1;  // the path's NUMA node; -1: none (equally near every CPU)
   // Command Retry Delay Times from Identify Controller, in units of 100 ms (CRDT1..3).
   std::array<uint16_t, 3> crdt{};
 

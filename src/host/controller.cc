@@ -1,5 +1,7 @@
 #include "host/controller.h"
 
+#include "host/numa_node.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -126,6 +128,7 @@ void Controller::StartAttempt() {
       return AttemptFailed(e, r.status());
     }
     cntlid_ = *r;
+    numa_node_ = NumaNodeOfLocalAddress(admin_->local_address());
     ReadCap(e);
   });
 }

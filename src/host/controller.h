@@ -143,6 +143,9 @@ class Controller {
   nvme::VsRegister vs() const { return vs_; }
   uint16_t cntlid() const { return cntlid_; }
   uint32_t max_transfer_bytes() const { return max_transfer_; }
+  // The NUMA node of the network device the admin connection goes through (host/numa_node.h);
+  // -1 (none) for loopback and virtual devices, and until the first connection.
+  int numa_node() const { return numa_node_; }
   unsigned io_queue_count() const { return static_cast<unsigned>(channels_.size()); }
   bool is_discovery() const { return discovery_; }
   // Failed association attempts since the last time the controller was live.
@@ -265,6 +268,7 @@ class Controller {
   nvme::IdentifyController id_;
   uint16_t cntlid_ = 0;
   uint32_t max_transfer_ = 0;
+  int numa_node_ = -1;
   uint32_t io_in_capsule_ = 0;
   uint16_t io_queue_size_ = 0;
   // write_fence(), in Duration ticks: written on home (construction, identify), read anywhere.

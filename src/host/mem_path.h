@@ -42,7 +42,7 @@ struct MemPathOptions {
   Duration latency = std::chrono::microseconds(20);
   Duration notice_delay = std::chrono::microseconds(200);  // AEN + log read / rescan
   blk::AnaState ana = blk::AnaState::kOptimized;
-  int numa_node = 0;
+  int numa_node = -1;
   std::array<uint16_t, 3> crdt{};         // Command Retry Delay Times (100 ms units)
   MemPathFault TEST_fault = MemPathFault::kNone;
 };

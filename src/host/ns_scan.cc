@@ -74,6 +74,7 @@ blk::PathState NamespaceScanner::BaseState() const {
   s.ctrl = ctrl_->state();
   s.failfast_expired = ctrl_->failfast_expired();
   s.crdt = ctrl_->identify().crdt;
+  s.numa_node = ctrl_->numa_node();
   return s;
 }
 

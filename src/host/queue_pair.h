@@ -121,6 +121,8 @@ class QueuePair {
   // TCP connect to address:port, IC exchange, Fabrics Connect. `done` runs once: OK with the
   // CNTLID (the queue is live), or an error: kUnavailable (refused, reset, closed), kProtocol
   // (bad ICResp or PDU: the message names the field), kTimedOut, or kIoError for a Connect that
+  // The connection's local IP address ("" on simulated streams or when not connected).
+  std::string local_address() const { return stream_ ? stream_->local_address() : ""; }
   // completed with an error status (connect_status() holds it, e.g. to see DNR).
   // REQUIRES: state() == kNew; called on the queue's reactor.
   void Connect(const std::string& address, uint16_t port, ConnectCallback done);

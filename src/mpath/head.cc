@@ -31,6 +31,7 @@ struct Head::Shard final : HeadChannel {
   bool in_submit = false;
   reactor::TimerId deadline_timer = reactor::kNoTimer;
   std::unique_ptr<blk::Limiter> qos;
+  int numa_node = -1;  // this reactor's CPU's node, read on the reactor at each install
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -162,10 +163,10 @@ void Head::Dispatch(Shard& s, Bio* bio) {
   Policy policy = static_cast<Policy>(set->policy);
   // A Bio that failed over passes over the paths it failed on while another path can serve it;
   // other Bios are not affected, so one error never steers traffic away from a good path.
-  if (idx < 0) idx = SelectPath(policy, *set, s.cursor, s.in_flight, bio->failed_slots_, 0);
+  if (idx < 0) idx = SelectPath(policy, *set, s.cursor, s.in_flight, bio->failed_slots_, s.numa_node);
   if (idx < 0 && bio->failed_slots_ != 0) {
     bio->failed_slots_ = 0;
-    idx = SelectPath(policy, *set, s.cursor, s.in_flight, 0, 0);
+    idx = SelectPath(policy, *set, s.cursor, s.in_flight, 0, s.numa_node);
   }
   if (idx < 0) {
     if (set->may_return || options_.queue_if_no_path) return Enqueue(s, bio);
@@ -348,6 +349,7 @@ void Head::Install(Shard& s, std::shared_ptr<const PathSet> set) {
   if (s.set && s.set->policy != set->policy) s.cursor = PolicyCursor{};
   s.set = std::move(set);
   s.generation = s.set->generation;
+  s.numa_node = reactor::CurrentNumaNode();
   RunRequeue(s);
   uint64_t gen = s.generation;
   unsigned index = s.index;

@@ -10,7 +10,10 @@ bool Eligible(const PathEntry& e, uint32_t skip_mask) {
   return e.usable && !(skip_mask & (1u << e.slot));
 }
 
-int Distance(const PathEntry& e, int numa_node) { return e.state.numa_node == numa_node ? 0 : 1; }
+// A path (or a reactor) with no node is near everything, as Linux treats NUMA_NO_NODE.
+int Distance(const PathEntry& e, int numa_node) {
+  return e.state.numa_node < 0 || numa_node < 0 || e.state.numa_node == numa_node ? 0 : 1;
+}
 
 int IndexOfSlot(const PathSet& set, int slot) {
   for (size_t i = 0; i < set.paths.size(); ++i) {

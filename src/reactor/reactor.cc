@@ -1,5 +1,7 @@
 #include "reactor/reactor.h"
 
+#include <sched.h>
+
 #include <fcntl.h>
 
 #include <cerrno>
@@ -24,6 +26,12 @@ Result<int> internal::OpenFd(const std::string& path, OpenMode mode) {
   const int fd = ::open(path.c_str(), flags, 0644);
   if (fd < 0) return ErrnoStatus("open " + path, errno);
   return fd;
+}
+
+int CurrentNumaNode() {
+  unsigned cpu = 0, node = 0;
+  if (::getcpu(&cpu, &node) != 0) return -1;
+  return static_cast<int>(node);
 }
 
 }  // namespace nvmpath::reactor

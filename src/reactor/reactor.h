@@ -56,6 +56,9 @@ class Stream {
   virtual bool is_open() const = 0;
   // "127.0.0.1:4420 <- 127.0.0.1:53312" style description for messages.
   virtual std::string description() const = 0;
+  // The local IP address of the connection ("127.0.0.1"); "" when there is none (simulated
+  // streams) or the socket is closed. Used to find the network device a path goes through.
+  virtual std::string local_address() const { return ""; }
 };
 
 // A listening TCP port. Destroying it stops accepting; accepted streams live on.
@@ -118,6 +121,8 @@ class Reactor {
 };
 
 // The reactor whose loop is running the current callback, or nullptr outside any loop.
+// The NUMA node of the CPU the calling thread runs on now (getcpu); -1 if unknown.
+int CurrentNumaNode();
 Reactor* Current();
 
 namespace internal {

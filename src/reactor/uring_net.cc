@@ -98,6 +98,7 @@ class UringStream final : public Stream {
   void Close() override { core_->Close(); }
   bool is_open() const override { return core_->is_open(); }
   std::string description() const override { return core_->description(); }
+  std::string local_address() const override { return core_->local_address(); }
   Result<int> ReleaseFd() { return core_->ReleaseFd(); }
 
  private:
@@ -129,6 +130,19 @@ UringStreamCore::UringStreamCore(Uring* loop, int fd, std::string description)
       description_(std::move(description)),
       recv_buf_(new uint8_t[kRecvBufferSize]) {
   loop_->Register(this);
+}
+
+std::string UringStreamCore::local_address() const {
+  if (fd_ < 0) return "";
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  if (::getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "";
+  char text[INET6_ADDRSTRLEN] = {};
+  const void* addr = ss.ss_family == AF_INET6
+                         ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr)
+                         : static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(&ss)->sin_addr);
+  if (::inet_ntop(ss.ss_family, addr, text, sizeof(text)) == nullptr) return "";
+  return text;
 }
 
 UringStreamCore::~UringStreamCore() {

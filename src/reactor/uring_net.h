@@ -44,6 +44,7 @@ class UringStreamCore final : public UringHandle,
   void Close();
   bool is_open() const { return state_ == State::kOpen; }
   const std::string& description() const { return description_; }
+  std::string local_address() const;
 
   // Called by the loop at the end of the turn in which bytes were queued.
   void Flush();

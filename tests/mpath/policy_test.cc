@@ -77,6 +77,19 @@ TEST(Policy, NumaPrefersTheLocalNode) {
   EXPECT_EQ(SelectPath(Policy::kNuma, set, c, depth, 0, /*numa_node=*/0), 1);
 }
 
+TEST(Policy, NumaPathWithNoNodeIsNearEveryReactor) {
+  PathSet set;
+  set.paths = {E(0, true, true), E(1, true, true)};
+  set.paths[0].state.numa_node = 1;   // a device on node 1
+  set.paths[1].state.numa_node = -1;  // loopback / virtual: no node
+  std::array<uint32_t, kMaxPaths> depth{};
+  PolicyCursor c;
+  EXPECT_EQ(SelectPath(Policy::kNuma, set, c, depth, 0, /*numa_node=*/0), 1);
+  PolicyCursor c1;
+  EXPECT_EQ(SelectPath(Policy::kNuma, set, c1, depth, 0, /*numa_node=*/1), 0)
+      << "on node 1 both are near: the first in the set";
+}
+
 TEST(Policy, QueueDepthPicksTheShallowest) {
   PathSet set;
   set.paths = {E(0, true, true), E(1, true, true), E(2, true, true)};
