@@ -30,7 +30,7 @@ std::vector<uint8_t> BuildDiscoveryLog(Core& core, uint16_t port_id, std::string
   nvme::DiscoveryLog log;
   log.genctr = core.genctr();
   const uint16_t asqsz = core.config().queue_size_max;
-  auto& ports = core.ports();
+  const auto& ports = core.ports().all();
   // The bound port (a config port of 0 means "any"), so the entry names a reachable service.
   auto bound = [](const PortState& p) {
     PortConfig c = p.config;
@@ -42,7 +42,7 @@ std::vector<uint8_t> BuildDiscoveryLog(Core& core, uint16_t port_id, std::string
     log.entries.push_back(Entry(bound(self->second), core.config().discovery_nqn,
                                 nvme::kSubtypeCurrentDiscovery, asqsz));
   }
-  for (const auto& [nqn, subsys] : core.subsystems()) {
+  for (const auto& [nqn, subsys] : core.model().subsystems()) {
     if (!subsys->HostAllowed(hostnqn)) continue;
     for (const auto& [id, port] : ports) {
       if (!port.config.enabled) continue;

@@ -1,5 +1,7 @@
-// The memory backend: data kept across a resize, zeroes where the namespace is new, and a big
-// namespace costs nothing until written (an anonymous mapping, not a zero-filled vector).
+// The namespace backends. Memory: data kept across a resize, zeroes where the namespace is new,
+// and a big namespace costs nothing until written (an anonymous mapping, not a zero-filled
+// vector). File: Flush syncs through the reactor (and reports a failed sync), Deallocate punches
+// a hole, or writes zeroes where the file system cannot punch one (a wrapped reactor refuses).
 #include "target/namespace_backend.h"
 
 #include "reactor/uring.h"
@@ -155,6 +157,99 @@ TEST(FileBackendTest, DeallocatePunchesAHoleAndFlushSyncs) {
   EXPECT_TRUE(std::all_of(back.begin() + (256 << 10), back.begin() + (768 << 10),
                           [](uint8_t v) { return v == 0; }));
   EXPECT_TRUE(std::all_of(back.begin() + (768 << 10), back.end(), [](uint8_t v) { return v == 0x5A; }));
+  b->reset();
+  unlink(path);
+}
+
+
+// A file on a file system that cannot punch holes (PunchHole: kUnsupported, as EOPNOTSUPP) and
+// whose sync fails: what the file backend must do when the media is not the friendly kind.
+class NoHoleFile final : public reactor::File {
+ public:
+  NoHoleFile(std::unique_ptr<reactor::File> real, int* punches)
+      : real_(std::move(real)), punches_(punches) {}
+  void Read(uint64_t o, std::span<uint8_t> b, OnDone d) override { real_->Read(o, b, d); }
+  void Write(uint64_t o, std::span<const uint8_t> b, OnDone d) override { real_->Write(o, b, d); }
+  Result<uint64_t> Size() const override { return real_->Size(); }
+  void Sync(OnDone d) override { d(IoError("fdatasync: injected failure")); }
+  void PunchHole(uint64_t, uint64_t, OnDone d) override {
+    ++*punches_;
+    d(Status(Code::kUnsupported, "fallocate: operation not supported"));
+  }
+  Status Truncate(uint64_t size) override { return real_->Truncate(size); }
+
+ private:
+  std::unique_ptr<reactor::File> real_;
+  int* punches_;
+};
+
+// A Uring whose files are NoHoleFiles; everything else is the Uring's.
+class NoHoleReactor final : public reactor::Reactor {
+ public:
+  explicit NoHoleReactor(reactor::Uring* real) : real_(real) {}
+  unsigned index() const override { return real_->index(); }
+  TimePoint now() const override { return real_->now(); }
+  void Post(reactor::Task t) override { real_->Post(std::move(t)); }
+  reactor::TimerId AddTimer(Duration d, reactor::Task t) override {
+    return real_->AddTimer(d, std::move(t));
+  }
+  bool CancelTimer(reactor::TimerId id) override { return real_->CancelTimer(id); }
+  Result<std::unique_ptr<reactor::Listener>> Listen(const std::string& a, uint16_t p,
+                                                    OnAccept cb) override {
+    return real_->Listen(a, p, std::move(cb));
+  }
+  void Connect(const std::string& a, uint16_t p, OnConnect cb) override {
+    real_->Connect(a, p, std::move(cb));
+  }
+  Result<std::unique_ptr<reactor::File>> OpenFile(const std::string& path,
+                                                  reactor::OpenMode mode) override {
+    auto f = real_->OpenFile(path, mode);
+    if (!f.ok()) return f.status();
+    return std::unique_ptr<reactor::File>(std::make_unique<NoHoleFile>(std::move(*f), &punches));
+  }
+  int punches = 0;
+
+ private:
+  reactor::Uring* real_;
+};
+
+// Deallocate where no hole can be punched still reads back zeroes (written instead, and only in
+// the deallocated range); a failed sync fails the Flush rather than reporting durability.
+TEST(FileBackendTest, DeallocateWritesZeroesWhereNoHoleCanBePunchedAndFlushReportsSyncErrors) {
+  char path[] = "/tmp/nvmpath_backendXXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(ftruncate(fd, 1 << 20), 0);
+  close(fd);
+  auto loop = reactor::Uring::Create(0);
+  ASSERT_TRUE(loop.ok()) << loop.status().ToString();
+  NoHoleReactor r(loop->get());
+  NamespaceConfig c;
+  c.backend = BackendKind::kFile;
+  c.path = path;
+  auto b = MakeBackend(c, &r);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  auto run = [&](auto start) {
+    std::optional<Status> st;
+    start([&](Status s) { st = std::move(s); });
+    for (int i = 0; i < 1000 && !st; ++i) (*loop)->RunOnce(std::chrono::milliseconds(10));
+    return st.value_or(Status(Code::kTimedOut, "no completion"));
+  };
+  const std::vector<uint8_t> data(1 << 20, 0x5A);
+  ASSERT_TRUE(run([&](Backend::Done d) { (*b)->Write(0, data, d); }).ok());
+  const Status dealloc = run([&](Backend::Done d) { (*b)->Deallocate(256 << 10, 512 << 10, d); });
+  EXPECT_TRUE(dealloc.ok()) << dealloc.ToString();
+  EXPECT_EQ(r.punches, 1);
+  std::vector<uint8_t> back(1 << 20, 0xEE);
+  ASSERT_TRUE(run([&](Backend::Done d) { (*b)->Read(0, back, d); }).ok());
+  EXPECT_TRUE(std::all_of(back.begin(), back.begin() + (256 << 10), [](uint8_t v) { return v == 0x5A; }));
+  EXPECT_TRUE(std::all_of(back.begin() + (256 << 10), back.begin() + (768 << 10),
+                          [](uint8_t v) { return v == 0; }));
+  EXPECT_TRUE(std::all_of(back.begin() + (768 << 10), back.end(), [](uint8_t v) { return v == 0x5A; }));
+  const Status flush = run([&](Backend::Done d) { (*b)->Flush(d); });
+  EXPECT_FALSE(flush.ok());
+  EXPECT_NE(flush.ToString().find("fdatasync: injected failure"), std::string::npos)
+      << flush.ToString();
   b->reset();
   unlink(path);
 }
