@@ -8,7 +8,13 @@ AnaStates::AnaStates(const std::vector<AnaConfig>& initial) {
 
 nvme::AnaState AnaStates::StateFor(uint16_t port_id, uint32_t group) const {
   auto it = states_.find({port_id, group});
-  return it == states_.end() ? nvme::AnaState::kOptimized : it->second;
+  if (it != states_.end()) return it->second;
+  auto d = port_default_.find(port_id);
+  return d == port_default_.end() ? nvme::AnaState::kOptimized : d->second;
+}
+
+void AnaStates::SetPortDefault(uint16_t port_id, nvme::AnaState state) {
+  port_default_[port_id] = state;
 }
 
 void AnaStates::Set(uint16_t port_id, uint32_t group, nvme::AnaState state) {
@@ -19,6 +25,7 @@ void AnaStates::Set(uint16_t port_id, uint32_t group, nvme::AnaState state) {
 
 void AnaStates::ErasePort(uint16_t port_id) {
   std::erase_if(states_, [port_id](const auto& kv) { return kv.first.first == port_id; });
+  port_default_.erase(port_id);
 }
 
 nvme::AnaLog AnaStates::BuildLog(uint16_t port_id, const Subsystem& subsystem) const {

@@ -1,5 +1,6 @@
 // target::AnaStates — the ANA state of every (port, group) pair and the change counters the ANA
-// log reports. A pair never set is optimized.
+// log reports. A pair never set has its port's default state: optimized unless the port was added
+// with another one.
 //
 // Thread: reactors[0]. Pure bookkeeping: who must be told about a change is the caller's concern.
 #pragma once
@@ -26,6 +27,8 @@ class AnaStates {
   void Set(uint16_t port_id, uint32_t group, nvme::AnaState state);
   // Counts a change of group membership (a namespace came, went or moved), which the log shows.
   void NoteMembershipChange() { ++chgcnt_; }
+  // The state of every group of `port_id` not set on its own (a port added at run time).
+  void SetPortDefault(uint16_t port_id, nvme::AnaState state);
   // Forgets every state of a port (the port was removed).
   void ErasePort(uint16_t port_id);
 
@@ -38,6 +41,7 @@ class AnaStates {
 
  private:
   std::map<std::pair<uint16_t, uint32_t>, nvme::AnaState> states_;
+  std::map<uint16_t, nvme::AnaState> port_default_;
   uint64_t chgcnt_ = 1;
   std::map<uint32_t, uint64_t> group_chgcnt_;
 };

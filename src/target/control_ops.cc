@@ -1,6 +1,7 @@
 #include "target/control_ops.h"
 
 #include <string>
+#include <vector>
 
 #include "base/log.h"
 
@@ -68,7 +69,7 @@ Status ControlOps::SetPortEnabled(uint16_t port_id, bool enabled) {
   if (enabled) {
     NVMP_RETURN_IF_ERROR(core_.StartPort(*port));
   } else {
-    port->listener.reset();
+    core_.ports().Stop(*port);
     core_.connections().Close(port_id, "port disabled");
   }
   port->config.enabled = enabled;
@@ -79,6 +80,42 @@ Status ControlOps::SetPortEnabled(uint16_t port_id, bool enabled) {
 Status ControlOps::DropConnections(uint16_t port_id) {
   NVMP_RETURN_IF_ERROR(CheckPort(port_id));
   core_.connections().Close(port_id, "dropped by control");
+  return Status::Ok();
+}
+
+Status ControlOps::AddPort(const PortConfig& config, std::optional<nvme::AnaState> ana_state) {
+  auto port = core_.ports().Add(config);
+  if (!port.ok()) return port.status();
+  if (config.enabled) {
+    Status s = core_.StartPort(**port);
+    if (!s.ok()) {
+      core_.ports().Remove(config.id);
+      return s;
+    }
+  }
+  if (ana_state) core_.ana().SetPortDefault(config.id, *ana_state);
+  NVMP_LOG_INFO("target: port {} added ({}:{})", config.id, (*port)->config.address,
+                (*port)->config.port);
+  core_.DiscoveryChanged();
+  return Status::Ok();
+}
+
+Status ControlOps::RemovePort(uint16_t port_id) {
+  NVMP_RETURN_IF_ERROR(CheckPort(port_id));
+  core_.ports().Stop(*core_.ports().Find(port_id));
+  std::vector<uint16_t> ended;
+  for (const Controller* c : core_.controllers().Where(
+           [port_id](const Controller& c) { return c.port_id() == port_id; })) {
+    ended.push_back(c->cntlid());
+  }
+  for (uint16_t cntlid : ended) core_.DestroyController(cntlid, "port removed");
+  core_.connections().Close(port_id, "port removed");
+  core_.ports().Remove(port_id);
+  core_.ana().ErasePort(port_id);
+  core_.model().ForgetPort(port_id);
+  core_.faults().ForgetPort(port_id);
+  NVMP_LOG_INFO("target: port {} removed", port_id);
+  core_.DiscoveryChanged();
   return Status::Ok();
 }
 

@@ -33,6 +33,15 @@ class ControlOps {
   // Ports. Errors: kNotFound (port); the listener's error when enabling.
   Status SetPortEnabled(uint16_t port_id, bool enabled);
   Status DropConnections(uint16_t port_id);
+  // Adds a port and starts it if enabled; its groups take `ana_state` (default optimized).
+  // Discovery controllers get a Discovery Log Page Change notice. Errors: PortTable::Add's and
+  // Start's (nothing is left behind after one).
+  Status AddPort(const PortConfig& port, std::optional<nvme::AnaState> ana_state);
+  // Removes a port: its listener closes, the controllers on it end and its connections close
+  // (as Linux nvmet does when a port is unlinked), and everything the port named is forgotten
+  // (ANA states, detached namespaces, faults). Discovery controllers get the notice.
+  // Errors: kNotFound (port).
+  Status RemovePort(uint16_t port_id);
 
   // Faults. Errors: kNotFound (port), kInvalidArgument naming the field.
   Status SetResponseDelay(std::optional<uint16_t> port_id, Duration delay);

@@ -40,6 +40,7 @@ json Ports(const Core& core) {
                      {"address", p.config.address},
                      {"port", p.config.port},
                      {"bound_port", p.listener ? p.listener->port() : 0},
+                     {"listen_address", p.listen_address},
                      {"enabled", p.config.enabled},
                      {"connections", ConnectionsOf(core, id)},
                      {"ana", ana}});

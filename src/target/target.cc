@@ -8,6 +8,7 @@
 #include "nvme/command.h"
 #include "target/control_ops.h"
 #include "target/core.h"
+#include "target/port_address.h"
 #include "target/state_description.h"
 
 namespace nvmpath::target {
@@ -49,7 +50,9 @@ Status ValidateConfig(const TargetConfig& c) {
     if (!port_ids.insert(c.ports[i].id).second) {
       return InvalidArgument(w + ".id: " + std::to_string(c.ports[i].id) + " is used twice");
     }
-    if (c.ports[i].address.empty()) return InvalidArgument(w + ".address: empty");
+    if (c.ports[i].id == 0) return InvalidArgument(w + ".id: 0 is not a port ID (1..65535)");
+    auto host = NormalizeHost(c.ports[i].address);
+    if (!host.ok()) return host.status().WithContext(w + ".address");
   }
   std::set<std::string> nqns;
   // The ANA log the Linux host reads must fit one transfer (16 + NANAGRPID*32 + MNAN*4 bytes).
@@ -168,6 +171,10 @@ Status Target::SetPortEnabled(uint16_t port_id, bool enabled) {
 Status Target::DropConnections(uint16_t port_id) {
   return ControlOps(*impl_->core).DropConnections(port_id);
 }
+Status Target::AddPort(const PortConfig& port, std::optional<nvme::AnaState> ana_state) {
+  return ControlOps(*impl_->core).AddPort(port, ana_state);
+}
+Status Target::RemovePort(uint16_t port_id) { return ControlOps(*impl_->core).RemovePort(port_id); }
 Status Target::SetResponseDelay(std::optional<uint16_t> port_id, Duration delay) {
   return ControlOps(*impl_->core).SetResponseDelay(port_id, delay);
 }
