@@ -8,6 +8,7 @@
 
 #include "target/control/config_json.h"
 #include "target/control/target_runner.h"
+#include "target/port_address.h"
 
 namespace nvmpath::cli {
 namespace {
@@ -43,7 +44,9 @@ int RunTarget(const TargetArgs& args) {
     if (p.bound_port == 0) {
       std::printf("port %u (%s) is disabled\n", p.id, p.address.c_str());
     } else {
-      std::printf("listening on %s:%u (port %u)\n", p.address.c_str(), p.bound_port, p.id);
+      const bool v6 = target::IsIpv6Address(p.address);  // [::1]:4420, as hosts write it
+      std::printf("listening on %s%s%s:%u (port %u)\n", v6 ? "[" : "", p.address.c_str(),
+                  v6 ? "]" : "", p.bound_port, p.id);
     }
   }
   if ((*runner)->control_socket().empty()) {

@@ -37,6 +37,7 @@ struct CtlArgs {
   std::optional<uint16_t> port_opt;
   uint32_t group = 0;
   std::string state;
+  std::string address;
   uint64_t ms = 0;
   std::string on_off;
   uint32_t count = 0;
@@ -91,6 +92,7 @@ void AddTargetCtlCommand(CLI::App& app, int& exit_code) {
       "  nvmpath target-ctl state\n"
       "  nvmpath target-ctl ana-set --port 2 --group 1 inaccessible\n"
       "  nvmpath target-ctl port-disable 2\n"
+      "  nvmpath target-ctl port-add 3 [::1]:4422\n"
       "  nvmpath target-ctl fail-next --count 3 --status 0x302\n"
       "The socket is --socket, else $NVMPATH_TARGET_SOCKET, else /tmp/nvmpath-target.sock.");
   ctl->add_option("--socket", a->socket, "Control socket of the target")->capture_default_str();
@@ -216,6 +218,35 @@ void AddTargetCtlCommand(CLI::App& app, int& exit_code) {
       });
     });
   }
+
+  v = Verb(ctl, "port-add",
+           "Add a port serving every subsystem (discovery controllers get a log change notice)",
+           "nvmpath target-ctl port-add 3 [::1]:4422 --ana-state non-optimized");
+  v->add_option("port", a->port, "Port ID (1..65535, not in use)")->required();
+  v->add_option("address", a->address,
+                "ADDR:PORT to listen on: 127.0.0.1:4422, [::1]:4422 or localhost:4422")
+      ->required();
+  v->add_option("--ana-state", a->state,
+                "ANA state of every group through the port: optimized (default), non-optimized, "
+                "inaccessible, persistent-loss or change");
+  v->callback([a, &ec] {
+    Json params = {{"port", a->port}, {"address", a->address}};
+    if (!a->state.empty()) params["ana_state"] = a->state;
+    ec = Run(*a, "port-add", "port_add", params, [](const Json& r) {
+      return fmt::format("port {}: listening on {}, port {} (ANA {})", r["port"].dump(),
+                         r["address"].get<std::string>(), r["bound_port"].dump(),
+                         r["ana_state"].get<std::string>());
+    });
+  });
+
+  v = Verb(ctl, "port-remove",
+           "Remove a port: close its listener and its connections, end its controllers",
+           "nvmpath target-ctl port-remove 3");
+  v->add_option("port", a->port, "Port ID")->required();
+  v->callback([a, &ec] {
+    ec = Run(*a, "port-remove", "port_remove", {{"port", a->port}},
+             [](const Json& r) { return fmt::format("port {}: removed", r["port"].dump()); });
+  });
 
   v = Verb(ctl, "delay", "Hold responses back by MS milliseconds (0: no delay)",
            "nvmpath target-ctl delay --port 1 200");

@@ -78,7 +78,7 @@ std::optional<std::vector<uint8_t>> BuildLog(Core& core, Connection& conn, Contr
     case nvme::LogId::kAna: {
       if (discovery) return std::nullopt;
       const bool rgo = f.lsp & nvme::kAnaLspRgo;
-      return core.BuildAnaLog(conn.port_id(), *ctrl.subsystem()).Encode(rgo);
+      return core.ana().BuildLog(conn.port_id(), *ctrl.subsystem()).Encode(rgo);
     }
     case nvme::LogId::kDiscovery:
       if (!discovery) return std::nullopt;
@@ -144,7 +144,7 @@ CmdResult Features(Core& core, Controller& ctrl, const nvme::Command& cmd, bool 
       if (set) {
         ctrl.set_kato_ms(cmd.cdw11);
         ctrl.Touch(core.reactor()->now());
-        core.ArmKeepAlive(ctrl);
+        core.keep_alive().Arm(ctrl);
         return CmdResult::Ok();
       }
       return CmdResult::Ok(ctrl.kato_ms());
@@ -170,7 +170,7 @@ void ExecuteAdmin(Core& core, Connection& conn, Controller& ctrl, std::shared_pt
       return done(CmdResult::Ok(1));  // DW0 bit 0: the command was not aborted
     case nvme::AdminOpcode::kAsyncEventRequest:
       if (!ctrl.AddAer(req)) return done(CmdResult::Error(nvme::sc::kAerLimitExceeded));
-      core.DeliverEvents(ctrl);
+      ControllerTable::Deliver(ctrl);
       return;
     default:
       return done(CmdResult::Error(nvme::sc::kInvalidOpcode));

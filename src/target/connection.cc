@@ -90,7 +90,7 @@ void Connection::OnClosed(std::string_view why) {
   // the host saw the path die (what CQT-based fencing on the host must absorb).
   if (ctrl_ != nullptr) {
     for (auto& req : late_) {
-      core_->ScheduleLateWrite(ctrl_->subsystem()->nqn(), req->cmd.nsid, req->late_offset,
+      core_->late_writes().Schedule(ctrl_->subsystem()->nqn(), req->cmd.nsid, req->late_offset,
                                std::move(req->data), req->late_delay);
     }
   }

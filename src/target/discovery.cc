@@ -3,6 +3,7 @@
 // "current discovery subsystem", as Linux nvmet reports it).
 #include "nvme/discovery_log.h"
 #include "target/commands.h"
+#include "target/port_address.h"
 
 namespace nvmpath::target {
 namespace {
@@ -11,7 +12,7 @@ nvme::DiscoveryLogEntry Entry(const PortConfig& port, const std::string& nqn, ui
                               uint16_t asqsz) {
   nvme::DiscoveryLogEntry e;
   e.trtype = nvme::kTrtypeTcp;
-  e.adrfam = port.address.find(':') != std::string::npos ? nvme::kAdrfamIpv6 : nvme::kAdrfamIpv4;
+  e.adrfam = IsIpv6Address(port.address) ? nvme::kAdrfamIpv6 : nvme::kAdrfamIpv4;
   e.subtype = subtype;
   e.treq = nvme::kTreqNotRequired;  // no secure channel
   e.portid = port.id;
@@ -30,11 +31,15 @@ std::vector<uint8_t> BuildDiscoveryLog(Core& core, uint16_t port_id, std::string
   nvme::DiscoveryLog log;
   log.genctr = core.genctr();
   const uint16_t asqsz = core.config().queue_size_max;
-  auto& ports = core.ports();
-  // The bound port (a config port of 0 means "any"), so the entry names a reachable service.
+  const auto& ports = core.ports().all();
+  // The bound address and port (a host name and a config port of 0 mean "look it up" and "any"),
+  // so the entry names a reachable service.
   auto bound = [](const PortState& p) {
     PortConfig c = p.config;
-    if (p.listener) c.port = p.listener->port();
+    if (p.listener) {
+      c.port = p.listener->port();
+      c.address = p.listen_address;
+    }
     return c;
   };
   auto self = ports.find(port_id);
@@ -42,7 +47,7 @@ std::vector<uint8_t> BuildDiscoveryLog(Core& core, uint16_t port_id, std::string
     log.entries.push_back(Entry(bound(self->second), core.config().discovery_nqn,
                                 nvme::kSubtypeCurrentDiscovery, asqsz));
   }
-  for (const auto& [nqn, subsys] : core.subsystems()) {
+  for (const auto& [nqn, subsys] : core.model().subsystems()) {
     if (!subsys->HostAllowed(hostnqn)) continue;
     for (const auto& [id, port] : ports) {
       if (!port.config.enabled) continue;

@@ -47,7 +47,7 @@ void Connect(Core& core, Connection& conn, const std::shared_ptr<Request>& req) 
     return done(InvalidParam(true, host ? nvme::kConnectDataOffsetHostnqn
                                         : nvme::kConnectDataOffsetSubnqn));
   }
-  Subsystem* subsys = core.FindSubsystem(data->subnqn);
+  Subsystem* subsys = core.model().FindSubsystem(data->subnqn);
   if (subsys == nullptr) return done(InvalidParam(true, nvme::kConnectDataOffsetSubnqn));
   if (!subsys->HostAllowed(data->hostnqn)) {
     NVMP_LOG_INFO("target: host {} is not allowed on {}", data->hostnqn, data->subnqn);
@@ -63,17 +63,17 @@ void Connect(Core& core, Connection& conn, const std::shared_ptr<Request>& req) 
     if (data->cntlid != nvme::kCntlidDynamic) {
       return done(InvalidParam(true, nvme::kConnectDataOffsetCntlid));
     }
-    Controller* ctrl = core.CreateController(subsys, conn.port_id(), data->hostnqn,
+    Controller* ctrl = core.controllers().Create(subsys, conn.port_id(), data->hostnqn,
                                              data->hostid, args.kato_ms);
     if (ctrl == nullptr) return done(CmdResult::Error(nvme::sc::kConnectControllerBusy, false));
     ctrl->admin = conn.weak_from_this();
     ctrl->Touch(core.reactor()->now());
     conn.Bind(ctrl, 0, args.sqsize, no_sqfc);
-    core.ArmKeepAlive(*ctrl);
+    core.keep_alive().Arm(*ctrl);
     return done(CmdResult::Ok(ctrl->cntlid()));
   }
 
-  Controller* ctrl = core.FindController(data->cntlid);
+  Controller* ctrl = core.controllers().Find(data->cntlid);
   if (ctrl == nullptr || ctrl->subsystem() != subsys || ctrl->hostnqn() != data->hostnqn ||
       ctrl->state() == ControllerState::kDead) {
     return done(InvalidParam(true, nvme::kConnectDataOffsetCntlid));

@@ -96,4 +96,11 @@ nlohmann::json Faults::Describe() const {
   return j;
 }
 
+void Faults::ForgetPort(uint16_t port_id) {
+  delay_port_.erase(port_id);
+  stalled_port_.erase(port_id);
+  late_.erase(port_id);
+  std::erase_if(fail_next_, [port_id](const FailNextSpec& f) { return f.port_id == port_id; });
+}
+
 }  // namespace nvmpath::target

@@ -36,6 +36,10 @@ class Faults {
   // Consumes one late write of the port; returns the delay after the connection closes.
   std::optional<Duration> TakeLateWrite(uint16_t port_id);
 
+  // Drops every fault that names `port_id` (the port was removed; a port added later under the
+  // same ID starts clean).
+  void ForgetPort(uint16_t port_id);
+
   nlohmann::json Describe() const;
 
  private:

@@ -41,7 +41,7 @@ void ExecuteIo(Core& core, Connection& conn, Controller& ctrl, std::shared_ptr<R
   if (auto st = core.faults().TakeFailNext(cmd.opcode, conn.port_id(), cmd.nsid)) {
     return done(CmdResult{*st, 0, 0, {}});
   }
-  if (auto ana = AnaError(core.AnaStateFor(conn.port_id(), ns->config.ana_group))) {
+  if (auto ana = AnaError(core.ana().StateFor(conn.port_id(), ns->config.ana_group))) {
     return done(CmdResult::Error(*ana, /*dnr=*/false));
   }
   const uint64_t blocks = ns->blocks();

@@ -1,12 +1,15 @@
 // target::Target — the public face of the target core: config validation, construction, and the
-// control methods, each forwarded to the Core on reactors[0].
+// control methods, each forwarded to ControlOps on reactors[0].
 #include "target/target.h"
 
 #include <set>
 
 #include "base/assert.h"
 #include "nvme/command.h"
+#include "target/control_ops.h"
 #include "target/core.h"
+#include "target/port_address.h"
+#include "target/state_description.h"
 
 namespace nvmpath::target {
 
@@ -47,7 +50,9 @@ Status ValidateConfig(const TargetConfig& c) {
     if (!port_ids.insert(c.ports[i].id).second) {
       return InvalidArgument(w + ".id: " + std::to_string(c.ports[i].id) + " is used twice");
     }
-    if (c.ports[i].address.empty()) return InvalidArgument(w + ".address: empty");
+    if (c.ports[i].id == 0) return InvalidArgument(w + ".id: 0 is not a port ID (1..65535)");
+    auto host = NormalizeHost(c.ports[i].address);
+    if (!host.ok()) return host.status().WithContext(w + ".address");
   }
   std::set<std::string> nqns;
   // The ANA log the Linux host reads must fit one transfer (16 + NANAGRPID*32 + MNAN*4 bytes).
@@ -123,7 +128,7 @@ Result<std::unique_ptr<Target>> Target::Create(TargetConfig config,
       }
       subsys->Add(std::move(*ns));
     }
-    core->subsystems()[sc.nqn] = std::move(subsys);
+    core->model().AddSubsystem(std::move(subsys));
   }
   std::unique_ptr<Target> t(new Target());
   t->impl_ = std::make_unique<Impl>();
@@ -140,68 +145,49 @@ Status Target::Start() { return impl_->core->StartPorts(); }
 void Target::Stop(std::function<void()> done) { impl_->core->Stop(std::move(done)); }
 
 uint16_t Target::BoundPort(uint16_t port_id) const {
-  auto& ports = impl_->core->ports();
-  auto it = ports.find(port_id);
-  if (it == ports.end() || !it->second.listener) return 0;
-  return it->second.listener->port();
+  const PortState* port = impl_->core->ports().Find(port_id);
+  return port != nullptr && port->listener ? port->listener->port() : 0;
 }
 
 Status Target::AddNamespace(std::string_view subnqn, const NamespaceConfig& ns) {
-  return impl_->core->AddNamespace(subnqn, ns);
+  return ControlOps(*impl_->core).AddNamespace(subnqn, ns);
 }
 Status Target::RemoveNamespace(std::string_view subnqn, uint32_t nsid) {
-  return impl_->core->RemoveNamespace(subnqn, nsid);
+  return ControlOps(*impl_->core).RemoveNamespace(subnqn, nsid);
 }
 Status Target::ResizeNamespace(std::string_view subnqn, uint32_t nsid, uint64_t size_bytes) {
-  return impl_->core->ResizeNamespace(subnqn, nsid, size_bytes);
+  return ControlOps(*impl_->core).ResizeNamespace(subnqn, nsid, size_bytes);
 }
 Status Target::SetNamespaceAttached(std::string_view subnqn, uint32_t nsid, uint16_t port_id,
                                     bool attached) {
-  return impl_->core->SetNamespaceAttached(subnqn, nsid, port_id, attached);
+  return ControlOps(*impl_->core).SetNamespaceAttached(subnqn, nsid, port_id, attached);
 }
 Status Target::SetAnaState(uint16_t port_id, uint32_t group, nvme::AnaState state) {
-  return impl_->core->SetAnaState(port_id, group, state);
+  return ControlOps(*impl_->core).SetAnaState(port_id, group, state);
 }
 Status Target::SetPortEnabled(uint16_t port_id, bool enabled) {
-  return impl_->core->SetPortEnabled(port_id, enabled);
+  return ControlOps(*impl_->core).SetPortEnabled(port_id, enabled);
 }
 Status Target::DropConnections(uint16_t port_id) {
-  if (impl_->core->ports().count(port_id) == 0) return NotFound("port " + std::to_string(port_id));
-  impl_->core->CloseConnections(port_id, "dropped by control");
-  return Status::Ok();
+  return ControlOps(*impl_->core).DropConnections(port_id);
 }
+Status Target::AddPort(const PortConfig& port, std::optional<nvme::AnaState> ana_state) {
+  return ControlOps(*impl_->core).AddPort(port, ana_state);
+}
+Status Target::RemovePort(uint16_t port_id) { return ControlOps(*impl_->core).RemovePort(port_id); }
 Status Target::SetResponseDelay(std::optional<uint16_t> port_id, Duration delay) {
-  if (port_id && impl_->core->ports().count(*port_id) == 0) {
-    return NotFound("port " + std::to_string(*port_id));
-  }
-  if (delay.count() < 0) return InvalidArgument("delay: negative");
-  impl_->core->faults().SetDelay(port_id, delay);
-  return Status::Ok();
+  return ControlOps(*impl_->core).SetResponseDelay(port_id, delay);
 }
 Status Target::SetStalled(std::optional<uint16_t> port_id, bool stalled) {
-  if (port_id && impl_->core->ports().count(*port_id) == 0) {
-    return NotFound("port " + std::to_string(*port_id));
-  }
-  impl_->core->faults().SetStalled(port_id, stalled);
-  if (!stalled) impl_->core->ReleaseHeld();
-  return Status::Ok();
+  return ControlOps(*impl_->core).SetStalled(port_id, stalled);
 }
 Status Target::FailNext(const FailNextSpec& spec) {
-  if (spec.count == 0) return InvalidArgument("count: must be at least 1");
-  if (spec.status.ok()) return InvalidArgument("status: success is not a failure");
-  if (spec.port_id && impl_->core->ports().count(*spec.port_id) == 0) {
-    return NotFound("port " + std::to_string(*spec.port_id));
-  }
-  impl_->core->faults().AddFailNext(spec);
-  return Status::Ok();
+  return ControlOps(*impl_->core).FailNext(spec);
 }
 Status Target::SetLateWrites(uint16_t port_id, uint32_t count, Duration delay) {
-  if (impl_->core->ports().count(port_id) == 0) return NotFound("port " + std::to_string(port_id));
-  if (delay.count() < 0) return InvalidArgument("delay: negative");
-  impl_->core->faults().SetLateWrites(port_id, count, delay);
-  return Status::Ok();
+  return ControlOps(*impl_->core).SetLateWrites(port_id, count, delay);
 }
 
-nlohmann::json Target::DescribeState() const { return impl_->core->Describe(); }
+nlohmann::json Target::DescribeState() const { return target::DescribeState(*impl_->core); }
 
 }  // namespace nvmpath::target

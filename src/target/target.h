@@ -46,7 +46,8 @@ class Target {
                                                 std::vector<reactor::Reactor*> reactors);
   ~Target();
 
-  // Binds every enabled port ("port 2 (127.0.0.1:4421): address in use").
+  // Binds every enabled port ("port 2 (127.0.0.1:4421): address in use"). A host name is looked
+  // up here (and whenever its port starts again).
   Status Start();
   // Closes every port and connection; `done` runs on reactors[0] when all are gone.
   void Stop(std::function<void()> done);
@@ -67,6 +68,15 @@ class Target {
   Status SetAnaState(uint16_t port_id, uint32_t group, nvme::AnaState state);  // ANA AEN
   Status SetPortEnabled(uint16_t port_id, bool enabled);  // disabling drops its connections
   Status DropConnections(uint16_t port_id);
+  // Adds a port at run time and starts it (if enabled); every subsystem is served through it, its
+  // ANA groups in `ana_state` (default optimized). Removing a port closes its listener and ends
+  // the controllers and connections on it, as Linux nvmet does when a port is unlinked. Both
+  // raise a Discovery Log Page Change notice on the discovery controllers. Added after the
+  // contract was first fixed (issue 14). Errors: "port 3 exists (...)", "address ... is already
+  // used by port 1", the listener's ("port 3 (...): ... address in use"), a bad or unresolvable
+  // address; kNotFound "port 9".
+  Status AddPort(const PortConfig& port, std::optional<nvme::AnaState> ana_state = std::nullopt);
+  Status RemovePort(uint16_t port_id);
   // Responses (completions and read data) through the port (all ports if none) are held back by
   // `delay`; with `stalled` they are held until un-stalled.
   Status SetResponseDelay(std::optional<uint16_t> port_id, Duration delay);

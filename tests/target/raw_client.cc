@@ -8,9 +8,9 @@
 
 namespace nvmpath::target::testing {
 
-bool RawClient::Connect(uint16_t port, bool hdgst, bool ddgst) {
+bool RawClient::Connect(const std::string& address, uint16_t port, bool hdgst, bool ddgst) {
   bool done = false;
-  h_->reactor()->Connect("127.0.0.1", port, [&](Result<std::unique_ptr<reactor::Stream>> s) {
+  h_->reactor()->Connect(address, port, [&](Result<std::unique_ptr<reactor::Stream>> s) {
     EXPECT_TRUE(s.ok()) << s.status().ToString();
     if (s.ok()) stream_ = std::move(*s);
     done = true;

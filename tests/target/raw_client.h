@@ -32,7 +32,10 @@ class RawClient {
   explicit RawClient(reactor::testing::Harness* h) : h_(h) {}
 
   // TCP connect + ICReq/ICResp. Returns false (with a test failure) if either fails.
-  bool Connect(uint16_t port, bool hdgst = false, bool ddgst = false);
+  bool Connect(uint16_t port, bool hdgst = false, bool ddgst = false) {
+    return Connect("127.0.0.1", port, hdgst, ddgst);
+  }
+  bool Connect(const std::string& address, uint16_t port, bool hdgst = false, bool ddgst = false);
   // Sends the command (CID assigned here). Data goes in the capsule if the command's SGL is the
   // in-capsule kind, else it is kept for the R2T. Returns the CID.
   uint16_t Submit(nvme::Command cmd, std::span<const uint8_t> write_data = {});

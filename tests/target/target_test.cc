@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -72,8 +73,12 @@ class TargetTest : public ::testing::TestWithParam<HarnessFactory> {
   virtual void Customize(TargetConfig&) {}
 
   RawClient* NewClient(uint16_t port, bool hdgst = false, bool ddgst = false) {
+    return NewClientAt("127.0.0.1", port, hdgst, ddgst);
+  }
+  RawClient* NewClientAt(const std::string& address, uint16_t port, bool hdgst = false,
+                         bool ddgst = false) {
     clients_.push_back(std::make_unique<RawClient>(h_.get()));
-    EXPECT_TRUE(clients_.back()->Connect(port, hdgst, ddgst));
+    EXPECT_TRUE(clients_.back()->Connect(address, port, hdgst, ddgst));
     return clients_.back().get();
   }
   // An admin queue (enabled) and one I/O queue through `port`.
@@ -83,12 +88,16 @@ class TargetTest : public ::testing::TestWithParam<HarnessFactory> {
     uint16_t cntlid = 0;
   };
   Assoc Associate(uint16_t port, bool hdgst = false, bool ddgst = false, uint32_t kato_ms = 0) {
+    return AssociateAt("127.0.0.1", port, hdgst, ddgst, kato_ms);
+  }
+  Assoc AssociateAt(const std::string& address, uint16_t port, bool hdgst = false,
+                    bool ddgst = false, uint32_t kato_ms = 0) {
     Assoc a;
-    a.admin = NewClient(port, hdgst, ddgst);
+    a.admin = NewClientAt(address, port, hdgst, ddgst);
     auto cntlid = a.admin->AdminSetup(kSubnqn, kHost, kato_ms);
     EXPECT_TRUE(cntlid.has_value()) << a.admin->last_status().ToString();
     a.cntlid = cntlid.value_or(0);
-    a.io = NewClient(port, hdgst, ddgst);
+    a.io = NewClientAt(address, port, hdgst, ddgst);
     EXPECT_TRUE(a.io->ConnectQueue(kSubnqn, kHost, 1, a.cntlid, 0, 127).has_value())
         << a.io->last_status().ToString();
     return a;
@@ -114,6 +123,47 @@ class TargetTest : public ::testing::TestWithParam<HarnessFactory> {
     return c->Exec(nvme::MakeGetLogPage(0, a, nvme::SglDescriptor::Transport(
                                                   static_cast<uint32_t>(len))));
   }
+  // A discovery controller through `port`, its AER outstanding; with `notice_enabled` false it
+  // has turned the Discovery Log Page Change notice off (Set Features AEC, bit 31 clear).
+  struct Discovery {
+    RawClient* client = nullptr;
+    uint16_t aer = 0;
+  };
+  Discovery DiscoveryWithAer(uint16_t port, bool notice_enabled) {
+    Discovery d;
+    d.client = NewClient(port);
+    EXPECT_TRUE(d.client->AdminSetup("nqn.2014-08.org.nvmexpress.discovery", kHost).has_value());
+    const uint32_t aec = notice_enabled ? nvme::kOaesDiscoveryLogChange : 0;
+    EXPECT_EQ(Code(d.client->Exec(
+                  nvme::MakeSetFeatures(0, nvme::FeatureId::kAsyncEventConfig, aec))),
+              0);
+    d.aer = d.client->Submit(nvme::MakeAsyncEventRequest(0));
+    return d;
+  }
+  // The whole discovery log (RAE clear, so reading it re-arms the notice).
+  nvme::DiscoveryLog DiscoveryLogOf(RawClient* c) {
+    auto hdr = nvme::DiscoveryLogHeader::Decode(GetLog(c, nvme::LogId::kDiscovery, 1024)->data);
+    EXPECT_TRUE(hdr.ok());
+    auto log = nvme::DiscoveryLog::Decode(
+        GetLog(c, nvme::LogId::kDiscovery, 1024 * (1 + (hdr.ok() ? hdr->numrec : 0)))->data);
+    EXPECT_TRUE(log.ok()) << log.status().ToString();
+    return log.ok() ? *log : nvme::DiscoveryLog{};
+  }
+  // The NVM subsystem entries for kSubnqn, by port ID.
+  static std::map<uint16_t, nvme::DiscoveryLogEntry> EntriesOf(const nvme::DiscoveryLog& log) {
+    std::map<uint16_t, nvme::DiscoveryLogEntry> out;
+    for (const auto& e : log.entries) {
+      if (e.subtype == nvme::kSubtypeNvm && e.subnqn == kSubnqn) out[e.portid] = e;
+    }
+    return out;
+  }
+  static bool HasPort(const nlohmann::json& state, uint16_t id) {
+    for (const auto& p : state["ports"]) {
+      if (p["id"] == id) return true;
+    }
+    return false;
+  }
+
   static uint16_t Code(const std::optional<Reply>& r) {
     return r ? r->cqe.status.code() : 0xFFFF;
   }
@@ -644,7 +694,195 @@ std::string HarnessName(const ::testing::TestParamInfo<HarnessFactory>& info) {
   return info.param()->name();
 }
 
+
+// ---- ports added and removed at run time (issue 14) ----
+
+constexpr uint32_t kDiscoveryChangeDw0 = 0x0070F002;  // notice, Discovery Log Page Change, LID 70h
+
+TEST_P(TargetTest, PortAddServesEverySubsystemAndRaisesDiscoveryChange) {
+  Discovery on = DiscoveryWithAer(port1_, /*notice_enabled=*/true);
+  Discovery off = DiscoveryWithAer(port2_, /*notice_enabled=*/false);
+  const nvme::DiscoveryLog before = DiscoveryLogOf(on.client);
+  ASSERT_EQ(EntriesOf(before).size(), 2u);
+  h_->RunFor(std::chrono::milliseconds(5));
+  EXPECT_FALSE(on.client->HasReply(on.aer));
+
+  ASSERT_TRUE(target_->AddPort({.id = 3, .address = "127.0.0.1", .port = 0}).ok());
+  const uint16_t port3 = target_->BoundPort(3);
+  ASSERT_NE(port3, 0);
+  auto aen = on.client->Wait(on.aer);
+  ASSERT_TRUE(aen.has_value());
+  EXPECT_EQ(aen->cqe.dw0, kDiscoveryChangeDw0);
+  h_->RunFor(std::chrono::milliseconds(20));
+  EXPECT_FALSE(off.client->HasReply(off.aer)) << "the notice is disabled on that controller";
+
+  const nvme::DiscoveryLog after = DiscoveryLogOf(on.client);
+  EXPECT_GT(after.genctr, before.genctr);
+  auto entries = EntriesOf(after);
+  ASSERT_EQ(entries.size(), 3u);
+  ASSERT_EQ(entries.count(3), 1u);
+  EXPECT_EQ(entries[3].trsvcid, std::to_string(port3));
+  EXPECT_EQ(entries[3].traddr, "127.0.0.1");
+  EXPECT_EQ(entries[3].adrfam, nvme::kAdrfamIpv4);
+
+  // The new port serves the subsystem, every group optimized.
+  Assoc a = Associate(port3);
+  ASSERT_NE(a.cntlid, 0);
+  auto ana = nvme::AnaLog::Decode(GetLog(a.admin, nvme::LogId::kAna, 4096)->data, 32);
+  ASSERT_TRUE(ana.ok());
+  for (const auto& g : ana->groups) EXPECT_EQ(g.state, nvme::AnaState::kOptimized);
+  const auto data = Pattern(kBs, 3);
+  EXPECT_EQ(Code(Write(a.io, 1, 7, data, true)), 0);
+  auto r = Read(a.io, 1, 7, 1);
+  ASSERT_EQ(Code(r), 0);
+  EXPECT_EQ(r->data, data);
+}
+
+TEST_P(TargetTest, PortRemoveDropsItsConnectionsAndLeavesTheLog) {
+  ASSERT_TRUE(target_->AddPort({.id = 3, .address = "127.0.0.1", .port = 0},
+                               nvme::AnaState::kInaccessible)
+                  .ok());
+  const uint16_t port3 = target_->BoundPort(3);
+  Assoc a = Associate(port3);
+  ASSERT_NE(a.cntlid, 0);
+  EXPECT_EQ(Code(Read(a.io, 1, 0, 1)), nvme::sc::kAnaInaccessible);
+  Assoc b = Associate(port1_);
+  Discovery on = DiscoveryWithAer(port1_, /*notice_enabled=*/true);
+  Discovery off = DiscoveryWithAer(port1_, /*notice_enabled=*/false);
+  Discovery gone = DiscoveryWithAer(port3, /*notice_enabled=*/true);
+  const uint64_t gen = DiscoveryLogOf(on.client).genctr;
+
+  ASSERT_TRUE(target_->RemovePort(3).ok());
+  EXPECT_EQ(target_->BoundPort(3), 0);
+  // Every queue on the port closes, the discovery controller's too; port 1 is untouched.
+  EXPECT_TRUE(a.admin->WaitClosed(h_->default_limit()));
+  EXPECT_TRUE(a.io->WaitClosed(h_->default_limit()));
+  EXPECT_TRUE(gone.client->WaitClosed(h_->default_limit()));
+  auto aen = on.client->Wait(on.aer);
+  ASSERT_TRUE(aen.has_value());
+  EXPECT_EQ(aen->cqe.dw0, kDiscoveryChangeDw0);
+  h_->RunFor(std::chrono::milliseconds(20));
+  EXPECT_FALSE(off.client->HasReply(off.aer)) << "the notice is disabled on that controller";
+  EXPECT_EQ(Code(Read(b.io, 1, 0, 1)), 0);
+  const nvme::DiscoveryLog log = DiscoveryLogOf(on.client);
+  EXPECT_GT(log.genctr, gen);
+  EXPECT_EQ(EntriesOf(log).count(3), 0u);
+  EXPECT_EQ(EntriesOf(log).size(), 2u);
+  const nlohmann::json state = target_->DescribeState();
+  EXPECT_FALSE(HasPort(state, 3));
+  for (const auto& c : state["controllers"]) EXPECT_NE(c["port_id"], 3);
+  // Nothing listens there any more.
+  std::optional<bool> refused;
+  h_->reactor()->Connect("127.0.0.1", port3,
+                         [&](Result<std::unique_ptr<reactor::Stream>> s) { refused = !s.ok(); });
+  ASSERT_TRUE(h_->RunUntil([&] { return refused.has_value(); }));
+  EXPECT_TRUE(*refused);
+  // The ID is free again, and a port added under it starts clean (optimized, not the old state).
+  ASSERT_TRUE(target_->AddPort({.id = 3, .address = "127.0.0.1", .port = 0}).ok());
+  Assoc c = Associate(target_->BoundPort(3));
+  EXPECT_EQ(Code(Read(c.io, 1, 0, 1)), 0);
+}
+
+TEST_P(TargetTest, PortAddAndRemoveErrorsNameWhatIsWrong) {
+  const uint64_t gen = target_->DescribeState()["discovery_genctr"];
+  auto message = [](const Status& s) { return s.ToString(); };
+  Status dup = target_->AddPort({.id = 1, .address = "127.0.0.1", .port = 0});
+  EXPECT_EQ(dup.code(), Code::kAlreadyExists);
+  EXPECT_NE(message(dup).find("port 1 exists (127.0.0.1:" + std::to_string(port1_) + ")"),
+            std::string::npos)
+      << message(dup);
+  Status same = target_->AddPort({.id = 3, .address = "127.0.0.1", .port = port2_});
+  EXPECT_EQ(same.code(), Code::kAlreadyExists);
+  EXPECT_NE(message(same).find("127.0.0.1:" + std::to_string(port2_) + " is already used by port 2"),
+            std::string::npos)
+      << message(same);
+  // An address some other program holds.
+  auto other = h_->reactor()->Listen("127.0.0.1", 0, [](std::unique_ptr<reactor::Stream>) {});
+  ASSERT_TRUE(other.ok());
+  Status in_use = target_->AddPort({.id = 3, .address = "127.0.0.1", .port = (*other)->port()});
+  EXPECT_FALSE(in_use.ok());
+  EXPECT_NE(message(in_use).find("port 3 (127.0.0.1:" + std::to_string((*other)->port()) + ")"),
+            std::string::npos)
+      << message(in_use);
+  std::string lower = message(in_use);
+  for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  EXPECT_NE(lower.find("in use"), std::string::npos) << message(in_use);
+  EXPECT_FALSE(HasPort(target_->DescribeState(), 3)) << "a port that failed to start is not kept";
+  for (const char* bad : {"a b", "", "[127.0.0.1]", "host_name", "-x.example"}) {
+    Status s = target_->AddPort({.id = 3, .address = bad, .port = 0});
+    EXPECT_EQ(s.code(), Code::kInvalidArgument) << bad << ": " << message(s);
+    EXPECT_NE(message(s).find("address"), std::string::npos) << message(s);
+  }
+  EXPECT_EQ(target_->AddPort({.id = 0, .address = "127.0.0.1", .port = 0}).code(),
+            Code::kInvalidArgument);
+  Status unknown = target_->RemovePort(9);
+  EXPECT_EQ(unknown.code(), Code::kNotFound);
+  EXPECT_NE(message(unknown).find("port 9"), std::string::npos) << message(unknown);
+  EXPECT_EQ(target_->DescribeState()["discovery_genctr"], gen) << "failed calls change nothing";
+  // After all that, port 3 can still be added.
+  EXPECT_TRUE(target_->AddPort({.id = 3, .address = "127.0.0.1", .port = 0}).ok());
+}
+
+// IPv6 addresses (with or without brackets) and host names work as port addresses; the
+// discovery log names the numeric address bound, with its address family.
+TEST_P(TargetTest, Ipv6AndHostNamePorts) {
+  Status v6 = target_->AddPort({.id = 3, .address = "[::1]", .port = 0});
+  if (!v6.ok() && v6.ToString().find("assign") != std::string::npos) {
+    GTEST_SKIP() << "no IPv6 loopback here: " << v6.ToString();
+  }
+  ASSERT_TRUE(v6.ok()) << v6.ToString();
+  Status named = target_->AddPort({.id = 4, .address = "localhost", .port = 0});
+  ASSERT_TRUE(named.ok()) << named.ToString();
+  RawClient* d = NewClient(port1_);
+  ASSERT_TRUE(d->AdminSetup("nqn.2014-08.org.nvmexpress.discovery", kHost).has_value());
+  auto entries = EntriesOf(DiscoveryLogOf(d));
+  ASSERT_EQ(entries.count(3), 1u);
+  EXPECT_EQ(entries[3].traddr, "::1");
+  EXPECT_EQ(entries[3].adrfam, nvme::kAdrfamIpv6);
+  EXPECT_EQ(entries[3].trsvcid, std::to_string(target_->BoundPort(3)));
+  ASSERT_EQ(entries.count(4), 1u);
+  const std::string resolved = entries[4].traddr;
+  EXPECT_TRUE(resolved == "127.0.0.1" || resolved == "::1") << resolved;
+  EXPECT_EQ(entries[4].adrfam, resolved == "::1" ? nvme::kAdrfamIpv6 : nvme::kAdrfamIpv4);
+  Assoc a = AssociateAt("::1", target_->BoundPort(3));
+  ASSERT_NE(a.cntlid, 0);
+  EXPECT_EQ(Code(Read(a.io, 1, 0, 1)), 0);
+  Assoc b = AssociateAt(resolved, target_->BoundPort(4));
+  ASSERT_NE(b.cntlid, 0);
+  const nlohmann::json state = target_->DescribeState();
+  for (const auto& p : state["ports"]) {
+    if (p["id"] == 4) {
+      EXPECT_EQ(p["address"], "localhost");
+      EXPECT_EQ(p["listen_address"], resolved);
+    }
+  }
+}
+
+// A configured port may be IPv6 or a host name too.
+class TargetNamedPortsTest : public TargetTest {
+  void Customize(TargetConfig& c) override {
+    c.ports[0].address = "localhost";
+    c.ports[1].address = "[::1]";
+  }
+};
+
+TEST_P(TargetNamedPortsTest, ConfiguredNamesAndIpv6Listen) {
+  const nlohmann::json state = target_->DescribeState();
+  ASSERT_EQ(state["ports"].size(), 2u);
+  EXPECT_EQ(state["ports"][0]["address"], "localhost");
+  EXPECT_EQ(state["ports"][1]["address"], "::1");
+  EXPECT_EQ(state["ports"][1]["listen_address"], "::1");
+  Assoc a = AssociateAt("::1", port2_);
+  EXPECT_NE(a.cntlid, 0);
+  Assoc b = AssociateAt(state["ports"][0]["listen_address"].get<std::string>(), port1_);
+  EXPECT_NE(b.cntlid, 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Reactors, TargetTest,
+                         ::testing::Values(&reactor::testing::MakeSimHarness,
+                                           &reactor::testing::MakeUringHarness),
+                         HarnessName);
+INSTANTIATE_TEST_SUITE_P(Reactors, TargetNamedPortsTest,
                          ::testing::Values(&reactor::testing::MakeSimHarness,
                                            &reactor::testing::MakeUringHarness),
                          HarnessName);

@@ -1,6 +1,5 @@
 #include "target/control/config_json.h"
 
-#include <arpa/inet.h>
 #include <fmt/format.h>
 #include <sys/un.h>
 
@@ -11,6 +10,7 @@
 #include <set>
 
 #include "target/control/json_fields.h"
+#include "target/port_address.h"
 
 namespace nvmpath::target::control {
 namespace {
@@ -113,12 +113,9 @@ Result<PortConfig> ParsePort(const Json& j, std::string_view path) {
   if (id == nullptr) return FieldError(FieldPath(path, "id"), "missing (a port ID 1..65535)");
   NVMP_RETURN_IF_ERROR(Optional(j, path, "id", &p.id, UintIn(1, 65535)));
   NVMP_RETURN_IF_ERROR(Optional(j, path, "address", &p.address, ReadString));
-  unsigned char addr[sizeof(in6_addr)];
-  if (inet_pton(AF_INET, p.address.c_str(), addr) != 1 &&
-      inet_pton(AF_INET6, p.address.c_str(), addr) != 1) {
-    return FieldError(FieldPath(path, "address"),
-                      fmt::format("\"{}\" is not a numeric IPv4 or IPv6 address", p.address));
-  }
+  auto host = NormalizeHost(p.address);
+  if (!host.ok()) return FieldError(FieldPath(path, "address"), host.status().message());
+  p.address = *host;
   if (const Json* port = Member(j, "port")) {
     std::string port_path = FieldPath(path, "port");
     if (port->is_number_integer() && !ReadUint(*port, port_path, 0, 65535).ok()) {

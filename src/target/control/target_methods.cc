@@ -8,6 +8,7 @@
 #include "nvme/status.h"
 #include "target/control/config_json.h"
 #include "target/control/json_fields.h"
+#include "target/port_address.h"
 
 namespace nvmpath::target::control {
 namespace {
@@ -201,6 +202,35 @@ void RegisterTargetMethods(RpcDispatcher& d, Target& target) {
       return Done(s, {{"port", port}});
     });
   }
+
+  // port_add {port, address: "HOST:PORT", ana_state?}: a new port serving every subsystem.
+  d.Register("port_add", [t](const Json& params) -> Result<Json> {
+    NVMP_RETURN_IF_ERROR(CheckObject(params, "", {"port", "address", "ana_state"}));
+    Params p(params);
+    NVMP_ASSIGN_OR_RETURN(port, p.Uint<uint16_t>("port", 1, 65535));
+    NVMP_ASSIGN_OR_RETURN(address, p.String("address"));
+    auto endpoint = ParseHostPort(address);
+    if (!endpoint.ok()) return FieldError("address", endpoint.status().message());
+    std::optional<nvme::AnaState> ana_state;
+    if (p.Get("ana_state") != nullptr) {
+      NVMP_ASSIGN_OR_RETURN(name, p.String("ana_state"));
+      NVMP_ASSIGN_OR_RETURN(state, ParseAnaStateName(name, "ana_state"));
+      ana_state = state;
+    }
+    PortConfig config{.id = port, .address = endpoint->host, .port = endpoint->port};
+    NVMP_RETURN_IF_ERROR(t->AddPort(config, ana_state));
+    // The bound TCP port, so "HOST:0" (any free port) tells the caller where it landed.
+    return Json{{"port", port},
+                {"address", endpoint->host},
+                {"bound_port", t->BoundPort(port)},
+                {"ana_state", AnaStateConfigName(ana_state.value_or(nvme::AnaState::kOptimized))}};
+  });
+
+  d.Register("port_remove", [t](const Json& params) -> Result<Json> {
+    NVMP_RETURN_IF_ERROR(CheckObject(params, "", {"port"}));
+    NVMP_ASSIGN_OR_RETURN(port, Params(params).Uint<uint16_t>("port", 1, 65535));
+    return Done(t->RemovePort(port), {{"port", port}});
+  });
 
   d.Register("delay", [t](const Json& params) -> Result<Json> {
     NVMP_RETURN_IF_ERROR(CheckObject(params, "", {"port", "ms"}));

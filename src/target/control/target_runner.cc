@@ -83,8 +83,10 @@ Result<std::unique_ptr<TargetRunner>> TargetRunner::Start(TargetConfig config,
   if (!state.ok()) return failed(state.status());
   try {
     for (const auto& p : state->at("ports")) {
+      // The numeric address bound when listening (a host name was looked up), else as configured.
+      const std::string bound = p.at("listen_address").get<std::string>();
       r->ports_.push_back(Port{.id = p.at("id").get<uint16_t>(),
-                               .address = p.at("address").get<std::string>(),
+                               .address = bound.empty() ? p.at("address").get<std::string>() : bound,
                                .bound_port = p.at("bound_port").get<uint16_t>()});
     }
   } catch (const nlohmann::json::exception& e) {

@@ -38,7 +38,7 @@ class TargetRunner {
  public:
   struct Port {
     uint16_t id = 0;
-    std::string address;
+    std::string address;      // the numeric address bound, or as configured when not listening
     uint16_t bound_port = 0;  // 0: disabled, not listening
   };
 

@@ -156,8 +156,12 @@ TEST(ConfigJson, PortNumberMustBeATcpPort) {
 TEST(ConfigJson, PortFieldsAreChecked) {
   EXPECT_EQ(ErrorWith("/ports/0/id", 0), "ports[0].id: expected an integer 1..65535, got 0");
   EXPECT_EQ(ErrorWithout("/ports/0/id"), "ports[0].id: missing (a port ID 1..65535)");
-  EXPECT_EQ(ErrorWith("/ports/0/address", "localhost"),
-            "ports[0].address: \"localhost\" is not a numeric IPv4 or IPv6 address");
+  EXPECT_EQ(ErrorWith("/ports/0/address", "a b"),
+            "ports[0].address: 'a b' is not an IPv4 or IPv6 address or a host name");
+  EXPECT_EQ(ErrorWith("/ports/0/address", "[127.0.0.1]"),
+            "ports[0].address: '[127.0.0.1]': only an IPv6 address goes in brackets");
+  EXPECT_EQ(ErrorWith("/ports/0/address", "localhost"), "OK");  // looked up when the port starts
+  EXPECT_EQ(ErrorWith("/ports/0/address", "[::1]"), "OK");
   EXPECT_EQ(ErrorWith("/ports/0/enabled", "yes"),
             "ports[0].enabled: expected true or false, got \"yes\"");
   EXPECT_EQ(ErrorWith("/ports/0", 5), "ports[0]: expected an object, got 5");

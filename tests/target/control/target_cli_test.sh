@@ -5,7 +5,8 @@
 # MODE bad-config:     a config error names the field and `nvmpath target` fails.
 # MODE e2e:            the shipped example, moved to free ports (port 0) and a private control
 #                      socket, runs in the background; target-ctl state / ana-set / ns-remove /
-#                      port-disable change what `state` shows; SIGTERM stops it cleanly.
+#                      port-disable / port-add / port-remove change what `state` shows, and
+#                      their errors are one named line; SIGTERM stops it cleanly.
 set -u
 NVMPATH=$1
 EXAMPLE=$2
@@ -63,6 +64,20 @@ e2e)
   [ "$(ctl state --json | jq '.ports[] | select(.id == 2) | .enabled')" = "false" ] || fail "port 2 still enabled"
   out=$(ctl ns-remove --subsystem nqn.2026-11.io.nvmpath:demo --nsid 1 2>&1) && fail "second ns-remove succeeded"
   echo "$out" | grep -q "^nvmpath target-ctl ns-remove: not found: " || fail "ns-remove error: $out"
+  # port-add on a free port (:0), over IPv6 when the host has ::1, else IPv4; then port-remove.
+  addr="[::1]:0"; ip -6 addr show lo 2>/dev/null | grep -q "::1" || addr="127.0.0.1:0"
+  out=$(ctl port-add 3 "$addr" --ana-state non-optimized) || fail "port-add: $out"
+  echo "$out" | grep -Eq "^port 3: listening on (::1|127\.0\.0\.1), port [1-9][0-9]* \(ANA non-optimized\)$" || fail "port-add said: $out"
+  [ "$(ana 3 1)" = "non-optimized" ] || fail "port 3 ANA: $(ana 3 1)"
+  out=$(ctl port-add 3 127.0.0.1:0 2>&1) && fail "duplicate port-add succeeded"
+  echo "$out" | grep -q "^nvmpath target-ctl port-add: already exists: port 3 exists (" || fail "duplicate port-add: $out"
+  out=$(ctl port-add 4 ::1:4420 2>&1) && fail "unbracketed IPv6 accepted"
+  echo "$out" | grep -q "address: '::1:4420': an IPv6 address goes in brackets, as \[::1\]:4420" || fail "bad address: $out"
+  out=$(ctl port-remove 3) || fail "port-remove: $out"
+  [ "$out" = "port 3: removed" ] || fail "port-remove said: $out"
+  [ "$(ctl state --json | jq '[.ports[] | select(.id == 3)] | length')" = "0" ] || fail "port 3 still in state"
+  out=$(ctl port-remove 3 2>&1) && fail "second port-remove succeeded"
+  echo "$out" | grep -q "^nvmpath target-ctl port-remove: not found: port 3" || fail "port-remove error: $out"
   ctl state > "$DIR/state.pretty" || fail "state"
   [ "$(wc -l < "$DIR/state.pretty")" -gt 10 ] || fail "state is not pretty-printed"
   kill -TERM "$PID"

@@ -169,6 +169,78 @@ TEST_F(TargetControlTest, PortDisableStopsListeningAndEnableComesBack) {
   EXPECT_TRUE(TcpConnects((*again)["bound_port"].get<uint16_t>()));
 }
 
+// port_add / port_remove (issue 14): a port comes and goes at run time, on IPv4 or IPv6.
+TEST_F(TargetControlTest, PortAddListensAndPortRemoveStops) {
+  Json added = Call("port_add", {{"port", 3}, {"address", "127.0.0.1:0"}});
+  EXPECT_EQ(added["port"], 3);
+  EXPECT_EQ(added["address"], "127.0.0.1");
+  EXPECT_EQ(added["ana_state"], "optimized");
+  const uint16_t bound = added["bound_port"].get<uint16_t>();
+  ASSERT_NE(bound, 0);
+  EXPECT_TRUE(TcpConnects(bound));
+  Json s = State();
+  const Json* p3 = Find(s["ports"], "id", 3);
+  ASSERT_NE(p3, nullptr);
+  EXPECT_EQ((*p3)["bound_port"], bound);
+  EXPECT_EQ(AnaState(s, 3, 1), "optimized");
+  const uint64_t gen = s["discovery_genctr"];
+
+  Json v6 = Call("port_add", {{"port", 4}, {"address", "[::1]:0"}, {"ana_state", "inaccessible"}});
+  EXPECT_EQ(v6["address"], "::1");
+  EXPECT_EQ(v6["ana_state"], "inaccessible");
+  EXPECT_EQ(AnaState(State(), 4, 1), "inaccessible");
+
+  EXPECT_EQ(Call("port_remove", {{"port", 3}})["port"], 3);
+  EXPECT_FALSE(TcpConnects(bound));
+  Json after = State();
+  EXPECT_EQ(Find(after["ports"], "id", 3), nullptr);
+  EXPECT_NE(Find(after["ports"], "id", 4), nullptr);
+  EXPECT_GT(after["discovery_genctr"].get<uint64_t>(), gen);
+}
+
+TEST_F(TargetControlTest, PortAddAndRemoveBadInputIsNamed) {
+  auto message = [&](const Json& params) { return CallError("port_add", params).message(); };
+  EXPECT_EQ(message({{"port", 3}}), "invalid params: address: missing");
+  EXPECT_EQ(message({{"address", "127.0.0.1:0"}}),
+            "invalid params: port: missing (an integer 1..65535)");
+  EXPECT_EQ(message({{"port", 0}, {"address", "127.0.0.1:0"}}),
+            "invalid params: port: expected an integer 1..65535, got 0");
+  EXPECT_EQ(message({{"port", 3}, {"adress", "127.0.0.1:0"}}),
+            "invalid params: adress: unknown field (did you mean \"address\"?)");
+  EXPECT_EQ(message({{"port", 3}, {"address", "127.0.0.1"}}),
+            "invalid params: address: '127.0.0.1': no :PORT (as in 127.0.0.1:4420)");
+  EXPECT_EQ(message({{"port", 3}, {"address", "::1:4420"}}),
+            "invalid params: address: '::1:4420': an IPv6 address goes in brackets, as "
+            "[::1]:4420");
+  EXPECT_EQ(message({{"port", 3}, {"address", "::1"}}),
+            "invalid params: address: '::1': no :PORT (as in [::1]:4420)");
+  EXPECT_EQ(message({{"port", 3}, {"address", "[::1:4420"}}),
+            "invalid params: address: '[::1:4420': no closing ']'");
+  EXPECT_EQ(message({{"port", 3}, {"address", "[::1]"}}),
+            "invalid params: address: '[::1]': no :PORT after the address (as in [::1]:4420)");
+  EXPECT_EQ(message({{"port", 3}, {"address", "localhost:99999"}}),
+            "invalid params: address: 'localhost:99999': '99999' is not a TCP port (0..65535)");
+  EXPECT_EQ(message({{"port", 3}, {"address", ":4420"}}),
+            "invalid params: address: ':4420': no address before :4420");
+  EXPECT_EQ(message({{"port", 3}, {"address", "a b:4420"}}),
+            "invalid params: address: 'a b' is not an IPv4 or IPv6 address or a host name");
+  EXPECT_EQ(message({{"port", 3}, {"address", "127.0.0.1:0"}, {"ana_state", "optimised"}}),
+            "invalid params: ana_state: \"optimised\" is not an ANA state (optimized, "
+            "non-optimized, inaccessible, persistent-loss, change)");
+  Status dup = CallError("port_add", {{"port", 1}, {"address", "127.0.0.1:0"}});
+  EXPECT_EQ(dup.code(), Code::kAlreadyExists) << dup.ToString();
+  EXPECT_NE(dup.message().find("port 1 exists"), std::string::npos) << dup.message();
+  const uint16_t taken = runner_->ports()[0].bound_port;
+  Status used = CallError("port_add", {{"port", 3}, {"address", "127.0.0.1:" + std::to_string(taken)}});
+  EXPECT_EQ(used.code(), Code::kAlreadyExists) << used.ToString();
+  EXPECT_NE(used.message().find("is already used by port 1"), std::string::npos) << used.message();
+  Status unknown = CallError("port_remove", {{"port", 9}});
+  EXPECT_EQ(unknown.code(), Code::kNotFound);
+  EXPECT_NE(unknown.message().find("port 9"), std::string::npos) << unknown.message();
+  // Nothing of that left a port behind.
+  EXPECT_EQ(State()["ports"].size(), 2u);
+}
+
 TEST_F(TargetControlTest, FaultsShowInTheState) {
   Call("delay", {{"port", 1}, {"ms", 25}});
   Call("stall", {{"on", true}});
