@@ -428,7 +428,8 @@ TEST(LoadHostConfig, ReadsTheFileAndNamesItInParseErrors) {
 
 // docs/host-config.md's full example must stay a valid config.
 TEST(HostConfig, TheDocumentedExampleParses) {
-  const auto doc = std::filesystem::path(__FILE__).parent_path() / "../../docs/host-config.md";
+  // The source tree from CMake: __FILE__ may be relative (compiler caches rewrite it).
+  const auto doc = std::filesystem::path(NVMPATH_SOURCE_DIR) / "docs/host-config.md";
   std::ifstream in(doc);
   ASSERT_TRUE(in) << "cannot open " << doc;
   std::stringstream ss;
