@@ -25,16 +25,24 @@ struct HostArgs {
   std::string fuse;
 };
 
-bool ConnectionGiven(const ConnectionArgs& a) {
-  return !a.paths.empty() || !a.discovery.empty() || !a.nqn.empty();
-}
+// The shared connection flags that describe one subsystem; with --config each subsystem's entry
+// in the file says these, so a flag given beside it would be silently ignored: refused instead.
+constexpr const char* kPerSubsystemFlags[] = {
+    "--path", "--discovery", "--nqn", "--hostnqn", "--hostid", "--ns", "--policy",
+    "--hdr-digest", "--data-digest", "--queue-size", "--head-qos", "--path-qos",
+    "--keep-alive-tmo", "--reconnect-delay", "--ctrl-loss-tmo", "--fast-io-fail-tmo",
+    "--connect-timeout", "--io-timeout", "--no-path-timeout", "--fence-delay"};
 
 Result<exports::HostServiceOptions> ToServiceOptions(const HostArgs& args, CLI::App* cmd) {
   exports::HostServiceOptions o;
   if (!args.config.empty()) {
-    if (ConnectionGiven(args.conn)) {
-      return InvalidArgument(
-          "--config names the subsystems: give either --config or --path/--discovery/--nqn");
+    for (const char* flag : kPerSubsystemFlags) {
+      if (cmd->count(flag) > 0) {
+        return InvalidArgument(fmt::format(
+            "{} with --config: the config file describes each subsystem (set it there, in the "
+            "subsystem's entry); only --reactors, --nbd and --fuse add to a config",
+            flag));
+      }
     }
     auto config = LoadHostConfig(args.config);
     if (!config.ok()) return config.status();

@@ -81,7 +81,8 @@ void AddTargetCommand(CLI::App& app, int& exit_code) {
       "  nvmpath target-ctl state     # from another shell\n"
       "The config format is in docs/target-config.md.");
   cmd->add_option("--config", args->config, "Target config (JSON)")->required();
-  cmd->add_option("--reactors", args->reactors, "Reactor threads")
+  cmd->add_option("--reactors", args->reactors,
+                  "Reactor threads (today every connection is served on the first)")
       ->capture_default_str()
       ->check(CLI::Range(1u, 64u));
   cmd->add_option("--control-socket", args->control_socket,

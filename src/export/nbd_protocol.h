@@ -120,7 +120,8 @@ inline constexpr size_t kExportNameZeroes = 124;
 inline constexpr uint32_t kOptionDataMax = 16 << 10;
 inline constexpr uint32_t kNameMax = 4096;
 // The largest READ / WRITE payload a client may send: the maximum block size advertised. Larger
-// requests are split into several device commands.
+// requests are refused (EOVERFLOW); a request above the device's transfer limit is split into
+// several device commands (nbd_session).
 inline constexpr uint32_t kPayloadMax = 32 << 20;
 inline constexpr uint32_t kPreferredBlockSize = 4096;
 

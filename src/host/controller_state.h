@@ -1,13 +1,13 @@
-// The controller state machine of the NVMe/TCP host (Linux nvme_change_ctrl_state, restated in
-// shared/reference/multipath-and-nvme-tcp-facts.md section 2.3). The states are blk::CtrlState,
-// the vocabulary the head already uses to decide whether a path may return.
+// The controller state machine of the NVMe/TCP host (Linux nvme_change_ctrl_state). The states
+// are blk::CtrlState, the vocabulary the head already uses to decide whether a path may return.
 //
 //   new ──► connecting ──► live ──► resetting ──► connecting (retry every reconnect_delay)
-//    │          │            │          │
 //    └──────────┴────────────┴──────────┴──► deleting ──► deleting-noio (torn down)
 //                                                 └──► dead ──► deleting-noio
 //
-// One addition to Linux: new → deleting, so a controller that never started can be deleted.
+// Also allowed, as in Linux: new → resetting. One addition to Linux: new → deleting, so a controller that never started can be deleted.
+// `dead` is allowed as in Linux but host::Controller never enters it (a controller that gives up
+// is deleted).
 #pragma once
 
 #include "blk/path.h"

@@ -3,12 +3,13 @@
 //
 //   numa         sticky: keep the current path while it stays usable and optimized, else pick the
 //                closest (by NUMA node) optimized path, else the closest non-optimized one.
-//                Today the head passes node 0 for every reactor and NVMe/TCP paths report node
-//                0, so the node decides nothing there: numa is "sticky, optimized first".
+//                A reactor's node is its CPU's (getcpu, at each path-set install); a TCP path's is
+//                its network device's (host/numa_node); a node of -1 is near everything, so on a
+//                single-node machine or over loopback numa is "sticky, optimized first".
 //   round-robin  rotate among optimized paths (among non-optimized when none is optimized).
 //   queue-depth  the usable path with the fewest attempts in flight from this reactor, optimized
 //                first.
-// Semantics follow Linux (shared/reference/multipath-and-nvme-tcp-facts.md section 2.5).
+// Semantics follow Linux's native NVMe multipath (nvme_find_path and its policies).
 #pragma once
 
 #include <array>

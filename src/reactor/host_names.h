@@ -1,7 +1,7 @@
 // Host name lookup for listening addresses: the numeric addresses a name stands for.
 //
-// Why here: the reactor layer is the only door to the OS (getaddrinfo reads /etc/hosts and may
-// ask DNS). It is a plain synchronous function, not a Reactor method: it serves the control path
+// Why here: the reactor layer is where the protocol code's OS access lives (getaddrinfo reads
+// /etc/hosts and may ask DNS). It is a plain synchronous function, not a Reactor method: it serves the control path
 // (a target port starting, like bind), never the data path, and it is the same under Uring and
 // Sim — simulated runs give numeric addresses, which pass through without a lookup.
 #pragma once

@@ -1,5 +1,7 @@
-// reactor::Reactor — the only way code in host/, mpath/ and target/ touches time, sockets, files
-// and threads (shared/DESIGN.md "The reactor interface").
+// reactor::Reactor — how the data path and the protocol code (host/, mpath/, target/) touch time,
+// sockets, files and threads. Control-path code outside it reads the OS directly where no loop is
+// involved (host/numa_node's sysfs and interface list, the target's config file and control
+// socket thread, the FUSE session threads): docs/ARCHITECTURE.md "Layers as built".
 //
 // A reactor is one thread running one event loop. Every callback a reactor makes runs on that
 // reactor's loop, never inside the call that registered it ("submitting only enqueues"). While a
@@ -121,9 +123,9 @@ class Reactor {
 };
 
 // The reactor whose loop is running the current callback, or nullptr outside any loop.
+Reactor* Current();
 // The NUMA node of the CPU the calling thread runs on now (getcpu); -1 if unknown.
 int CurrentNumaNode();
-Reactor* Current();
 
 namespace internal {
 // open(2) for a File of either implementation: the flags for `mode`, close-on-exec, errors named
