@@ -68,7 +68,7 @@ int RunSimDemo(const DemoArgs& args) {
       "Timeline of seed 1:\n");
   sim::StormOptions one;
   one.seed = 1;
-  sim::StormResult first =
+  sim::ScenarioReport first =
       sim::RunRemapStorm(one, [](const std::string& line) { std::printf("  %s\n", line.c_str()); });
   std::printf(
       "\n  seed 1: %lu I/Os, %lu failovers, %lu requeues, %lu blocks verified, "
@@ -83,7 +83,7 @@ int RunSimDemo(const DemoArgs& args) {
   for (int seed = 2; seed <= args.seeds; ++seed) {
     sim::StormOptions o;
     o.seed = static_cast<uint64_t>(seed);
-    sim::StormResult r = sim::RunRemapStorm(o);
+    sim::ScenarioReport r = sim::RunRemapStorm(o);
     ios += r.ios;
     failovers += r.failovers;
     requeues += r.requeues;

@@ -56,7 +56,7 @@ int RunSim(const SimArgs& args) {
         std::fflush(stdout);
       };
     }
-    sim::StormResult r;
+    sim::ScenarioReport r;
     if (tcp) {
       sim::TcpStormOptions o;
       o.seed = seed;

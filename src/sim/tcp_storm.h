@@ -68,7 +68,7 @@ struct TcpStormOptions {
 };
 
 // The remap storm's totals, plus what only the TCP storm has.
-struct TcpStormResult : StormResult {
+struct TcpStormResult : ScenarioReport {
   int heads = 0;
   int ports = 0;
   uint64_t target_restarts = 0;
