@@ -61,6 +61,10 @@ struct Describer {
   }
   std::string operator()(const fault::TargetKill&) const { return "target killed"; }
   std::string operator()(const fault::TargetRestart&) const { return "target restarted"; }
+  std::string operator()(const fault::LoseData& f) const {
+    return fmt::format("TEST: namespace {} loses blocks {}..{}", f.ns + 1, f.lba,
+                       f.lba + f.blocks - 1);
+  }
 };
 
 }  // namespace

@@ -103,6 +103,13 @@ struct LinkChunking {
 // from the ports, namespaces and ANA states played so far.
 struct TargetKill {};
 struct TargetRestart {};
+// Behind the target's back, `blocks` blocks of the namespace from `lba` go back to zeroes, as if
+// acknowledged writes never reached the media (tests only, to show verify catching it).
+struct LoseData {
+  int ns = 0;
+  uint64_t lba = 0;
+  uint32_t blocks = 1;
+};
 
 }  // namespace fault
 
@@ -111,7 +118,7 @@ using Fault =
                  fault::NsGrow, fault::FailNext, fault::StallResponses, fault::DelayResponses,
                  fault::DropConnections, fault::LateWrites, fault::LinkCut, fault::LinkRefuse,
                  fault::LinkStall, fault::LinkLatency, fault::LinkChunking, fault::TargetKill,
-                 fault::TargetRestart>;
+                 fault::TargetRestart, fault::LoseData>;
 
 // One line for timelines: "port 2: namespace 1 ANA inaccessible" (ports and namespaces counted
 // from 1, as the target numbers them).

@@ -246,6 +246,7 @@ struct MemFabric::Applier {
   Status operator()(const fault::LinkChunking&) { return NotHere("links"); }
   Status operator()(const fault::TargetKill&) { return NotHere("target to kill"); }
   Status operator()(const fault::TargetRestart&) { return NotHere("target to restart"); }
+  Status operator()(const fault::LoseData&) { return NotHere("media to lose data from"); }
 };
 
 Status MemFabric::Apply(const Fault& fault) {

@@ -205,7 +205,7 @@ class Generator {
     if (!Free(refusing_, p)) return false;
     const Duration d = Between(500, 5000);
     Now(fault::LinkRefuse{p, true});
-    if (rng_.OneIn(2)) Now(fault::LinkCut{p});
+    if (rng_.OneIn(2)) After(Duration(0), fault::LinkCut{p});  // part of the same event
     After(d, fault::LinkRefuse{p, false});
     refusing_[p] = Tp(now_ + d);
     return true;
@@ -263,6 +263,8 @@ FaultMix RemapStormMix() {
 FaultMix TcpStormMix() {
   return FaultMix{.port_toggle = 8,
                   .ana = 21,
+                  .ns_detach = 3,
+                  .ns_attach = 3,
                   .ns_remove = 8,
                   .ns_grow = 4,
                   .fail_next = 13,
