@@ -62,8 +62,9 @@ int RunSimDemo(const DemoArgs& args) {
       "nvmpath demo — simulated NVMe multipath under a namespace remap storm\n"
       "Two heads (shared namespaces), each reached through 3 paths (optimized, non-optimized,\n"
       "inaccessible, like blktests nvme/058), a verify workload on 2 reactors per head. Faults:\n"
-      "namespace removed/re-added behind a port, resize, ANA flips, controller loss, injected\n"
-      "path errors, stalls, slow paths. Every read is checked against the last acknowledged "
+      "namespace detached/attached behind a port, growth, ANA flips, dropped connections,\n"
+      "injected path errors, stalls, slow ports (the same fault vocabulary and scenario runner as\n"
+      "the TCP storm and the TCP demo). Every read is checked against the last acknowledged "
       "write.\n\n"
       "Timeline of seed 1:\n");
   sim::StormOptions one;

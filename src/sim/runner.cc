@@ -99,14 +99,19 @@ bool Runner::Play() {
       if (f_.now() < at) return false;
     }
     if (o_.before_fault) o_.before_fault(e);
-    Line(Describe(e.fault));
+    Line(Describe(e));
     Status st = f_.Apply(e.fault);
-    if (!st.ok()) Violation(fmt::format("\"{}\" did not play: {}", Describe(e.fault), st.ToString()));
+    if (!st.ok()) Violation(fmt::format("\"{}\" did not play: {}", Describe(e), st.ToString()));
     if (o_.after_fault) o_.after_fault(e, st);
     if (e.primary) {
       ++report_.events;
       CheckAfterEvent();
     }
+  }
+  const TimePoint run_end = t0_ + o_.run_for;
+  if (f_.now() < run_end) {
+    f_.RunUntil([&] { return f_.now() >= run_end; }, run_end - f_.now());
+    if (f_.now() < run_end) return false;
   }
   return true;
 }
@@ -137,8 +142,10 @@ ScenarioReport Runner::Run() {
   report_.heads = static_cast<int>(f_.heads().size());
   t0_ = f_.now();
   StartWorkloads();
+  if (o_.on_phase) o_.on_phase(Phase::kStarted);
   if (!Play()) return Hang("events: the model spun without time passing");
 
+  if (o_.on_phase) o_.on_phase(Phase::kPlayed);
   Line("heal: every fault undone");
   if (Status st = f_.Heal(); !st.ok()) Violation("heal: " + st.ToString());
   // Stop first: with no new I/O, waiting for the paths costs little.

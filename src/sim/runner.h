@@ -45,6 +45,11 @@ struct ScenarioReport {
   bool ok() const { return violations.empty(); }
 };
 
+enum class Phase {
+  kStarted,  // the workloads are running; the first fault is next
+  kPlayed,   // the schedule has played (and run_for has passed); the heal is next
+};
+
 struct ScenarioOptions {
   uint64_t seed = 1;  // for the workloads' choices and the report
   // The verify workload: one per head per host reactor, each on its share of `blocks`.
@@ -53,6 +58,8 @@ struct ScenarioOptions {
   uint32_t queue_depth = 4;
   uint32_t max_blocks_per_io = 4;
   Duration error_backoff = std::chrono::microseconds(100);
+  // The schedule plays for at least this long (from the workloads' start) before the heal.
+  Duration run_for{0};
   // How long each phase of the end (drain, paths back, read-back) may take.
   Duration settle_limit = std::chrono::seconds(10);
   // A line per fault played and per new violation ("t=1.234ms port 2 disabled").
@@ -60,6 +67,7 @@ struct ScenarioOptions {
   // Right before / after each entry plays, for observers that measure between faults (the demo).
   std::function<void(const TimedFault&)> before_fault;
   std::function<void(const TimedFault&, const Status&)> after_fault;
+  std::function<void(Phase)> on_phase;
 };
 
 ScenarioReport RunScenario(Fabric& fabric, const Schedule& schedule,

@@ -56,8 +56,8 @@ class Generator {
   }
 
  private:
-  void Now(Fault f) { out_.push_back({now_, std::move(f), true}); }
-  void After(Duration d, Fault f) { out_.push_back({now_ + d, std::move(f), false}); }
+  void Now(Fault f) { out_.push_back({now_, std::move(f), true, {}}); }
+  void After(Duration d, Fault f) { out_.push_back({now_ + d, std::move(f), false, {}}); }
   bool Free(const std::vector<TimePoint>& until, int p) const { return until[p] <= Tp(now_); }
   static TimePoint Tp(Duration d) { return TimePoint(d); }
   bool TargetUp() const { return target_down_until_ <= Tp(now_); }
@@ -248,6 +248,12 @@ class Generator {
 };
 
 }  // namespace
+
+std::string Describe(const TimedFault& entry) {
+  std::string out = Describe(entry.fault);
+  if (!entry.note.empty()) out += " (" + entry.note + ")";
+  return out;
+}
 
 FaultMix RemapStormMix() {
   return FaultMix{.ana = 20,

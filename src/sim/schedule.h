@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "base/time.h"
@@ -21,7 +22,11 @@ struct TimedFault {
   Duration at{0};
   Fault fault;
   bool primary = true;
+  std::string note;  // shown after the fault in timelines: why it matters here
 };
+
+// Describe(fault), then the note in parentheses if there is one.
+std::string Describe(const TimedFault& entry);
 
 using Schedule = std::vector<TimedFault>;
 
