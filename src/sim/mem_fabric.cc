@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "base/assert.h"
+#include "sim/bounded_run.h"
 #include "sim/runner.h"
 
 namespace nvmpath::sim {
@@ -32,16 +33,7 @@ MemFabric::MemFabric(const MemFabricOptions& options)
 MemFabric::~MemFabric() = default;
 
 bool MemFabric::RunUntil(const std::function<bool()>& done, Duration limit) {
-  // A livelock spins in zero virtual time, so bound the events as well as the clock.
-  constexpr uint64_t kMaxEvents = 20'000'000;
-  const uint64_t start = world_.events_run();
-  bool ok = world_.RunUntil(
-      [&] {
-        if (world_.events_run() - start > kMaxEvents) spinning_ = true;
-        return spinning_ || done();
-      },
-      limit);
-  return ok && !spinning_;
+  return RunBounded(world_, done, limit, &spinning_);
 }
 
 Status MemFabric::OnHome(const std::function<Status()>& fn) {

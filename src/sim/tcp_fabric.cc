@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "base/assert.h"
+#include "sim/bounded_run.h"
 #include "sim/runner.h"
 
 namespace nvmpath::sim {
@@ -41,16 +42,7 @@ TcpFabric::~TcpFabric() {
 }
 
 bool TcpFabric::RunUntil(const std::function<bool()>& done, Duration limit) {
-  // A livelock spins in zero virtual time, so bound the events as well as the clock.
-  constexpr uint64_t kMaxEvents = 20'000'000;
-  const uint64_t start = world_.events_run();
-  bool ok = world_.RunUntil(
-      [&] {
-        if (world_.events_run() - start > kMaxEvents) spinning_ = true;
-        return spinning_ || done();
-      },
-      limit);
-  return ok && !spinning_;
+  return RunBounded(world_, done, limit, &spinning_);
 }
 
 Status TcpFabric::OnTarget(const std::function<Status()>& fn) {
