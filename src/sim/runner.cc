@@ -74,7 +74,7 @@ bool Runner::OnEveryWorkload(
   auto left = std::make_shared<size_t>(workloads_.size());
   for (size_t i = 0; i < workloads_.size(); ++i) {
     VerifyWorkload* w = workloads_[i].get();
-    reactors_[i % reactors_.size()]->Post([w, left, &fn] { fn(*w, [left] { --*left; }); });
+    reactors_[i % reactors_.size()]->Post([w, left, fn] { fn(*w, [left] { --*left; }); });
   }
   return f_.RunUntil([&] { return *left == 0; }, o_.settle_limit);
 }
