@@ -56,6 +56,13 @@ struct Describer {
   std::string operator()(const fault::LinkLatency& f) const {
     return fmt::format("link to port {} latency {}us", f.port + 1, Us(f.latency));
   }
+  std::string operator()(const fault::LinkDown& f) const {
+    return fmt::format("link to port {} {}", f.port + 1, f.down ? "down" : "up");
+  }
+  std::string operator()(const fault::LinkRate& f) const {
+    if (f.bits_per_s == 0) return fmt::format("link to port {} not rate-limited", f.port + 1);
+    return fmt::format("link to port {} limited to {} kbit/s", f.port + 1, f.bits_per_s / 1000);
+  }
   std::string operator()(const fault::LinkChunking& f) const {
     return fmt::format("received bytes {}", f.chunked ? "chunked at random" : "delivered whole");
   }

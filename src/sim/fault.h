@@ -79,7 +79,9 @@ struct LateWrites {
   uint32_t count = 1;
   Duration delay{0};
 };
-// The host's link to the port: every stream cut; connects refused; black-holed; latency.
+// The host's link to the port: every stream cut; connects refused; black-holed; latency. Where a
+// model has links of its own that several ports share (veth links in network namespaces), `port`
+// names the link.
 struct LinkCut {
   int port = 0;
 };
@@ -94,6 +96,16 @@ struct LinkStall {
 struct LinkLatency {
   int port = 0;
   Duration latency{0};
+};
+// The link loses its carrier (down) or gets it back: nothing passes and connects fail, until up.
+struct LinkDown {
+  int port = 0;
+  bool down = true;
+};
+// The link's bandwidth is capped at `bits_per_s` (0: no cap).
+struct LinkRate {
+  int port = 0;
+  uint64_t bits_per_s = 0;
 };
 // Received bytes are delivered in random chunks (true) or whole (false), on every link.
 struct LinkChunking {
@@ -117,8 +129,8 @@ using Fault =
     std::variant<fault::PortEnabled, fault::Ana, fault::NsAttached, fault::NsPresent,
                  fault::NsGrow, fault::FailNext, fault::StallResponses, fault::DelayResponses,
                  fault::DropConnections, fault::LateWrites, fault::LinkCut, fault::LinkRefuse,
-                 fault::LinkStall, fault::LinkLatency, fault::LinkChunking, fault::TargetKill,
-                 fault::TargetRestart, fault::LoseData>;
+                 fault::LinkStall, fault::LinkLatency, fault::LinkDown, fault::LinkRate,
+                 fault::LinkChunking, fault::TargetKill, fault::TargetRestart, fault::LoseData>;
 
 // One line for timelines: "port 2: namespace 1 ANA inaccessible" (ports and namespaces counted
 // from 1, as the target numbers them).

@@ -235,6 +235,8 @@ struct MemFabric::Applier {
   Status operator()(const fault::LinkRefuse&) { return NotHere("links"); }
   Status operator()(const fault::LinkStall&) { return NotHere("links"); }
   Status operator()(const fault::LinkLatency&) { return NotHere("links"); }
+  Status operator()(const fault::LinkDown&) { return NotHere("links"); }
+  Status operator()(const fault::LinkRate&) { return NotHere("links"); }
   Status operator()(const fault::LinkChunking&) { return NotHere("links"); }
   Status operator()(const fault::TargetKill&) { return NotHere("target to kill"); }
   Status operator()(const fault::TargetRestart&) { return NotHere("target to restart"); }

@@ -6,6 +6,8 @@
 
 #include <cerrno>
 
+#include "target/control/config_json.h"
+
 namespace nvmpath::sim {
 namespace {
 
@@ -19,9 +21,11 @@ bool Valid(const TargetModel& m, int p, int h) {
   return p >= 0 && p < m.ports() && h >= 0 && h < m.namespaces();
 }
 
-// Each fault on the target; `t` is null while the target is down.
+// Each fault on the target; `t` is null while the target is down. `Control` is target::Target
+// itself, or RpcRecorder (below), which says the same calls as JSON-RPC requests.
+template <typename Control>
 struct TargetApplier {
-  target::Target* t;
+  Control* t;
   TargetModel& m;
 
   Status operator()(const fault::PortEnabled& f) {
@@ -112,9 +116,68 @@ struct TargetApplier {
   Status operator()(const fault::LinkRefuse& f) { return NotTheTargets(f); }
   Status operator()(const fault::LinkStall& f) { return NotTheTargets(f); }
   Status operator()(const fault::LinkLatency& f) { return NotTheTargets(f); }
+  Status operator()(const fault::LinkDown& f) { return NotTheTargets(f); }
+  Status operator()(const fault::LinkRate& f) { return NotTheTargets(f); }
   Status operator()(const fault::LinkChunking& f) { return NotTheTargets(f); }
   Status operator()(const fault::TargetKill& f) { return NotTheTargets(f); }
   Status operator()(const fault::TargetRestart& f) { return NotTheTargets(f); }
+};
+
+// The target's control methods the applier calls, said as `nvmpath target`'s JSON-RPC methods
+// (target/control/target_methods.cc) instead of called.
+class RpcRecorder {
+ public:
+  explicit RpcRecorder(std::vector<TargetRpc>* out) : out_(out) {}
+
+  Status SetPortEnabled(uint16_t port, bool enabled) {
+    return Say(enabled ? "port_enable" : "port_disable", {{"port", port}});
+  }
+  Status SetAnaState(uint16_t port, uint32_t group, nvme::AnaState state) {
+    return Say("ana_set", {{"port", port},
+                           {"group", group},
+                           {"state", std::string(target::control::AnaStateConfigName(state))}});
+  }
+  Status SetNamespaceAttached(const std::string& subnqn, uint32_t nsid, uint16_t port,
+                              bool attached) {
+    return Say(attached ? "ns_attach" : "ns_detach",
+               {{"subsystem", subnqn}, {"nsid", nsid}, {"port", port}});
+  }
+  Status RemoveNamespace(const std::string& subnqn, uint32_t nsid) {
+    return Say("ns_remove", {{"subsystem", subnqn}, {"nsid", nsid}});
+  }
+  Status AddNamespace(const std::string& subnqn, const target::NamespaceConfig& ns) {
+    return Say("ns_add", {{"subsystem", subnqn}, {"namespace", target::control::ToJson(ns)}});
+  }
+  Status ResizeNamespace(const std::string& subnqn, uint32_t nsid, uint64_t size_bytes) {
+    return Say("ns_resize", {{"subsystem", subnqn}, {"nsid", nsid}, {"size", size_bytes}});
+  }
+  Status FailNext(const target::FailNextSpec& spec) {
+    nlohmann::json p = {{"count", spec.count},
+                        {"status", spec.status.code()},
+                        {"dnr", spec.status.dnr()}};
+    if (spec.opcode) p["opcode"] = *spec.opcode;
+    if (spec.port_id) p["port"] = *spec.port_id;
+    if (spec.nsid) p["nsid"] = *spec.nsid;
+    return Say("fail_next", std::move(p));
+  }
+  Status SetStalled(uint16_t port, bool on) { return Say("stall", {{"port", port}, {"on", on}}); }
+  Status SetResponseDelay(uint16_t port, Duration delay) {
+    return Say("delay", {{"port", port}, {"ms", Ms(delay)}});
+  }
+  Status DropConnections(uint16_t port) { return Say("port_drop", {{"port", port}}); }
+  Status SetLateWrites(uint16_t port, uint32_t count, Duration delay) {
+    return Say("late_writes", {{"port", port}, {"count", count}, {"delay_ms", Ms(delay)}});
+  }
+
+ private:
+  static uint64_t Ms(Duration d) {
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+  }
+  Status Say(const char* method, nlohmann::json params) {
+    out_->push_back({method, std::move(params)});
+    return Status::Ok();
+  }
+  std::vector<TargetRpc>* out_;
 };
 
 struct NetworkApplier {
@@ -140,6 +203,13 @@ struct NetworkApplier {
   Status operator()(const fault::LinkLatency& f) {
     if (Bad(f.port)) return NoSuch(m, f.port, 0);
     net.SetLatency(m.address, m.tcp_ports[f.port], f.latency);
+    return Status::Ok();
+  }
+  // No carrier: the simulated link holds every byte and refuses connects until it is back.
+  Status operator()(const fault::LinkDown& f) {
+    if (Bad(f.port)) return NoSuch(m, f.port, 0);
+    net.Stall(m.address, m.tcp_ports[f.port], f.down);
+    net.SetRefuse(m.address, m.tcp_ports[f.port], f.down);
     return Status::Ok();
   }
   Status operator()(const fault::LinkChunking& f) {
@@ -240,13 +310,21 @@ Status HealTarget(target::Target& t, const TargetModel& m) {
 }
 
 Status ApplyToTarget(target::Target* target, TargetModel& model, const Fault& fault) {
-  return std::visit(TargetApplier{target, model}, fault);
+  return std::visit(TargetApplier<target::Target>{target, model}, fault);
+}
+
+Result<std::vector<TargetRpc>> FaultToRpc(TargetModel& model, const Fault& fault) {
+  std::vector<TargetRpc> calls;
+  RpcRecorder recorder(&calls);
+  NVMP_RETURN_IF_ERROR(std::visit(TargetApplier<RpcRecorder>{&recorder, model}, fault));
+  return calls;
 }
 
 bool IsLinkFault(const Fault& f) {
   return std::holds_alternative<fault::LinkCut>(f) || std::holds_alternative<fault::LinkRefuse>(f) ||
          std::holds_alternative<fault::LinkStall>(f) ||
          std::holds_alternative<fault::LinkLatency>(f) ||
+         std::holds_alternative<fault::LinkDown>(f) || std::holds_alternative<fault::LinkRate>(f) ||
          std::holds_alternative<fault::LinkChunking>(f);
 }
 

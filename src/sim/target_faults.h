@@ -11,6 +11,8 @@
 // ANA group h + 1.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -69,6 +71,17 @@ struct TargetModel {
 // target's lifetime).
 Status ApplyToTarget(target::Target* target, TargetModel& model, const Fault& fault);
 
+// A request to `nvmpath target`'s control socket (the methods `nvmpath target-ctl` sends).
+struct TargetRpc {
+  std::string method;
+  nlohmann::json params;
+};
+
+// The same fault said to a running `nvmpath target` process: the JSON-RPC requests, in order,
+// that play it, with `model` updated as ApplyToTarget does (for the e2e tests that run the target
+// as a process). Errors: as ApplyToTarget's, before any request is made.
+Result<std::vector<TargetRpc>> FaultToRpc(TargetModel& model, const Fault& fault);
+
 // Puts the target back as `model` says after model.Heal(): ports enabled, ANA states, namespaces
 // present and attached, no stall, delay or late writes left.
 Status HealTarget(target::Target& target, const TargetModel& model);
@@ -76,7 +89,8 @@ Status HealTarget(target::Target& target, const TargetModel& model);
 // Whether `fault` is one of the link's (LinkCut .. LinkChunking).
 bool IsLinkFault(const Fault& fault);
 
-// Plays a link fault on the simulated network between the host and the model's ports.
+// Plays a link fault on the simulated network between the host and the model's ports. It has no
+// bandwidth: a LinkRate is kUnsupported.
 // Errors: kUnsupported for a fault not a link's.
 Status ApplyToNetwork(reactor::SimNetwork& net, const TargetModel& model, const Fault& fault);
 

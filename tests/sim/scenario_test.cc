@@ -140,3 +140,31 @@ TEST(TargetFaults, TheModelIsWhatARestartedTargetComesUpWith) {
 
 }  // namespace
 }  // namespace nvmpath::sim
+
+namespace nvmpath::sim {
+namespace {
+
+// The same faults said over the target's control socket: the methods and fields `nvmpath
+// target-ctl` sends, counted from 1, with the model kept as ApplyToTarget keeps it.
+TEST(TargetFaults, FaultsSaidAsControlRequests) {
+  TargetModel m = TargetModel::Make("nqn.2026-11.io.nvmpath:t", 4, 4420, 2, 1 << 20);
+  auto ana = FaultToRpc(m, fault::Ana{2, 1, nvme::AnaState::kInaccessible});
+  ASSERT_TRUE(ana.ok()) << ana.status().ToString();
+  ASSERT_EQ(ana->size(), 1u);
+  EXPECT_EQ((*ana)[0].method, "ana_set");
+  EXPECT_EQ((*ana)[0].params, (nlohmann::json{{"port", 3}, {"group", 2}, {"state", "inaccessible"}}));
+  EXPECT_EQ(m.ana[2][1], nvme::AnaState::kInaccessible);
+  auto late = FaultToRpc(m, fault::LateWrites{0, 2, 100ms});
+  ASSERT_TRUE(late.ok());
+  EXPECT_EQ((*late)[0].params, (nlohmann::json{{"port", 1}, {"count", 2}, {"delay_ms", 100}}));
+  auto back = FaultToRpc(m, fault::NsPresent{1, false});
+  ASSERT_TRUE(back.ok());
+  back = FaultToRpc(m, fault::NsPresent{1, true});
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ((*back)[0].method, "ns_add");
+  EXPECT_EQ((*back)[0].params["namespace"]["nsid"], 2);
+  EXPECT_FALSE(FaultToRpc(m, fault::LinkStall{0, true}).ok());
+}
+
+}  // namespace
+}  // namespace nvmpath::sim
