@@ -531,6 +531,8 @@ TcpDemoResult TcpDemo::Run() {
                              kQueueDepth, kMaxBlocksPerIo * kBlockSize / 1024,
                              kWorkloadBlocks * kBlockSize >> 20));
     } else {
+      CollectStatsNow();
+      Observe();
       CloseWindow();
       result_.run = now() - t0_;
       observing_ = false;
@@ -541,6 +543,9 @@ TcpDemoResult TcpDemo::Run() {
       if (window_) pending_.what += ", " + sim::Describe(e);
       return;
     }
+    // Counters as of now, not of the last sample: the window ends and the next starts here.
+    CollectStatsNow();
+    Observe();
     CloseWindow();
     OpenWindow(sim::Describe(e));
   };
