@@ -7,7 +7,7 @@
 #include <memory>
 #include <vector>
 
-#include "host/mem_path.h"
+#include "sim/mem_path.h"
 #include "mpath/head.h"
 #include "reactor/uring.h"
 
@@ -16,8 +16,8 @@ namespace {
 
 struct Rig {
   std::unique_ptr<reactor::Uring> uring;
-  std::unique_ptr<host::MemNamespace> ns;
-  std::vector<std::unique_ptr<host::MemPath>> paths;
+  std::unique_ptr<sim::MemNamespace> ns;
+  std::vector<std::unique_ptr<sim::MemPath>> paths;
   std::unique_ptr<mpath::Head> head;
   std::vector<blk::Bio> bios;
   std::vector<std::vector<uint8_t>> bufs;
@@ -25,14 +25,14 @@ struct Rig {
 
   Rig(int npaths, mpath::Policy policy, int depth) {
     uring = std::move(reactor::Uring::Create(0).value());
-    ns = std::make_unique<host::MemNamespace>(1 << 16, 512);
+    ns = std::make_unique<sim::MemNamespace>(1 << 16, 512);
     std::vector<reactor::Reactor*> rs{uring.get()};
     head = std::make_unique<mpath::Head>(mpath::HeadOptions{.name = "bench", .policy = policy}, rs, 0);
     for (int i = 0; i < npaths; ++i) {
-      host::MemPathOptions po;
+      sim::MemPathOptions po;
       po.name = "p" + std::to_string(i);
       po.latency = Duration(0);
-      paths.push_back(std::make_unique<host::MemPath>(po, ns.get(), rs, 0));
+      paths.push_back(std::make_unique<sim::MemPath>(po, ns.get(), rs, 0));
     }
     uring->Post([this] {
       for (auto& p : paths) (void)head->AddPath(p.get());

@@ -62,13 +62,14 @@ int RunSimDemo(const DemoArgs& args) {
       "nvmpath demo — simulated NVMe multipath under a namespace remap storm\n"
       "Two heads (shared namespaces), each reached through 3 paths (optimized, non-optimized,\n"
       "inaccessible, like blktests nvme/058), a verify workload on 2 reactors per head. Faults:\n"
-      "namespace removed/re-added behind a port, resize, ANA flips, controller loss, injected\n"
-      "path errors, stalls, slow paths. Every read is checked against the last acknowledged "
+      "namespace detached/attached behind a port, growth, ANA flips, dropped connections,\n"
+      "injected path errors, stalls, slow ports (the same fault vocabulary and scenario runner as\n"
+      "the TCP storm and the TCP demo). Every read is checked against the last acknowledged "
       "write.\n\n"
       "Timeline of seed 1:\n");
   sim::StormOptions one;
   one.seed = 1;
-  sim::StormResult first =
+  sim::ScenarioReport first =
       sim::RunRemapStorm(one, [](const std::string& line) { std::printf("  %s\n", line.c_str()); });
   std::printf(
       "\n  seed 1: %lu I/Os, %lu failovers, %lu requeues, %lu blocks verified, "
@@ -83,7 +84,7 @@ int RunSimDemo(const DemoArgs& args) {
   for (int seed = 2; seed <= args.seeds; ++seed) {
     sim::StormOptions o;
     o.seed = static_cast<uint64_t>(seed);
-    sim::StormResult r = sim::RunRemapStorm(o);
+    sim::ScenarioReport r = sim::RunRemapStorm(o);
     ios += r.ios;
     failovers += r.failovers;
     requeues += r.requeues;

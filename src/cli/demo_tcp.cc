@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cerrno>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 
@@ -16,7 +17,9 @@
 #include "host/path_ns.h"
 #include "mpath/multipath_host.h"
 #include "reactor/uring.h"
-#include "sim/verify_workload.h"
+#include "sim/fabric.h"
+#include "sim/runner.h"
+#include "sim/target_faults.h"
 #include "target/target.h"
 
 namespace nvmpath::cli {
@@ -24,6 +27,7 @@ namespace {
 
 using blk::CtrlState;
 using nvme::AnaState;
+namespace fault = sim::fault;
 
 constexpr char kSubnqn[] = "nqn.2024-01.io.nvmpath:demo";
 constexpr char kHostnqn[] = "nqn.2024-01.io.nvmpath:demo-host";
@@ -31,27 +35,25 @@ constexpr uint32_t kNsid = 1;
 constexpr uint32_t kBlockSize = 512;
 constexpr uint64_t kNsBytes = 16ull << 20;
 constexpr uint64_t kWorkloadBlocks = 8192;  // the first 4 MiB
+constexpr uint32_t kQueueDepth = 16;
+constexpr uint32_t kMaxBlocksPerIo = 8;
 constexpr size_t kPaths = 2;
-// A path whose submitted count has not moved for this long is reported as having no I/O.
+// A path whose sent count has not moved for this long is reported as having no I/O.
 constexpr Duration kIdleAfter = 100ms;
 constexpr size_t kNotesMax = 12;  // per window; the rest are counted
 // A loop turn waits at most 1 ms for work; one this long means the thread did not run.
 constexpr Duration kSlowTurn = 200ms;
 
-// A fault the target plays at `fraction` of the run.
-struct Step {
-  double fraction;
-  std::string what;
-  std::function<Status(target::Target&)> act;
-};
-
-// What one path index has sent over the whole run. The PathNs behind a path index is replaced
-// when the namespace goes and comes back (its counters start at 0), so the counts of the ones
-// gone are kept in `base`.
+// What one path index has sent over the whole run, from the head's per-path counters (read with
+// Head::CollectStats). A path's counters start again at 0 when it leaves the head and comes back
+// (the namespace goes and returns), so the counts of the ones gone are kept in `base`.
 struct PathTrack {
-  const host::PathNs* ns = nullptr;
-  uint64_t seen = 0;  // the current PathNs's submitted count at the last look
-  uint64_t base = 0;  // what the PathNs objects before it sent
+  uint64_t seen = 0;  // the path's sent count at the last look
+  uint64_t base = 0;  // what it sent before it last left the head
+  // The path just came back into the head's listing: the first sample may still carry its slot's
+  // counts from before (the shard was read before the slot's reset), so it is skipped.
+  uint64_t rejoined_in = 0;  // the sample (stats serial) it came back in; 0: none
+  bool listed = true;
   std::string state;
   TimePoint last_io{0};
   bool active = false;
@@ -68,56 +70,73 @@ struct Window {
   Duration longest_pause{0};
 };
 
-class TcpDemo {
+// The demo's fabric: the embedded target on its own io_uring thread and the multipath host on a
+// second ring driven by the calling thread, in real time. Faults play on the target through
+// sim::ApplyToTarget, as in the TCP storm; the scenario runner drives it (sim/runner.h). After
+// every host loop turn it samples what the host does, for the timeline.
+class TcpDemo final : public sim::Fabric {
  public:
   TcpDemo(const TcpDemoOptions& options, const DemoProgress& progress)
       : options_(options), progress_(progress) {}
-  ~TcpDemo() { Teardown(); }
+  ~TcpDemo() override { Teardown(); }
 
   TcpDemoResult Run();
+
+  // sim::Fabric
+  TimePoint now() const override { return host_loop_->now(); }
+  bool RunUntil(const std::function<bool()>& done, Duration limit) override;
+  Status Start() override;
+  std::vector<mpath::Head*> heads() const override { return {head_}; }
+  std::vector<reactor::Reactor*> host_reactors() const override { return {host_loop_.get()}; }
+  Status Apply(const sim::Fault& fault) override;
+  Status Heal() override;
+  bool AllPathsBack() const override { return Usable(0) && Usable(1); }
+  std::string DescribePaths() const override { return head_->DescribePathStates(); }
+  void AddTotals(sim::ScenarioReport& report) override;
+  Status Stop() override;
 
  private:
   Status Setup();
   Status MakeBackingFile();
-  target::NamespaceConfig Namespace(bool fresh_memory = false) const;
-  // Stops the workload, the host and the target, in that order. If any of it hangs, the objects
-  // are leaked rather than destroyed with I/O in flight (their destructors assert on that).
+  // Stops the host and the target, in that order. If the host hangs, it is leaked rather than
+  // destroyed with I/O in flight (its destructors assert on that).
   void Teardown();
-
-  // Runs the host loop (and the observation) until `done` or `limit`. Calls into the host, the
-  // head and the workload are posted to the loop: the head finds its shard by
-  // reactor::Current(), which is only set inside a loop callback.
-  bool RunHostUntil(const std::function<bool()>& done, Duration limit);
   // Runs `fn` on the target's thread and waits for it, keeping the host loop running.
   Status OnTarget(std::function<Status(target::Target&)> fn);
 
   bool Usable(size_t i) const;
   std::string PathStateText(size_t i) const;
-  TimePoint Now() const { return host_loop_->now(); }
   void Note(TimePoint at, std::string what);
   // One host loop turn, then Observe.
   void Turn();
   // After every host loop turn: path states, per-path I/O, completions.
   void Observe();
-  void OpenWindow(std::string what, Status status);
+  // Asks the head for its counters unless a request is on its way; they land in stats_.
+  void RefreshStats();
+  bool CollectStatsNow();
+  void OpenWindow(std::string what);
   void CloseWindow();
-  std::vector<Step> Schedule();
+  sim::Schedule Schedule() const;
 
   TcpDemoOptions options_;
   DemoProgress progress_;
   TcpDemoResult result_;
 
   std::string file_;
+  sim::TargetModel model_;
   std::unique_ptr<reactor::Uring> target_loop_;
   std::unique_ptr<reactor::Uring> host_loop_;
   std::unique_ptr<target::Target> target_;
   bool target_thread_ = false;
   std::unique_ptr<mpath::MultipathHost> host_;
   bool host_started_ = false;
+  bool hung_ = false;  // the host did not shut down: it was leaked
   mpath::Head* head_ = nullptr;
-  std::unique_ptr<sim::VerifyWorkload> workload_;
-  bool workload_running_ = false;
 
+  mpath::HeadStats stats_;
+  uint64_t stats_serial_ = 1;  // counts the samples that arrived
+  bool stats_pending_ = false;
+  bool observing_ = false;
   TimePoint t0_{0};
   std::array<PathTrack, kPaths> tracks_;
   uint64_t capacity_seen_ = 0;
@@ -144,19 +163,12 @@ Status TcpDemo::MakeBackingFile() {
   return Status::Ok();
 }
 
-target::NamespaceConfig TcpDemo::Namespace(bool fresh_memory) const {
-  target::NamespaceConfig ns{
-      .nsid = kNsid, .size_bytes = kNsBytes, .block_size = kBlockSize, .ana_group = 1};
-  if (!fresh_memory) {
-    ns.backend = target::BackendKind::kFile;
-    ns.path = file_;
-  }
-  return ns;
-}
-
 Status TcpDemo::Setup() {
   // The namespace lives in a file so that it keeps its data when removed and added back.
   NVMP_RETURN_IF_ERROR(MakeBackingFile());
+  // Ports 0: the kernel picks two free loopback ports; a re-enabled port comes back on the same.
+  model_ = sim::TargetModel::Make(kSubnqn, kPaths, 0, 1, kNsBytes, {file_});
+  model_.block_size = kBlockSize;
   auto tl = reactor::Uring::Create(0);
   if (!tl.ok()) return tl.status().WithContext("io_uring for the target");
   target_loop_ = std::move(*tl);
@@ -164,20 +176,14 @@ Status TcpDemo::Setup() {
   if (!hl.ok()) return hl.status().WithContext("io_uring for the host");
   host_loop_ = std::move(*hl);
 
-  // Ports 0: the kernel picks two free loopback ports; a re-enabled port comes back on the same.
-  target::TargetConfig c;
-  c.ports = {{.id = 1, .address = "127.0.0.1", .port = 0},
-             {.id = 2, .address = "127.0.0.1", .port = 0}};
-  target::SubsystemConfig s;
-  s.nqn = kSubnqn;
-  s.namespaces = {Namespace()};
-  c.subsystems.push_back(s);
-  auto t = target::Target::Create(c, {target_loop_.get()});
+  auto t = target::Target::Create(model_.Config(), {target_loop_.get()});
   if (!t.ok()) return t.status().WithContext("target config");
   target_ = std::move(*t);
   // Start and BoundPort run before the target's thread exists (Uring: "or before the loop").
   NVMP_RETURN_IF_ERROR(target_->Start().WithContext("starting the target"));
-  std::array<uint16_t, kPaths> ports = {target_->BoundPort(1), target_->BoundPort(2)};
+  for (size_t i = 0; i < kPaths; ++i) {
+    model_.tcp_ports[i] = target_->BoundPort(sim::TargetModel::PortId(static_cast<int>(i)));
+  }
   target_loop_->StartThread();
   target_thread_ = true;
 
@@ -186,8 +192,8 @@ Status TcpDemo::Setup() {
   o.hostnqn = kHostnqn;
   o.hostid[15] = 1;
   for (size_t i = 0; i < kPaths; ++i) {
-    o.paths.push_back({"127.0.0.1", ports[i]});
-    result_.paths[i] = fmt::format("127.0.0.1:{}", ports[i]);
+    o.paths.push_back({model_.address, model_.tcp_ports[i]});
+    result_.paths[i] = fmt::format("{}:{}", model_.address, model_.tcp_ports[i]);
   }
   o.controller.reconnect_delay = 100ms;
   o.controller.ctrl_loss_tmo = 60s;
@@ -201,47 +207,48 @@ Status TcpDemo::Setup() {
   std::optional<Status> started;
   host_loop_->Post([&] { host_->Start([&](Status st) { started = st; }); });
   host_started_ = true;
-  if (!RunHostUntil([&] { return started.has_value(); }, 15s)) {
+  if (!RunUntil([&] { return started.has_value(); }, 15s)) {
     return Status(Code::kTimedOut, "the host did not connect within 15 s");
   }
   NVMP_RETURN_IF_ERROR(started->WithContext("connecting the host"));
-  if (!RunHostUntil([&] { return host_->head(kNsid) != nullptr; }, 5s)) {
+  if (!RunUntil([&] { return host_->head(kNsid) != nullptr; }, 5s)) {
     return Status(Code::kTimedOut, "the host found no namespace 1 within 5 s");
   }
   head_ = host_->head(kNsid);
-  if (!RunHostUntil([&] { return Usable(0) && Usable(1); }, 10s)) {
+  if (!RunUntil([&] { return Usable(0) && Usable(1); }, 10s)) {
     return Status(Code::kTimedOut, fmt::format("both paths were not usable within 10 s: {}",
                                                head_->DescribePathStates()));
   }
   return Status::Ok();
 }
 
+Status TcpDemo::Start() {
+  result_.setup = Setup();
+  return result_.setup;
+}
+
 void TcpDemo::Teardown() {
   bool hung = false;
-  if (workload_running_) {
-    bool drained = false;
-    host_loop_->Post([&] { workload_->Stop([&] { drained = true; }); });
-    hung |= !RunHostUntil([&] { return drained; }, 30s);
-    workload_running_ = false;
-  }
-  if (host_started_ && !hung) {
+  if (host_started_) {
     bool down = false;
     host_loop_->Post([&] { host_->Shutdown([&] { down = true; }); });
-    hung |= !RunHostUntil([&] { return down; }, 30s);
+    hung |= !RunUntil([&] { return down; }, 30s);
     host_started_ = false;
   }
   if (hung) {
-    // Destroying a head or a workload with I/O in flight would assert; the process ends soon.
+    hung_ = true;
+    // Destroying a head with I/O in flight would assert; the process ends soon.
     if (result_.setup.ok()) result_.setup = Internal("the host did not shut down within 30 s");
-    (void)workload_.release();
     (void)host_.release();
     (void)host_loop_.release();
   } else {
-    // Let the last posted tasks run, the heads' messages among them.
+    // Let the last posted tasks run, the heads' messages (and counter requests) among them.
     if (host_loop_) host_loop_->RunOnce(10ms);
-    if (host_) RunHostUntil([&] { return host_->head_messages_in_flight() == 0; }, 5s);
-    workload_.reset();
+    if (host_) {
+      RunUntil([&] { return host_->head_messages_in_flight() == 0 && !stats_pending_; }, 5s);
+    }
     host_.reset();
+    head_ = nullptr;
   }
   if (target_ && target_thread_) {
     std::atomic<bool> stopped{false};
@@ -260,19 +267,24 @@ void TcpDemo::Teardown() {
   }
 }
 
-bool TcpDemo::RunHostUntil(const std::function<bool()>& done, Duration limit) {
-  const TimePoint end = Now() + limit;
+Status TcpDemo::Stop() {
+  Teardown();
+  return hung_ ? Internal("the host did not shut down within 30 s") : Status::Ok();
+}
+
+bool TcpDemo::RunUntil(const std::function<bool()>& done, Duration limit) {
+  const TimePoint end = now() + limit;
   while (!done()) {
-    if (Now() >= end) return false;
+    if (now() >= end) return false;
     Turn();
   }
   return true;
 }
 
 void TcpDemo::Turn() {
-  const TimePoint before = Now();
+  const TimePoint before = now();
   host_loop_->RunOnce(1ms);
-  const Duration took = Now() - before;
+  const Duration took = now() - before;
   if (took > kSlowTurn) {
     // Timers fire late after such a turn (I/O timeouts, keep-alive): say so, or the reaction
     // that follows would look like the host's own doing.
@@ -280,7 +292,7 @@ void TcpDemo::Turn() {
     Note(before,
          fmt::format("the host's loop turn took {} (thread not running: machine busy?)", Ms(took)));
   }
-  Observe();
+  if (observing_) Observe();
 }
 
 Status TcpDemo::OnTarget(std::function<Status(target::Target&)> fn) {
@@ -295,10 +307,26 @@ Status TcpDemo::OnTarget(std::function<Status(target::Target&)> fn) {
     call->status = fn(*t);
     call->done.store(true, std::memory_order_release);
   });
-  if (!RunHostUntil([&] { return call->done.load(std::memory_order_acquire); }, 5s)) {
+  if (!RunUntil([&] { return call->done.load(std::memory_order_acquire); }, 5s)) {
     return Status(Code::kTimedOut, "the target did not answer within 5 s");
   }
   return call->status;
+}
+
+// The model is only touched on the target's thread while the caller waits.
+Status TcpDemo::Apply(const sim::Fault& fault) {
+  return OnTarget([this, fault](target::Target& t) { return sim::ApplyToTarget(&t, model_, fault); });
+}
+
+Status TcpDemo::Heal() {
+  return OnTarget([this](target::Target& t) {
+    for (int h = 0; h < model_.namespaces(); ++h) {
+      if (model_.ns[h].present) continue;
+      NVMP_RETURN_IF_ERROR(sim::ApplyToTarget(&t, model_, fault::NsPresent{h, true}));
+    }
+    model_.Heal();
+    return sim::HealTarget(t, model_);
+  });
 }
 
 bool TcpDemo::Usable(size_t i) const {
@@ -324,25 +352,53 @@ void TcpDemo::Note(TimePoint at, std::string what) {
   window_->notes.push_back({std::max(at - window_->start, Duration(0)), std::move(what)});
 }
 
+void TcpDemo::RefreshStats() {
+  if (stats_pending_) return;
+  stats_pending_ = true;
+  head_->CollectStats([this](mpath::HeadStats s) {
+    stats_ = std::move(s);
+    ++stats_serial_;
+    stats_pending_ = false;
+  });
+}
+
+bool TcpDemo::CollectStatsNow() {
+  const bool was_observing = observing_;
+  observing_ = false;
+  RunUntil([&] { return !stats_pending_; }, 5s);
+  RefreshStats();
+  const bool ok = RunUntil([&] { return !stats_pending_; }, 5s);
+  observing_ = was_observing;
+  return ok;
+}
+
 void TcpDemo::Observe() {
-  if (!head_) return;
-  const TimePoint now = Now();
+  const TimePoint now = this->now();
+  RefreshStats();
   for (size_t i = 0; i < kPaths; ++i) {
     PathTrack& t = tracks_[i];
-    const host::PathNs* p = host_->scanner(i)->path(kNsid);
-    // TEST_Counters sums the path's per-reactor counters: safe here, between two turns of the
-    // only reactor the host runs on.
-    const uint64_t submitted = p ? p->TEST_Counters().submitted : 0;
-    if (p != t.ns || submitted < t.seen) {
+    // The head names a path after its controller; a path that left the head is not listed.
+    const std::string& name = host_->controller(i)->name();
+    uint64_t sent = 0;
+    bool listed = false;
+    for (const mpath::PathStats& ps : stats_.paths) {
+      if (ps.name == name) {
+        sent = ps.counters.ios;
+        listed = true;
+      }
+    }
+    if (listed && !t.listed) t.rejoined_in = stats_serial_;
+    t.listed = listed;
+    if (t.rejoined_in == stats_serial_) sent = 0;
+    if (!listed || sent < t.seen) {  // gone, or back with fresh counters
       t.base += t.seen;
       t.seen = 0;
-      t.ns = p;
     }
-    if (submitted > t.seen) {
+    if (sent > t.seen) {
       if (!t.active) Note(now, fmt::format("I/O flows on path {}", i + 1));
       t.active = true;
       t.last_io = now;
-      t.seen = submitted;
+      t.seen = sent;
     } else if (t.active && now - t.last_io > kIdleAfter) {
       t.active = false;
       Note(t.last_io, fmt::format("I/O on path {} stops", i + 1));
@@ -360,10 +416,9 @@ void TcpDemo::Observe() {
     }
     capacity_seen_ = head_->capacity_blocks();
   }
-  // The head's counters, read directly: the host's only reactor is between two turns.
-  const mpath::HeadCounters hc = head_->TEST_Stats().head;
+  const mpath::HeadCounters& hc = stats_.head;
   const uint64_t done = hc.completed + hc.errors;
-  if (window_ && workload_running_) {
+  if (window_) {
     // The time since the last completion (or since the event), ended by one now or not.
     const TimePoint from = std::max(last_done_, window_->start);
     window_->longest_pause = std::max(window_->longest_pause, now - from);
@@ -374,15 +429,14 @@ void TcpDemo::Observe() {
   }
 }
 
-void TcpDemo::OpenWindow(std::string what, Status status) {
-  const TimePoint now = Now();
+void TcpDemo::OpenWindow(std::string what) {
+  const TimePoint now = this->now();
   pending_ = DemoEvent{};
   pending_.at = now - t0_;
   pending_.what = std::move(what);
-  pending_.status = std::move(status);
   Window w;
   w.start = now;
-  w.head_at_start = head_->TEST_Stats().head;
+  w.head_at_start = stats_.head;
   for (size_t i = 0; i < kPaths; ++i) w.ios_at_start[i] = tracks_[i].total();
   window_ = std::move(w);
 }
@@ -390,10 +444,9 @@ void TcpDemo::OpenWindow(std::string what, Status status) {
 void TcpDemo::CloseWindow() {
   if (!window_) return;
   Window& w = *window_;
-  const TimePoint now = Now();
-  const mpath::HeadCounters hc = head_->TEST_Stats().head;
+  const mpath::HeadCounters& hc = stats_.head;
   DemoEvent& e = pending_;
-  e.window = now - w.start;
+  e.window = now() - w.start;
   e.notes = std::move(w.notes);
   // A path's "I/O stops" is dated to its last I/O, noticed kIdleAfter later: order by time.
   std::stable_sort(e.notes.begin(), e.notes.end(),
@@ -413,136 +466,119 @@ void TcpDemo::CloseWindow() {
   if (progress_) progress_(FormatEvent(result_, result_.events.back()));
 }
 
-std::vector<Step> TcpDemo::Schedule() {
+// The faults, at fractions of the run; entries at the same time are one event.
+sim::Schedule TcpDemo::Schedule() const {
   const bool lose = options_.TEST_lose_data_on_readd;
+  auto at = [&](double fraction) {
+    return std::chrono::duration_cast<Duration>(options_.run * fraction);
+  };
+  const uint64_t grow_blocks = kNsBytes / kBlockSize;  // to twice the size
   return {
-      {0.10, "port 1 disabled", [](target::Target& t) { return t.SetPortEnabled(1, false); }},
-      {0.20, "port 1 enabled", [](target::Target& t) { return t.SetPortEnabled(1, true); }},
-      {0.30, "ANA: port 1 inaccessible",
-       [](target::Target& t) { return t.SetAnaState(1, 1, AnaState::kInaccessible); }},
-      {0.375, "ANA: port 1 optimized, port 2 non-optimized",
-       [](target::Target& t) {
-         NVMP_RETURN_IF_ERROR(t.SetAnaState(1, 1, AnaState::kOptimized));
-         return t.SetAnaState(2, 1, AnaState::kNonOptimized);
-       }},
-      {0.45, "ANA: port 2 optimized",
-       [](target::Target& t) { return t.SetAnaState(2, 1, AnaState::kOptimized); }},
-      {0.50, "namespace 1 detached behind port 2 (port 1 still serves it)",
-       [](target::Target& t) { return t.SetNamespaceAttached(kSubnqn, kNsid, 2, false); }},
-      {0.55, "namespace 1 attached behind port 2 again",
-       [](target::Target& t) { return t.SetNamespaceAttached(kSubnqn, kNsid, 2, true); }},
-      {0.60, "namespace 1 removed from the subsystem (gone behind both ports)",
-       [](target::Target& t) { return t.RemoveNamespace(kSubnqn, kNsid); }},
-      {0.64,
-       lose ? "namespace 1 added back, EMPTY (test: data lost)"
-            : "namespace 1 added back (same file, data kept)",
-       [this, lose](target::Target& t) { return t.AddNamespace(kSubnqn, Namespace(lose)); }},
-      {0.70, fmt::format("namespace 1 grown to {} MiB (the target extends the file)",
-                         2 * kNsBytes >> 20),
-       [](target::Target& t) { return t.ResizeNamespace(kSubnqn, kNsid, 2 * kNsBytes); }},
-      {0.78, "connections on port 2 dropped",
-       [](target::Target& t) { return t.DropConnections(2); }},
-      {0.88, "connections on both ports dropped",
-       [](target::Target& t) {
-         NVMP_RETURN_IF_ERROR(t.DropConnections(1));
-         return t.DropConnections(2);
-       }},
+      {at(0.10), fault::PortEnabled{0, false}, true, {}},
+      {at(0.20), fault::PortEnabled{0, true}, true, {}},
+      {at(0.30), fault::Ana{0, 0, AnaState::kInaccessible}, true, {}},
+      {at(0.375), fault::Ana{0, 0, AnaState::kOptimized}, true, {}},
+      {at(0.375), fault::Ana{1, 0, AnaState::kNonOptimized}, false, {}},
+      {at(0.45), fault::Ana{1, 0, AnaState::kOptimized}, true, {}},
+      {at(0.50), fault::NsAttached{1, 0, false}, true, "port 1 still serves it"},
+      {at(0.55), fault::NsAttached{1, 0, true}, true, {}},
+      {at(0.60), fault::NsPresent{0, false}, true, "gone behind both ports"},
+      {at(0.64), fault::NsPresent{0, true, lose}, true, lose ? "" : "same file, data kept"},
+      {at(0.70), fault::NsGrow{0, grow_blocks}, true,
+       fmt::format("to {} MiB: the target extends the file", 2 * kNsBytes >> 20)},
+      {at(0.78), fault::DropConnections{1}, true, {}},
+      {at(0.88), fault::DropConnections{0}, true, "both ports"},
+      {at(0.88), fault::DropConnections{1}, false, {}},
   };
 }
 
-TcpDemoResult TcpDemo::Run() {
-  result_.setup = Setup();
-  if (!result_.setup.ok()) {
-    Teardown();
-    return result_;
-  }
-  for (size_t i = 0; i < kPaths; ++i) tracks_[i].state = PathStateText(i);
-  capacity_seen_ = head_->capacity_blocks();
-
-  sim::VerifyWorkloadOptions w;
-  w.blocks = kWorkloadBlocks;
-  w.block_size = kBlockSize;
-  w.max_blocks_per_io = 8;
-  w.queue_depth = 16;
-  w.error_backoff = 1ms;
-  workload_ = std::make_unique<sim::VerifyWorkload>(*head_, *host_loop_, w, nullptr, nullptr);
-  t0_ = Now();
-  last_done_ = t0_;
-  done_seen_ = head_->TEST_Stats().head.completed + head_->TEST_Stats().head.errors;
-  host_loop_->Post([this] { workload_->Start(); });
-  workload_running_ = true;
-  OpenWindow(fmt::format("verify workload started (queue depth {}, up to {} KiB per I/O, "
-                         "{} MiB checked)",
-                         w.queue_depth, w.max_blocks_per_io * kBlockSize / 1024,
-                         kWorkloadBlocks * kBlockSize >> 20),
-             Status::Ok());
-
-  const std::vector<Step> steps = Schedule();
-  const TimePoint end = t0_ + options_.run;
-  size_t next = 0;
-  while (Now() < end) {
-    if (next < steps.size() &&
-        Now() >= t0_ + std::chrono::duration_cast<Duration>(options_.run * steps[next].fraction)) {
-      CloseWindow();
-      const Step& step = steps[next++];
-      OpenWindow(step.what, Status::Ok());
-      Status st = OnTarget(step.act);
-      pending_.status = st;
-      if (!st.ok()) {
-        result_.failures.push_back(
-            fmt::format("the target refused \"{}\": {}", step.what, st.ToString()));
-      }
-      continue;
-    }
-    Turn();
-  }
-  CloseWindow();
-  result_.run = Now() - t0_;
-
-  // Stop issuing, wait for what is in flight, then read back every block once.
-  bool drained = false;
-  host_loop_->Post([&] { workload_->Stop([&] { drained = true; }); });
-  if (!RunHostUntil([&] { return drained; }, 30s)) {
-    result_.failures.push_back("the workload's I/O did not drain within 30 s: " +
-                               head_->DescribePathStates());
-  } else {
-    workload_running_ = false;
-    const uint64_t before = workload_->stats().blocks_verified;
-    bool verified = false;
-    host_loop_->Post([&] { workload_->VerifyAll([&] { verified = true; }); });
-    if (!RunHostUntil([&] { return verified; }, 60s)) {
-      workload_running_ = true;  // still reading: Teardown waits for it
-      result_.failures.push_back("the final read-back did not finish within 60 s");
-    }
-    result_.readback_blocks = workload_->stats().blocks_verified - before;
-  }
+void TcpDemo::AddTotals(sim::ScenarioReport& report) {
+  if (!CollectStatsNow()) result_.failures.push_back("the head's counters did not arrive");
+  report.failovers = stats_.head.failovers;
+  report.requeues = stats_.head.requeues;
+  report.retries = stats_.head.retries;
+  result_.head_errors = stats_.head.errors;
+  for (size_t i = 0; i < kPaths; ++i) result_.path_ios[i] = tracks_[i].total();
   for (size_t i = 0; i < kPaths; ++i) {
-    if (!RunHostUntil([&] { return Usable(i); }, 10s)) {
+    if (!Usable(i)) {
       result_.failures.push_back(fmt::format("path {} ({}) did not come back: {}", i + 1,
                                              result_.paths[i], PathStateText(i)));
     }
   }
+}
 
-  const sim::VerifyStats& vs = workload_->stats();
-  const mpath::HeadCounters hc = head_->TEST_Stats().head;
-  result_.ios = vs.ios;
-  result_.app_errors = vs.errors;
-  result_.head_errors = hc.errors;
-  result_.failovers = hc.failovers;
-  result_.requeues = hc.requeues;
-  result_.retries = hc.retries;
-  for (size_t i = 0; i < kPaths; ++i) result_.path_ios[i] = tracks_[i].total();
-  result_.blocks_verified = vs.blocks_verified;
-  result_.mismatches = vs.mismatches;
-  if (vs.ios == 0) result_.failures.push_back("no I/O completed");
-  if (vs.errors > 0) {
-    result_.failures.push_back(fmt::format("{} I/Os failed in the application", vs.errors));
+TcpDemoResult TcpDemo::Run() {
+  sim::ScenarioOptions so;
+  so.seed = 1;
+  so.blocks = kWorkloadBlocks;
+  so.block_size = kBlockSize;
+  so.queue_depth = kQueueDepth;
+  so.max_blocks_per_io = kMaxBlocksPerIo;
+  so.error_backoff = 1ms;
+  so.run_for = options_.run;
+  so.settle_limit = 60s;
+  so.on_phase = [this](sim::Phase phase) {
+    if (phase == sim::Phase::kStarted) {
+      t0_ = now();
+      last_done_ = t0_;
+      for (size_t i = 0; i < kPaths; ++i) tracks_[i].state = PathStateText(i);
+      capacity_seen_ = head_->capacity_blocks();
+      CollectStatsNow();
+      done_seen_ = stats_.head.completed + stats_.head.errors;
+      observing_ = true;
+      OpenWindow(fmt::format("verify workload started (queue depth {}, up to {} KiB per I/O, "
+                             "{} MiB checked)",
+                             kQueueDepth, kMaxBlocksPerIo * kBlockSize / 1024,
+                             kWorkloadBlocks * kBlockSize >> 20));
+    } else {
+      CollectStatsNow();
+      Observe();
+      CloseWindow();
+      result_.run = now() - t0_;
+      observing_ = false;
+    }
+  };
+  so.before_fault = [this](const sim::TimedFault& e) {
+    if (!e.primary) {  // part of the event whose window is open
+      if (window_) pending_.what += ", " + sim::Describe(e);
+      return;
+    }
+    // Counters as of now, not of the last sample: the window ends and the next starts here.
+    CollectStatsNow();
+    Observe();
+    CloseWindow();
+    OpenWindow(sim::Describe(e));
+  };
+  so.after_fault = [this](const sim::TimedFault& e, const Status& st) {
+    if (!e.primary && st.ok()) return;
+    if (pending_.status.ok()) pending_.status = st;
+    if (!st.ok()) {
+      result_.failures.push_back(
+          fmt::format("the target refused \"{}\": {}", sim::Describe(e), st.ToString()));
+    }
+  };
+  const sim::ScenarioReport r = sim::RunScenario(*this, Schedule(), so);
+  if (!result_.setup.ok()) return result_;
+  result_.ios = r.ios;
+  result_.app_errors = r.app_errors;
+  result_.failovers = r.failovers;
+  result_.requeues = r.requeues;
+  result_.retries = r.retries;
+  result_.blocks_verified = r.blocks_verified;
+  result_.readback_blocks = r.readback_blocks;
+  result_.mismatches = r.mismatches;
+  // The runner's violations that are not already said above in the demo's words.
+  for (const std::string& v : r.violations) {
+    if (v.rfind("\"", 0) == 0 || v.rfind("verify: head", 0) == 0) continue;
+    result_.failures.push_back(v);
   }
-  if (vs.mismatches > 0) {
-    result_.failures.push_back(fmt::format("{} blocks read back wrong data", vs.mismatches));
+  if (r.ios == 0) result_.failures.push_back("no I/O completed");
+  if (r.app_errors > 0) {
+    result_.failures.push_back(fmt::format("{} I/Os failed in the application", r.app_errors));
   }
-
-  Teardown();
+  if (r.mismatches > 0) {
+    result_.failures.push_back(fmt::format("{} blocks read back wrong data", r.mismatches));
+  }
   return result_;
 }
 

@@ -6,7 +6,10 @@
 // optimized on both) runs on its own reactor::Uring thread; the host (mpath::MultipathHost, two
 // controllers, round-robin policy, queue_if_no_path) and the VerifyWorkload run on a second
 // Uring driven by the calling thread, which also samples what the host does after every loop
-// turn. Every target call is posted to the target's thread.
+// turn. The demo is a sim::Fabric run by the scenario runner (sim/runner.h), as the storms are:
+// its schedule is a list of sim::Fault played on the target through sim::ApplyToTarget (posted to
+// the target's thread), the runner's invariant checker watches every Bio, and the heal, drain,
+// path check and read-back at the end are the runner's.
 //
 // The schedule, as fractions of the run: port 1 disabled and re-enabled; ANA flips (port 1
 // inaccessible, then port 1 optimized / port 2 non-optimized, then both optimized); the
@@ -19,8 +22,9 @@
 // failovers, requeues, application errors, I/O per path, and the longest pause without a
 // completion. demo_report.h shows a result.
 //
-// Nothing is simulated: the numbers are the head's counters, the per-path submitted counters and
-// the workload's verify results. At the end the workload stops and reads back every block.
+// Nothing is simulated: the numbers are the head's counters (overall and per path, collected with
+// Head::CollectStats, no test hook) and the workload's verify results. At the end the workload
+// stops and reads back every block.
 #pragma once
 
 #include <array>

@@ -56,18 +56,17 @@ int RunSim(const SimArgs& args) {
         std::fflush(stdout);
       };
     }
-    sim::StormResult r;
+    sim::ScenarioReport r;
     if (tcp) {
       sim::TcpStormOptions o;
       o.seed = seed;
       if (args.events) o.events = *args.events;
       o.quiet_logs = !args.verbose;  // a replay shows the host's and target's warnings too
-      sim::TcpStormResult tr = sim::RunTcpStorm(o, log);
-      t.target_restarts += tr.target_restarts;
-      t.associations += tr.associations;
-      t.fenced_writes += tr.fenced_writes;
-      t.virtual_us += tr.virtual_us;
-      r = tr;
+      r = sim::RunTcpStorm(o, log);
+      t.target_restarts += r.target_restarts;
+      t.associations += r.associations;
+      t.fenced_writes += r.fenced_writes;
+      t.virtual_us += r.run_us;
     } else {
       sim::StormOptions o;
       o.seed = seed;

@@ -1,11 +1,12 @@
 // The remap storm: blktests nvme/058 ("rapid namespace remapping") in the spirit of the seeds,
 // on reactor::Sim. Two heads, each a namespace reached through several in-process paths laid out
 // like 058's ports (one optimized, one non-optimized, the rest inaccessible), with a verify
-// workload on every host reactor, while a seeded schedule removes and re-adds namespaces behind
-// ports (racing removal with dispatch), resizes them, flips ANA states, loses and restores
-// controllers, injects path and transient errors, stalls and slows paths. The invariants of
-// sim::InvariantChecker are checked after every event and at the end, after every path is healed
-// and every block is read back once.
+// workload on every host reactor, while a seeded schedule (schedule.h, RemapStormMix) detaches
+// namespaces behind ports and attaches them again (racing removal with dispatch), grows them,
+// flips ANA states, drops controllers, injects path and transient errors, stalls and slows ports.
+// It is the scenario runner (runner.h) over the in-process fabric (mem_fabric.h): the invariants
+// of sim::InvariantChecker are checked after every event and at the end, after every path is
+// healed and every block is read back once.
 //
 // A run is a pure function of its options (seed included): a failing seed replays exactly with
 // `nvmpath sim --scenario remap-storm --seeds N`.
@@ -14,10 +15,10 @@
 #include <cstdint>
 #include <functional>
 #include <string>
-#include <vector>
 
 #include "base/time.h"
-#include "host/mem_path.h"
+#include "sim/mem_path.h"
+#include "sim/runner.h"
 
 namespace nvmpath::sim {
 
@@ -32,26 +33,16 @@ struct StormOptions {
   uint32_t block_size = 512;
   uint32_t queue_depth = 4;  // per workload
   // Give every path a bug on purpose, to show the checks catch it (tests only).
-  host::MemPathFault TEST_fault = host::MemPathFault::kNone;
+  MemPathFault TEST_fault = MemPathFault::kNone;
 };
 
-struct StormResult {
-  uint64_t seed = 0;
-  uint64_t events = 0;
-  uint64_t ios = 0;
-  uint64_t app_errors = 0;
-  uint64_t blocks_verified = 0;
-  uint64_t mismatches = 0;
-  uint64_t failovers = 0;
-  uint64_t requeues = 0;
-  std::vector<std::string> violations;
-  bool ok() const { return violations.empty(); }
-};
+// The schedule a seed plays.
+Schedule RemapStormSchedule(const StormOptions& options);
 
-// Runs one seed. `on_event`, if given, receives a line per fault event ("t=1.234ms head 0:
-// remove ns behind port 1"), for timelines and debugging.
-StormResult RunRemapStorm(const StormOptions& options,
-                          const std::function<void(const std::string&)>& on_event = nullptr);
+// Runs one seed. `on_event`, if given, receives a line per fault played and per new violation
+// ("t=1.234ms port 2: namespace 1 ANA inaccessible"), for timelines and debugging.
+ScenarioReport RunRemapStorm(const StormOptions& options,
+                             const std::function<void(const std::string&)>& on_event = nullptr);
 
 // "nvmpath sim --scenario remap-storm --seeds 17": the command that replays `seed`.
 std::string ReplayCommand(uint64_t seed);

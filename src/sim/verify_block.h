@@ -4,8 +4,8 @@
 // (a generation older than the last acknowledged write) apart.
 //
 // Layout (little-endian): magic u32 "NVPV" @0, head id u32 @4, LBA u64 @8, generation u64 @16,
-// checksum u32 @24 (FNV-1a over the block with these 4 bytes zero), pattern @28..end derived from
-// (LBA, generation). An all-zero block is generation 0 (never written, or deallocated).
+// checksum u32 @24 (a 64-bit FNV-style hash over the block's words with these 4 bytes zero, folded
+// to 32 bits), pattern @28..end derived from (LBA, generation) a word at a time. An all-zero block is generation 0 (never written, or deallocated).
 #pragma once
 
 #include <cstdint>

@@ -40,18 +40,21 @@ TEST(DemoTest, ShortRunPassesWithIoOnBothPaths) {
     EXPECT_TRUE(e.status.ok()) << e.what << ": " << e.status.ToString();
     EXPECT_EQ(e.errors, 0u) << e.what;
   }
-  // Port 1 disabled: path 1 takes at most what was sent in the instant of the event (the queue
-  // depth), the rest goes to path 2 (unless a busy machine delayed the loop past the window).
+  // Port 1 disabled: path 1 takes at most what was sent around the instant of the event — the
+  // queue depth (16), and as much again dispatched before the first failure comes back, which on
+  // a loaded machine (ctest -j2, sanitizers) takes long enough for one more round — the rest goes
+  // to path 2 (unless a busy machine delayed the loop past the window).
+  constexpr uint64_t kAroundTheEvent = 2 * 16;
   const DemoEvent& down = r.events[1];
   EXPECT_EQ(down.what, "port 1 disabled");
-  EXPECT_LE(down.path_ios[0], 16u) << timeline;
+  EXPECT_LE(down.path_ios[0], kAroundTheEvent) << timeline;
   if (r.slow_turns == 0) {
     EXPECT_GT(down.path_ios[1], 100u) << timeline;
   }
   // Namespace detached behind port 2: path 2 leaves, port 1 carries the I/O.
   const DemoEvent& detached = r.events[6];
   EXPECT_EQ(detached.what.rfind("namespace 1 detached behind port 2", 0), 0u) << detached.what;
-  EXPECT_LE(detached.path_ios[1], 16u) << timeline;
+  EXPECT_LE(detached.path_ios[1], kAroundTheEvent) << timeline;
   if (r.slow_turns == 0) {
     EXPECT_GT(detached.path_ios[0], 100u) << timeline;
   }

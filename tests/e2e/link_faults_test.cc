@@ -9,7 +9,9 @@
 // Method: the test thread enters the host namespace before it creates its reactor::Uring, so every
 // host socket lives there; the target runs as `ip netns exec <target> nvmpath target --config`,
 // and is driven through its control socket (a Unix socket in a temp dir, reachable from both
-// namespaces). One reactor on the test thread, driven with RunOnce; a sim::VerifyWorkload on each
+// namespaces). Faults are sim::Fault values, as in every scenario: link faults played on the veth
+// links (PlayOnLink: link i is the vocabulary's port index), target faults said over the control
+// socket (sim::FaultToRpc). One reactor on the test thread, driven with RunOnce; a sim::VerifyWorkload on each
 // head, with a sim::InvariantChecker whose failure probe records whether the head had a usable
 // path whenever it failed a Bio (single-threaded here, so the probe may read the home view).
 //
@@ -37,8 +39,11 @@
 #include "mpath/multipath_host.h"
 #include "netns_fixture.h"
 #include "reactor/uring.h"
+#include "sim/fault.h"
 #include "sim/invariants.h"
+#include "sim/target_faults.h"
 #include "sim/verify_workload.h"
+#include "target/control/config_json.h"
 #include "target/control/rpc_client.h"
 
 #ifndef NVMPATH_BINARY
@@ -184,6 +189,29 @@ class LinkFaultsTest : public ::testing::Test {
     return s.size() > 4000 ? "..." + s.substr(s.size() - 4000) : s;
   }
 
+  // A target fault, said over the control socket as every scenario's vocabulary maps it.
+  // REQUIRES: model_ describes the ports and namespaces the target was started with (indices).
+  Status PlayOnTarget(const sim::Fault& fault) {
+    auto calls = sim::FaultToRpc(model_, fault);
+    if (!calls.ok()) return calls.status();
+    for (const sim::TargetRpc& call : *calls) NVMP_RETURN_IF_ERROR(Rpc(call.method, call.params));
+    return Status::Ok();
+  }
+
+  // A link fault on veth link `port` (the index names the link here; ports on it all lose it).
+  Status PlayOnLink(const sim::Fault& fault) {
+    if (auto* f = std::get_if<sim::fault::LinkDown>(&fault)) return net_->SetLinkUp(f->port, !f->down);
+    if (auto* f = std::get_if<sim::fault::LinkStall>(&fault)) {
+      return net_->SetDropped(f->port, f->stalled);
+    }
+    if (auto* f = std::get_if<sim::fault::LinkRate>(&fault)) {
+      return net_->SetRateLimit(f->port,
+                                f->bits_per_s ? fmt::format("{}kbit", f->bits_per_s / 1000) : "");
+    }
+    return Status(Code::kUnsupported,
+                  fmt::format("\"{}\" is not played on veth links", sim::Describe(fault)));
+  }
+
   // One control call; an error names the method.
   Status Rpc(const std::string& method, const json& params) {
     auto r = target::control::RpcCall(socket_, method, params, 10s);
@@ -272,6 +300,7 @@ class LinkFaultsTest : public ::testing::Test {
   std::unique_ptr<e2e::NetnsPair> net_;
   std::string dir_;
   std::string socket_;
+  sim::TargetModel model_;  // the target's ports and namespaces by index, for PlayOnTarget
   pid_t target_pid_ = -1;
   std::unique_ptr<reactor::Uring> uring_;
   reactor::Uring* r_ = nullptr;
@@ -300,7 +329,7 @@ TEST_F(LinkFaultsTest, LinkDownMovesIoToTheOtherLinkAndBackAfterRestore) {
   const uint64_t link2_baseline = Ios(1);
   EXPECT_LT(link2_baseline, Ios(0) / 10 + 5) << "the non-optimized link carried I/O at baseline";
 
-  ASSERT_TRUE(net_->SetLinkUp(0, false).ok());
+  ASSERT_TRUE(PlayOnLink(sim::fault::LinkDown{0, true}).ok());
   ASSERT_TRUE(RunUntil([&] { return !host_->controller(0)->live(); }, 20s))
       << "controller 1 still live 20 s after its link went down";
   std::cout << "link down noticed: " << host_->controller(0)->last_error().ToString() << "\n";
@@ -310,7 +339,7 @@ TEST_F(LinkFaultsTest, LinkDownMovesIoToTheOtherLinkAndBackAfterRestore) {
   EXPECT_GT(Ios(1), link2_cut + 20) << "I/O did not move to link 2";
   EXPECT_TRUE(head->HasUsablePath());
 
-  ASSERT_TRUE(net_->SetLinkUp(0, true).ok());
+  ASSERT_TRUE(PlayOnLink(sim::fault::LinkDown{0, false}).ok());
   ASSERT_TRUE(RunUntil([&] { return Usable(0); }, 30s))
       << "link 1 not usable again 30 s after restore: " << head->DescribePathStates();
   RunFor(100ms);
@@ -336,7 +365,7 @@ TEST_F(LinkFaultsTest, SilentDropIsNoticedByKeepAliveAndIoMovesAndReturns) {
   ASSERT_GT(Ios(0), 20u) << "baseline: no I/O on link 1";
 
   const uint64_t kas_before = host_->controller(0)->keep_alives_sent();
-  ASSERT_TRUE(net_->SetDropped(0, true).ok());
+  ASSERT_TRUE(PlayOnLink(sim::fault::LinkStall{0, true}).ok());
   const TimePoint dropped_at = r_->now();
   ASSERT_TRUE(RunUntil([&] { return !host_->controller(0)->live(); }, 20s))
       << "controller 1 still live 20 s after its link started dropping everything";
@@ -357,7 +386,7 @@ TEST_F(LinkFaultsTest, SilentDropIsNoticedByKeepAliveAndIoMovesAndReturns) {
   RunFor(1s);
   EXPECT_FALSE(host_->controller(0)->live()) << "reconnected through a link that drops everything";
 
-  ASSERT_TRUE(net_->SetDropped(0, false).ok());
+  ASSERT_TRUE(PlayOnLink(sim::fault::LinkStall{0, false}).ok());
   ASSERT_TRUE(RunUntil([&] { return Usable(0); }, 30s))
       << "link 1 not usable again 30 s after the drop ended: " << head->DescribePathStates();
   RunFor(100ms);
@@ -375,7 +404,7 @@ TEST_F(LinkFaultsTest, QueueDepthMovesLoadOffARateLimitedLink) {
       StartTarget(kTwoLinks, json::array({Namespace(1, 1, "")}), json::array()));
   ASSERT_NO_FATAL_FAILURE(StartHost(kTwoLinks, /*io_timeout=*/10s));
   ASSERT_TRUE(RunUntil([&] { return Usable(0) && Usable(1); }, 10s));
-  Status limited = net_->SetRateLimit(0, "8mbit");
+  Status limited = PlayOnLink(sim::fault::LinkRate{0, 8'000'000});
   if (limited.code() == Code::kUnsupported) GTEST_SKIP() << limited.message();
   ASSERT_TRUE(limited.ok()) << limited.ToString();
   mpath::Head* head = host_->head(1);
@@ -402,7 +431,7 @@ TEST_F(LinkFaultsTest, QueueDepthMovesLoadOffARateLimitedLink) {
   EXPECT_LT(qd, rr / 2) << "queue-depth did not move load off the rate-limited link";
   EXPECT_LT(qd, 0.25);
 
-  ASSERT_TRUE(net_->SetRateLimit(0, "").ok());
+  ASSERT_TRUE(PlayOnLink(sim::fault::LinkRate{0, 0}).ok());
   StopAndVerify();
   EXPECT_EQ(TotalErrors(), 0u);
 }
@@ -433,9 +462,12 @@ TEST_F(LinkFaultsTest, Blktests057AnaFailoverDuringIo) {
   StartWorkload(head, 1, 512, 8);
 
   // Applies a state port by port, as 057 writes the ports' ana_state files in turn.
+  model_ = sim::TargetModel::Make(kSubnqn, 4, 0, 1, 0);  // indices only: ports 1..4, group 1
   auto flip = [&](const std::array<const char*, 4>& s) {
     for (int p = 0; p < 4; ++p) {
-      Status st = Rpc("ana_set", {{"port", p + 1}, {"group", 1}, {"state", s[p]}});
+      auto state = target::control::ParseAnaStateName(s[p], "state");
+      ASSERT_TRUE(state.ok()) << state.status().ToString();
+      Status st = PlayOnTarget(sim::fault::Ana{p, 0, *state});
       ASSERT_TRUE(st.ok()) << st.ToString();
       RunFor(2ms);
     }

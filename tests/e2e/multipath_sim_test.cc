@@ -8,7 +8,8 @@
 // stalled responses. Method: host (two reactors) and target (one reactor) share one
 // reactor::SimWorld; the target has one subsystem with one namespace behind two ports, ANA
 // optimized on port 1 and non-optimized on port 2. A VerifyWorkload with an InvariantChecker runs
-// on the head; faults are set through the target's control methods; the virtual clock advances.
+// on the head; faults are sim::Fault values played by sim::ApplyToTarget (the vocabulary and
+// translation the storms and the demo use); the virtual clock advances.
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>
@@ -19,7 +20,9 @@
 
 #include "mpath/multipath_host.h"
 #include "reactor/sim.h"
+#include "sim/fault.h"
 #include "sim/invariants.h"
+#include "sim/target_faults.h"
 #include "sim/verify_workload.h"
 #include "target/target.h"
 
@@ -81,16 +84,14 @@ class MultipathE2eTest : public ::testing::Test {
       ::close(fd);
       file_ = tmpl;
     }
-    target::TargetConfig c;
-    c.ports = {{.id = 1, .address = "127.0.0.1", .port = kPort1},
-               {.id = 2, .address = "127.0.0.1", .port = kPort2}};
-    target::SubsystemConfig s;
-    s.nqn = kSubnqn;
-    s.namespaces = {Namespace(file_)};
-    c.subsystems.push_back(s);
-    c.ana = {{.port_id = 1, .group = 1, .state = AnaState::kOptimized},
-             {.port_id = 2, .group = 1, .state = AnaState::kNonOptimized}};
-    auto t = target::Target::Create(c, {t_});
+    // The target as every scenario describes it: port index 0 is port ID 1 (optimized), index 1
+    // port ID 2 (non-optimized); namespace index 0 is NSID 1 in ANA group 1.
+    model_ = sim::TargetModel::Make(kSubnqn, 2, kPort1, 1, kNsBytes,
+                                    file_.empty() ? std::vector<std::string>{}
+                                                  : std::vector<std::string>{file_});
+    model_.block_size = kBs;
+    model_.ana[1][0] = AnaState::kNonOptimized;
+    auto t = target::Target::Create(model_.Config(), {t_});
     ASSERT_TRUE(t.ok()) << t.status().ToString();
     target_ = std::move(*t);
     ASSERT_TRUE(target_->Start().ok());
@@ -128,6 +129,14 @@ class MultipathE2eTest : public ::testing::Test {
   uint64_t PathIos(size_t i) const {
     host::PathNs* p = path(i);
     return p ? p->TEST_Counters().submitted : 0;
+  }
+
+  // Plays a fault on the target, in the vocabulary every scenario uses; it must be accepted.
+  void Play(const sim::Fault& fault) {
+    OnTarget([&] {
+      Status st = sim::ApplyToTarget(target_.get(), model_, fault);
+      ASSERT_TRUE(st.ok()) << sim::Describe(fault) << ": " << st.ToString();
+    });
   }
 
   void OnTarget(std::function<void()> fn) {
@@ -175,6 +184,7 @@ class MultipathE2eTest : public ::testing::Test {
   reactor::Sim* h1_;
   reactor::Sim* t_;
   std::string file_;
+  sim::TargetModel model_;
   std::unique_ptr<target::Target> target_;
   std::unique_ptr<mpath::MultipathHost> host_;
   sim::InvariantChecker checker_;
@@ -205,14 +215,14 @@ TEST_F(MultipathE2eTest, PortDisabledFailsOverAndComesBack) {
   StartHost();
   StartWorkload(2);
   world_.RunFor(50ms);
-  OnTarget([&] { ASSERT_TRUE(target_->SetPortEnabled(1, false).ok()); });
+  Play(sim::fault::PortEnabled{0, false});
   ASSERT_TRUE(world_.RunUntil([&] { return !host_->controller(0)->live(); }, 2s));
   const uint64_t p2_before = PathIos(1);
   world_.RunFor(300ms);
   EXPECT_GT(PathIos(1), p2_before + 50) << "I/O did not move to port 2";
   EXPECT_EQ(host_->controller(0)->state(), CtrlState::kConnecting);
 
-  OnTarget([&] { ASSERT_TRUE(target_->SetPortEnabled(1, true).ok()); });
+  Play(sim::fault::PortEnabled{0, true});
   ASSERT_TRUE(world_.RunUntil([&] { return BothUsable(); }, 3s)) << Describe();
   const uint64_t p1_back = PathIos(0);
   world_.RunFor(100ms);
@@ -231,17 +241,17 @@ TEST_F(MultipathE2eTest, AnaFlipsOnEachPort) {
     const size_t i = port - 1u;
     const size_t other = 1 - i;
     const AnaState original = port == 1 ? AnaState::kOptimized : AnaState::kNonOptimized;
-    OnTarget([&] { ASSERT_TRUE(target_->SetAnaState(port, 1, AnaState::kInaccessible).ok()); });
+    Play(sim::fault::Ana{port - 1, 0, AnaState::kInaccessible});
     ASSERT_TRUE(world_.RunUntil([&] { return path(i)->state().ana == AnaState::kInaccessible; }, 1s));
     const uint64_t before = PathIos(other);
     const uint64_t mine = PathIos(i);
     world_.RunFor(50ms);
     EXPECT_GT(PathIos(other), before + 20) << "port " << port;
     EXPECT_EQ(PathIos(i), mine) << "I/O sent to an inaccessible path";
-    OnTarget([&] { ASSERT_TRUE(target_->SetAnaState(port, 1, AnaState::kOptimized).ok()); });
+    Play(sim::fault::Ana{port - 1, 0, AnaState::kOptimized});
     ASSERT_TRUE(world_.RunUntil([&] { return path(i)->state().ana == AnaState::kOptimized; }, 1s));
     world_.RunFor(30ms);
-    OnTarget([&] { ASSERT_TRUE(target_->SetAnaState(port, 1, original).ok()); });
+    Play(sim::fault::Ana{port - 1, 0, original});
     world_.RunFor(30ms);
   }
   FinishWorkload();
@@ -254,13 +264,13 @@ TEST_F(MultipathE2eTest, NamespaceRemovedAndReaddedQueuesThenResumes) {
   StartHost([](mpath::MultipathHostOptions& o) { o.head.queue_if_no_path = true; });
   StartWorkload(4);
   world_.RunFor(30ms);
-  OnTarget([&] { ASSERT_TRUE(target_->RemoveNamespace(kSubnqn, 1).ok()); });
+  Play(sim::fault::NsPresent{0, false});
   ASSERT_TRUE(world_.RunUntil([&] { return head()->path_count() == 0; }, 2s)) << Describe();
   const uint64_t done_before = head()->TEST_Stats().head.completed;
   world_.RunFor(100ms);
   EXPECT_EQ(head()->TEST_Stats().head.completed, done_before) << "I/O completed with no path";
   EXPECT_GT(head()->TEST_Stats().head.outstanding, 0u);
-  OnTarget([&] { ASSERT_TRUE(target_->AddNamespace(kSubnqn, Namespace(file_)).ok()); });
+  Play(sim::fault::NsPresent{0, true});
   ASSERT_TRUE(world_.RunUntil([&] { return BothUsable(); }, 3s)) << Describe();
   world_.RunFor(50ms);
   EXPECT_GT(head()->TEST_Stats().head.completed, done_before + 50);
@@ -277,7 +287,7 @@ TEST_F(MultipathE2eTest, NamespaceDetachedBehindOnePortFailsOverAndReturns) {
   StartHost();
   StartWorkload(14);
   world_.RunFor(30ms);
-  OnTarget([&] { ASSERT_TRUE(target_->SetNamespaceAttached(kSubnqn, 1, 1, false).ok()); });
+  Play(sim::fault::NsAttached{0, 0, false});
   ASSERT_TRUE(world_.RunUntil([&] { return head()->path_count() == 1; }, 2s)) << Describe();
   EXPECT_EQ(path(0), nullptr);
   ASSERT_NE(path(1), nullptr);
@@ -286,7 +296,7 @@ TEST_F(MultipathE2eTest, NamespaceDetachedBehindOnePortFailsOverAndReturns) {
   EXPECT_GT(PathIos(1), p2_before + 50) << "I/O did not move to port 2";
   EXPECT_TRUE(host_->controller(0)->live()) << "the controller itself must stay up";
 
-  OnTarget([&] { ASSERT_TRUE(target_->SetNamespaceAttached(kSubnqn, 1, 1, true).ok()); });
+  Play(sim::fault::NsAttached{0, 0, true});
   ASSERT_TRUE(world_.RunUntil([&] { return BothUsable(); }, 3s)) << Describe();
   const uint64_t p1_back = PathIos(0);
   world_.RunFor(100ms);
@@ -306,7 +316,7 @@ TEST_F(MultipathE2eTest, NamespaceRemovedForGoodFailsWithNoPath) {
   });
   StartWorkload(5);
   world_.RunFor(30ms);
-  OnTarget([&] { ASSERT_TRUE(target_->RemoveNamespace(kSubnqn, 1).ok()); });
+  Play(sim::fault::NsPresent{0, false});
   ASSERT_TRUE(world_.RunUntil([&] { return head()->path_count() == 0; }, 2s));
   world_.RunFor(500ms);
   EXPECT_GT(head()->TEST_Stats().head.no_path, 0u);
@@ -325,7 +335,7 @@ TEST_F(MultipathE2eTest, ResizeHeadCapacityFollows) {
   StartHost();
   StartWorkload(6);
   world_.RunFor(30ms);
-  OnTarget([&] { ASSERT_TRUE(target_->ResizeNamespace(kSubnqn, 1, 2 * kNsBytes).ok()); });
+  Play(sim::fault::NsGrow{0, kNsBytes / kBs});  // to twice the size
   ASSERT_TRUE(world_.RunUntil(
       [&] {
         return head()->capacity_blocks() == 2 * kNsBytes / kBs && BothUsable() &&
@@ -353,13 +363,7 @@ TEST_F(MultipathE2eTest, InjectedPathErrorsFailOver) {
   StartWorkload(7);
   world_.RunFor(30ms);
   auto fail_next = [&](uint16_t code, uint32_t count) {
-    OnTarget([&] {
-      target::FailNextSpec spec;
-      spec.count = count;
-      spec.status = NvmeStatus::Of(code);
-      spec.port_id = 1;
-      ASSERT_TRUE(target_->FailNext(spec).ok());
-    });
+    Play(sim::fault::FailNext{.port = 0, .ns = 0, .status = NvmeStatus::Of(code), .count = count});
   };
   const uint64_t ana_reads = host_->scanner(0)->counters().ana_reads;
   fail_next(nvme::sc::kAnaTransition, 3);
@@ -386,7 +390,7 @@ TEST_F(MultipathE2eTest, DroppedConnectionsReconnect) {
   StartHost();
   StartWorkload(8);
   world_.RunFor(30ms);
-  OnTarget([&] { ASSERT_TRUE(target_->DropConnections(1).ok()); });
+  Play(sim::fault::DropConnections{0});
   ASSERT_TRUE(world_.RunUntil([&] { return host_->controller(0)->associations() == 2 && BothUsable(); },
                               3s))
       << Describe();
@@ -401,12 +405,12 @@ TEST_F(MultipathE2eTest, StalledResponsesTimeOutResetAndFailOver) {
   StartHost();
   StartWorkload(9);
   world_.RunFor(30ms);
-  OnTarget([&] { ASSERT_TRUE(target_->SetStalled(1, true).ok()); });
+  Play(sim::fault::StallResponses{0, true});
   ASSERT_TRUE(world_.RunUntil([&] { return !host_->controller(0)->live(); }, 3s));
   const uint64_t p2 = PathIos(1);
   world_.RunFor(200ms);
   EXPECT_GT(PathIos(1), p2 + 50);
-  OnTarget([&] { ASSERT_TRUE(target_->SetStalled(1, false).ok()); });
+  Play(sim::fault::StallResponses{0, false});
   ASSERT_TRUE(world_.RunUntil([&] { return BothUsable(); }, 15s)) << Describe();
   world_.RunFor(50ms);
   FinishWorkload();

@@ -12,7 +12,8 @@
 // connection closes; then it drops port 1's connections. The host fails those writes over to
 // port 2, the workload keeps rewriting the same blocks, then stops and reads every block back.
 // Each run is deterministic (its own SimWorld and seed); a few seeds are summed so the "fence
-// off" assertion does not hang on one seed's timing.
+// off" assertion does not hang on one seed's timing. The target and its faults are described as
+// every scenario describes them (sim::TargetModel, sim::Fault played by sim::ApplyToTarget).
 #include <gtest/gtest.h>
 
 #include <functional>
@@ -20,7 +21,9 @@
 
 #include "mpath/multipath_host.h"
 #include "reactor/sim.h"
+#include "sim/fault.h"
 #include "sim/invariants.h"
+#include "sim/target_faults.h"
 #include "sim/verify_workload.h"
 #include "target/target.h"
 
@@ -34,8 +37,7 @@ using nvme::AnaState;
 constexpr char kSubnqn[] = "nqn.2024-01.io.nvmpath:stale";
 constexpr char kHostnqn[] = "nqn.2024-01.io.nvmpath:stale-host";
 constexpr uint32_t kBs = 512;
-constexpr uint16_t kPort1 = 4420;
-constexpr uint16_t kPort2 = 4421;
+constexpr uint16_t kPort1 = 4420;  // port index 0 (port ID 1); port index 1 is kPort1 + 1
 // The target executes a parked write this long after its connection closed: inside the CQT it
 // reports (a controller honouring CQT has stopped every command by then).
 constexpr Duration kLateDelay = 100ms;
@@ -105,7 +107,7 @@ class StaleWriteRun {
     h0_->Post([this] { workload_->Start(); });
     world_.RunFor(20ms);
 
-    OnTarget([&] { EXPECT_TRUE(target_->SetLateWrites(1, kLateWrites, kLateDelay).ok()); });
+    Play(sim::fault::LateWrites{0, kLateWrites, kLateDelay});
     // Drop the connection only once every late write is parked (none left for the reconnect).
     bool parked = false;
     for (int i = 0; i < 200 && !parked; ++i) {
@@ -114,7 +116,7 @@ class StaleWriteRun {
     }
     EXPECT_TRUE(parked) << "the workload sent no write through port 1";
     if (loss == Loss::kTargetDrops) {
-      OnTarget([&] { EXPECT_TRUE(target_->DropConnections(1).ok()); });
+      Play(sim::fault::DropConnections{0});
     } else {
       // The parked writes outlast io_timeout: the host resets the controller and closes.
       EXPECT_TRUE(world_.RunUntil([&] { return !Usable(0); }, 2s));
@@ -144,17 +146,11 @@ class StaleWriteRun {
 
  private:
   void StartTarget(Duration cqt) {
-    target::TargetConfig c;
-    c.ports = {{.id = 1, .address = "127.0.0.1", .port = kPort1},
-               {.id = 2, .address = "127.0.0.1", .port = kPort2}};
-    c.cqt = cqt;
-    target::SubsystemConfig s;
-    s.nqn = kSubnqn;
-    s.namespaces = {{.nsid = 1, .size_bytes = 1 << 20, .block_size = kBs, .ana_group = 1}};
-    c.subsystems.push_back(s);
-    c.ana = {{.port_id = 1, .group = 1, .state = AnaState::kOptimized},
-             {.port_id = 2, .group = 1, .state = AnaState::kNonOptimized}};
-    auto t = target::Target::Create(c, {t_});
+    model_ = sim::TargetModel::Make(kSubnqn, 2, kPort1, 1, 1 << 20);
+    model_.block_size = kBs;
+    model_.cqt = cqt;
+    model_.ana[1][0] = AnaState::kNonOptimized;
+    auto t = target::Target::Create(model_.Config(), {t_});
     ASSERT_TRUE(t.ok()) << t.status().ToString();
     target_ = std::move(*t);
     ASSERT_TRUE(target_->Start().ok());
@@ -165,7 +161,7 @@ class StaleWriteRun {
     o.subnqn = kSubnqn;
     o.hostnqn = kHostnqn;
     o.hostid[15] = 9;
-    o.paths = {{"127.0.0.1", kPort1}, {"127.0.0.1", kPort2}};
+    o.paths = {{model_.address, model_.tcp_ports[0]}, {model_.address, model_.tcp_ports[1]}};
     o.controller.reconnect_delay = 200ms;
     o.controller.ctrl_loss_tmo = 60s;
     o.controller.io_timeout = 1s;
@@ -187,6 +183,14 @@ class StaleWriteRun {
     return s.ctrl == CtrlState::kLive && s.ready && !s.ana_pending && nvme::AnaStateIsLive(s.ana);
   }
 
+  // Plays a fault on the target, as every scenario does; it must be accepted.
+  void Play(const sim::Fault& fault) {
+    OnTarget([&] {
+      Status st = sim::ApplyToTarget(target_.get(), model_, fault);
+      EXPECT_TRUE(st.ok()) << sim::Describe(fault) << ": " << st.ToString();
+    });
+  }
+
   void OnTarget(std::function<void()> fn) {
     bool done = false;
     t_->Post([&] {
@@ -200,6 +204,7 @@ class StaleWriteRun {
   const uint64_t seed_;
   reactor::Sim* h0_;
   reactor::Sim* t_;
+  sim::TargetModel model_;
   std::unique_ptr<target::Target> target_;
   std::unique_ptr<mpath::MultipathHost> host_;
   bool started_ = false;

@@ -1,5 +1,6 @@
 // The target process killed and restarted under I/O, over real sockets (issue 4 item 6, the e2e
-// fault "target process killed and restarted").
+// fault "target process killed and restarted"). The kills and restarts are the scenario
+// vocabulary's TargetKill and TargetRestart (sim/fault.h), played on the child process.
 //
 // Goal: when the whole target dies (SIGKILL: no goodbye, in-flight commands unanswered) and comes
 // back from the same config, the multipath host reconnects every path and the application sees
@@ -28,6 +29,7 @@
 
 #include "mpath/multipath_host.h"
 #include "reactor/uring.h"
+#include "sim/fault.h"
 #include "sim/invariants.h"
 #include "sim/verify_workload.h"
 
@@ -207,6 +209,19 @@ class TargetRestartTest : public ::testing::Test {
            nvme::AnaStateIsLive(s.ana);
   }
   bool BothUsable() const { return head() && Usable(0) && Usable(1); }
+  // The scenario vocabulary's target faults, played on the child process: a kill is SIGKILL, a
+  // restart starts it again from the same config.
+  void Play(const sim::Fault& fault) {
+    SCOPED_TRACE(sim::Describe(fault));
+    if (std::holds_alternative<sim::fault::TargetKill>(fault)) {
+      target_->Kill();
+    } else if (std::holds_alternative<sim::fault::TargetRestart>(fault)) {
+      ASSERT_EQ(target_->Start(2), "");
+    } else {
+      FAIL() << "not played on a target process: " << sim::Describe(fault);
+    }
+  }
+
   uint64_t Completed() const { return head()->TEST_Stats().head.completed; }
 
   void StartHost() {
@@ -261,7 +276,7 @@ TEST_F(TargetRestartTest, KilledAndRestartedTargetLosesNoWriteAndNoIo) {
     SCOPED_TRACE("round " + std::to_string(round));
     const uint64_t associations =
         host_->controller(0)->associations() + host_->controller(1)->associations();
-    target_->Kill();
+    Play(sim::fault::TargetKill{});
     // Both controllers lose their connections and keep trying; I/O waits for a path.
     ASSERT_TRUE(RunUntil(
         [&] { return !host_->controller(0)->live() && !host_->controller(1)->live(); }, 5s));
@@ -271,7 +286,7 @@ TEST_F(TargetRestartTest, KilledAndRestartedTargetLosesNoWriteAndNoIo) {
     RunFor(200ms);
     EXPECT_EQ(Completed(), during) << "I/O completed while the target was dead";
 
-    ASSERT_EQ(target_->Start(2), "");
+    ASSERT_NO_FATAL_FAILURE(Play(sim::fault::TargetRestart{}));
     ASSERT_TRUE(RunUntil([&] { return BothUsable(); }, 10s)) << head()->DescribePathStates();
     EXPECT_GE(host_->controller(0)->associations() + host_->controller(1)->associations(),
               associations + 2);

@@ -10,7 +10,7 @@
 #include <memory>
 #include <vector>
 
-#include "host/mem_path.h"
+#include "sim/mem_path.h"
 #include "reactor/sim.h"
 
 namespace nvmpath::blk {
@@ -26,14 +26,14 @@ namespace {
 
 using blk::AnaState;
 using blk::Bio;
-using host::MemPath;
-using host::MemPathOptions;
+using sim::MemPath;
+using sim::MemPathOptions;
 
 class HeadTest : public ::testing::Test {
  protected:
   void SetUpRig(HeadOptions ho, int reactors = 1) {
     for (int i = 0; i < reactors; ++i) reactors_.push_back(world_.AddReactor());
-    ns_ = std::make_unique<host::MemNamespace>(1024, 512);
+    ns_ = std::make_unique<sim::MemNamespace>(1024, 512);
     head_ = std::make_unique<Head>(ho, reactors_, 0);
   }
 
@@ -88,7 +88,7 @@ class HeadTest : public ::testing::Test {
 
   reactor::SimWorld world_{7};
   std::vector<reactor::Reactor*> reactors_;
-  std::unique_ptr<host::MemNamespace> ns_;
+  std::unique_ptr<sim::MemNamespace> ns_;
   std::vector<std::unique_ptr<MemPath>> paths_;
   std::unique_ptr<Head> head_;
   std::vector<std::unique_ptr<Bio>> bios_;

@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "host/mem_path.h"
+#include "sim/mem_path.h"
 #include "reactor/sim.h"
 #include "sim/verify_block.h"
 
@@ -16,10 +16,10 @@ class VerifyWorkloadTest : public ::testing::Test {
  protected:
   void SetUp() override {
     r_ = world_.AddReactor();
-    ns_ = std::make_unique<host::MemNamespace>(64, 512);
+    ns_ = std::make_unique<sim::MemNamespace>(64, 512);
     head_ = std::make_unique<mpath::Head>(mpath::HeadOptions{.name = "h"},
                                           std::vector<reactor::Reactor*>{r_}, 0);
-    path_ = std::make_unique<host::MemPath>(host::MemPathOptions{.name = "p"}, ns_.get(),
+    path_ = std::make_unique<sim::MemPath>(sim::MemPathOptions{.name = "p"}, ns_.get(),
                                             std::vector<reactor::Reactor*>{r_}, 0);
     r_->Post([this] { ASSERT_TRUE(head_->AddPath(path_.get()).ok()); });
     world_.RunFor(std::chrono::microseconds(1));
@@ -46,9 +46,9 @@ class VerifyWorkloadTest : public ::testing::Test {
 
   reactor::SimWorld world_{11};
   reactor::Reactor* r_ = nullptr;
-  std::unique_ptr<host::MemNamespace> ns_;
+  std::unique_ptr<sim::MemNamespace> ns_;
   std::unique_ptr<mpath::Head> head_;
-  std::unique_ptr<host::MemPath> path_;
+  std::unique_ptr<sim::MemPath> path_;
   InvariantChecker checker_;
   std::unique_ptr<VerifyWorkload> wl_;
 };

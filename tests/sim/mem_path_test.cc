@@ -1,6 +1,6 @@
-// host::MemPath on its own, with a recording sink: each fault control produces the status and the
+// sim::MemPath on its own, with a recording sink: each fault control produces the status and the
 // host-visible state a real controller would, and every attempt ends exactly once.
-#include "host/mem_path.h"
+#include "sim/mem_path.h"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 
 #include "reactor/sim.h"
 
-namespace nvmpath::host {
+namespace nvmpath::sim {
 namespace {
 
 class RecordingSink : public blk::AttemptSink, public blk::PathObserver {
@@ -126,4 +126,4 @@ TEST_F(MemPathTest, OutOfRangeIsTheNamespacesOwnCheck) {
 }
 
 }  // namespace
-}  // namespace nvmpath::host
+}  // namespace nvmpath::sim

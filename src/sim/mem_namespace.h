@@ -1,5 +1,5 @@
-// host::MemNamespace — the data of one namespace held in memory, shared by the in-process paths
-// (host::MemPath) that reach it, the way one target namespace is shared by several ports.
+// sim::MemNamespace — the data of one namespace held in memory, shared by the in-process paths
+// (sim::MemPath) that reach it, the way one target namespace is shared by several ports.
 //
 // Thread: Execute may run on several reactors at once for disjoint ranges (the block layer above
 // never has two overlapping writes in flight); Resize only while no I/O runs on other threads.
@@ -12,7 +12,7 @@
 #include "blk/bio.h"
 #include "nvme/status.h"
 
-namespace nvmpath::host {
+namespace nvmpath::sim {
 
 class MemNamespace {
  public:
@@ -37,4 +37,4 @@ class MemNamespace {
   uint64_t writes_executed_ = 0;
 };
 
-}  // namespace nvmpath::host
+}  // namespace nvmpath::sim

@@ -1,11 +1,11 @@
-#include "host/mem_path.h"
+#include "sim/mem_path.h"
 
 #include <fmt/format.h>
 
 #include "base/assert.h"
 #include "blk/attempt_list.h"
 
-namespace nvmpath::host {
+namespace nvmpath::sim {
 
 using blk::Bio;
 using nvme::NvmeStatus;
@@ -338,4 +338,4 @@ uint64_t MemPath::TEST_TicketsHeld(unsigned shard) const {
 
 const blk::Limiter* MemPath::TEST_Limiter(unsigned shard) const { return shards_[shard]->qos.get(); }
 
-}  // namespace nvmpath::host
+}  // namespace nvmpath::sim

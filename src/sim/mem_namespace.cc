@@ -1,10 +1,10 @@
-#include "host/mem_namespace.h"
+#include "sim/mem_namespace.h"
 
 #include <cstring>
 
 #include "base/assert.h"
 
-namespace nvmpath::host {
+namespace nvmpath::sim {
 
 MemNamespace::MemNamespace(uint64_t capacity_blocks, uint32_t block_size)
     : capacity_blocks_(capacity_blocks), block_size_(block_size) {
@@ -47,4 +47,4 @@ nvme::NvmeStatus MemNamespace::Execute(blk::Op op, uint64_t lba, uint32_t nblock
   return NvmeStatus();
 }
 
-}  // namespace nvmpath::host
+}  // namespace nvmpath::sim

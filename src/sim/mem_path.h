@@ -1,4 +1,4 @@
-// host::MemPath — an in-process path: a namespace served from memory through a simulated
+// sim::MemPath — an in-process path: a namespace served from memory through a simulated
 // controller on the host's reactors, with fault controls. It stands where an NVMe/TCP controller
 // stands (it implements blk::Path), so the multipath core, the simulator and benchmarks can run
 // without sockets; it stays as the fast path for tests.
@@ -23,10 +23,10 @@
 
 #include "blk/path.h"
 #include "blk/qos.h"
-#include "host/mem_namespace.h"
+#include "sim/mem_namespace.h"
 #include "reactor/reactor.h"
 
-namespace nvmpath::host {
+namespace nvmpath::sim {
 
 // Bugs a path can be told to have, so tests can show the simulator's checks catching them.
 enum class MemPathFault : uint8_t {
@@ -120,4 +120,4 @@ class MemPath final : public blk::Path {
   std::atomic<int> messages_in_flight_{0};
 };
 
-}  // namespace nvmpath::host
+}  // namespace nvmpath::sim

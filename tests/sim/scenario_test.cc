@@ -1,0 +1,170 @@
+// The scenario engine's parts on their own: the seeded schedule (same seed, same faults; every
+// lasting fault undone later; events counted once), the runner's report of a fault the model
+// cannot play (a check that must be able to fire), and the translation of faults to the target's
+// control calls (what it refuses, and the model it keeps for a restart).
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <variant>
+
+#include "reactor/sim.h"
+#include "sim/mem_fabric.h"
+#include "sim/remap_storm.h"
+#include "sim/runner.h"
+#include "sim/schedule.h"
+#include "sim/target_faults.h"
+#include "sim/tcp_storm.h"
+
+namespace nvmpath::sim {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::vector<std::string> Lines(const Schedule& s) {
+  std::vector<std::string> out;
+  for (const TimedFault& e : s) {
+    out.push_back(fmt::format("{} {} {}", ToMicros(e.at), e.primary, Describe(e)));
+  }
+  return out;
+}
+
+TEST(Schedule, SameSeedSameFaultsOtherSeedOthers) {
+  const StormShape shape{.ports = 3, .namespaces = 2, .events = 50};
+  EXPECT_EQ(Lines(MakeStormSchedule(9, TcpStormMix(), shape)),
+            Lines(MakeStormSchedule(9, TcpStormMix(), shape)));
+  EXPECT_NE(Lines(MakeStormSchedule(9, TcpStormMix(), shape)),
+            Lines(MakeStormSchedule(10, TcpStormMix(), shape)));
+}
+
+TEST(Schedule, EventsCountedOnceAndInTimeOrder) {
+  const StormShape shape{.ports = 4, .namespaces = 2, .events = 200};
+  const Schedule s = MakeStormSchedule(3, TcpStormMix(), shape);
+  int primary = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    primary += s[i].primary;
+    if (i > 0) {
+      EXPECT_LE(s[i - 1].at, s[i].at) << i;
+    }
+  }
+  EXPECT_EQ(primary, 200);
+  EXPECT_GT(s.size(), 200u) << "no fault that lasts was drawn in 200 events";
+}
+
+// A port is disabled only while enabled, and every disable has its enable later; likewise the
+// target is not killed while down and every kill has its restart.
+TEST(Schedule, LastingFaultsAreUndoneAndNeverStacked) {
+  const StormShape shape{.ports = 3, .namespaces = 2, .events = 400};
+  const Schedule s = MakeStormSchedule(5, TcpStormMix(), shape);
+  std::vector<int> disabled(3, 0);
+  int down = 0, kills = 0;
+  for (const TimedFault& e : s) {
+    if (auto* f = std::get_if<fault::PortEnabled>(&e.fault)) {
+      disabled[f->port] += f->enabled ? -1 : 1;
+      EXPECT_GE(disabled[f->port], 0);
+      EXPECT_LE(disabled[f->port], 1) << "port " << f->port + 1 << " disabled twice";
+    }
+    if (std::holds_alternative<fault::TargetKill>(e.fault)) {
+      ++kills;
+      EXPECT_EQ(down++, 0) << "target killed while down";
+    }
+    if (std::holds_alternative<fault::TargetRestart>(e.fault)) --down;
+  }
+  EXPECT_EQ(down, 0);
+  EXPECT_GT(kills, 0);
+  for (int d : disabled) EXPECT_EQ(d, 0);
+}
+
+TEST(Fault, DescribeCountsPortsAndNamespacesFromOne) {
+  EXPECT_EQ(Describe(Fault(fault::Ana{1, 0, nvme::AnaState::kInaccessible})),
+            "port 2: namespace 1 ANA inaccessible");
+  EXPECT_EQ(Describe(TimedFault{0us, fault::PortEnabled{0, false}, true, "why"}),
+            "port 1 disabled (why)");
+}
+
+// The runner's check that every fault plays: in-process paths have no links, so a schedule with
+// a link cut reports it, naming the fault, and the run still ends cleanly.
+TEST(Runner, AFaultTheModelCannotPlayIsReported) {
+  MemFabric fabric(MemFabricOptions{.seed = 2});
+  const Schedule s = {{100us, fault::Ana{0, 0, nvme::AnaState::kNonOptimized}, true, {}},
+                      {200us, fault::LinkCut{1}, true, {}}};
+  const ScenarioReport r = RunScenario(fabric, s, ScenarioOptions{.seed = 2});
+  EXPECT_EQ(r.events, 2u);
+  ASSERT_EQ(r.violations.size(), 1u);
+  EXPECT_NE(r.violations[0].find("\"link to port 2 cut\" did not play"), std::string::npos)
+      << r.violations[0];
+  EXPECT_NE(r.violations[0].find("in-process paths have no links"), std::string::npos);
+  EXPECT_GT(r.ios, 0u);
+  EXPECT_FALSE(r.hung);
+}
+
+// Entries after the last event never play: the heal undoes everything then.
+TEST(Runner, UndoEntriesAfterTheLastEventDoNotPlay) {
+  MemFabric fabric(MemFabricOptions{.seed = 4});
+  std::vector<std::string> lines;
+  const Schedule s = {{100us, fault::StallResponses{0, true}, true, {}},
+                      {5ms, fault::StallResponses{0, false}, false, {}}};
+  ScenarioOptions o{.seed = 4};
+  o.on_line = [&](const std::string& l) { lines.push_back(l); };
+  const ScenarioReport r = RunScenario(fabric, s, o);
+  EXPECT_TRUE(r.ok()) << r.violations[0];
+  for (const std::string& l : lines) EXPECT_EQ(l.find("resumes"), std::string::npos) << l;
+}
+
+TEST(TargetFaults, BadIndexAndForeignFaultsAreRefused) {
+  TargetModel m = TargetModel::Make("nqn.2026-11.io.nvmpath:t", 2, 4420, 1, 1 << 20);
+  Status st = ApplyToTarget(nullptr, m, fault::Ana{2, 0, nvme::AnaState::kOptimized});
+  EXPECT_EQ(st.code(), Code::kInvalidArgument);
+  EXPECT_NE(st.message().find("no port 3 or namespace 1"), std::string::npos) << st.ToString();
+  st = ApplyToTarget(nullptr, m, fault::LinkCut{0});
+  EXPECT_EQ(st.code(), Code::kUnsupported);
+  EXPECT_NE(st.message().find("link to port 1 cut"), std::string::npos) << st.ToString();
+}
+
+// A target down keeps the model current, so a restart comes up as the faults left it: port 2
+// disabled, the namespace away, port 1's ANA state changed.
+TEST(TargetFaults, TheModelIsWhatARestartedTargetComesUpWith) {
+  TargetModel m = TargetModel::Make("nqn.2026-11.io.nvmpath:t", 2, 4420, 1, 1 << 20);
+  ASSERT_TRUE(ApplyToTarget(nullptr, m, fault::PortEnabled{1, false}).ok());
+  ASSERT_TRUE(ApplyToTarget(nullptr, m, fault::Ana{0, 0, nvme::AnaState::kChange}).ok());
+  ASSERT_TRUE(ApplyToTarget(nullptr, m, fault::NsPresent{0, false}).ok());
+  const target::TargetConfig c = m.Config();
+  ASSERT_EQ(c.ports.size(), 2u);
+  EXPECT_TRUE(c.ports[0].enabled);
+  EXPECT_FALSE(c.ports[1].enabled);
+  EXPECT_TRUE(c.subsystems[0].namespaces.empty());
+  EXPECT_EQ(c.ana[0].state, nvme::AnaState::kChange);
+  m.Heal();
+  EXPECT_TRUE(m.Config().ports[1].enabled);
+  EXPECT_EQ(m.Config().ana[0].state, nvme::AnaState::kOptimized);
+}
+
+}  // namespace
+}  // namespace nvmpath::sim
+
+namespace nvmpath::sim {
+namespace {
+
+// The same faults said over the target's control socket: the methods and fields `nvmpath
+// target-ctl` sends, counted from 1, with the model kept as ApplyToTarget keeps it.
+TEST(TargetFaults, FaultsSaidAsControlRequests) {
+  TargetModel m = TargetModel::Make("nqn.2026-11.io.nvmpath:t", 4, 4420, 2, 1 << 20);
+  auto ana = FaultToRpc(m, fault::Ana{2, 1, nvme::AnaState::kInaccessible});
+  ASSERT_TRUE(ana.ok()) << ana.status().ToString();
+  ASSERT_EQ(ana->size(), 1u);
+  EXPECT_EQ((*ana)[0].method, "ana_set");
+  EXPECT_EQ((*ana)[0].params, (nlohmann::json{{"port", 3}, {"group", 2}, {"state", "inaccessible"}}));
+  EXPECT_EQ(m.ana[2][1], nvme::AnaState::kInaccessible);
+  auto late = FaultToRpc(m, fault::LateWrites{0, 2, 100ms});
+  ASSERT_TRUE(late.ok());
+  EXPECT_EQ((*late)[0].params, (nlohmann::json{{"port", 1}, {"count", 2}, {"delay_ms", 100}}));
+  auto back = FaultToRpc(m, fault::NsPresent{1, false});
+  ASSERT_TRUE(back.ok());
+  back = FaultToRpc(m, fault::NsPresent{1, true});
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ((*back)[0].method, "ns_add");
+  EXPECT_EQ((*back)[0].params["namespace"]["nsid"], 2);
+  EXPECT_FALSE(FaultToRpc(m, fault::LinkStall{0, true}).ok());
+}
+
+}  // namespace
+}  // namespace nvmpath::sim
