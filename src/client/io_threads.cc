@@ -74,6 +74,7 @@ void IoThreads::RunAndWait(unsigned i, const std::function<void()>& fn) {
 }
 
 bool IoThreads::Idle() {
+  idle_looks_.fetch_add(1, std::memory_order_relaxed);
   if (posts_pending_.load(std::memory_order_seq_cst) != 0) return false;
   uint64_t in_flight = 0;
   for (unsigned i = 0; i < size(); ++i) {

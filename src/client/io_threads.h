@@ -65,6 +65,8 @@ class IoThreads {
   void Barrier();
   // Stops every loop and joins its thread. Idempotent.
   void StopAndJoin();
+  // How many times WaitIdle looked at the counts (once, then once per wake-up).
+  uint64_t TEST_idle_looks() const { return idle_looks_.load(); }
 
  private:
   struct Thread {
@@ -77,6 +79,7 @@ class IoThreads {
 
   std::vector<std::unique_ptr<Thread>> threads_;
   IdleSignal idle_;
+  std::atomic<uint64_t> idle_looks_{0};
   std::atomic<unsigned> next_{0};
   std::atomic<bool> closing_{false};
   std::atomic<uint64_t> posts_pending_{0};
