@@ -18,7 +18,8 @@
 // and only then reports the path removed, so its owner may destroy it.
 //
 // Threads: Submit and attempt completions on shard reactors; everything else on home. The only
-// state shared between threads is published_generation_ (atomic); the rest travels by message.
+// state shared between threads is published_generation_ and the count of messages in flight
+// (atomics); the rest travels by message.
 // Invariants: every Bio completes exactly once; per-reactor in-flight count per path equals the
 // attempts that path holds from that reactor; a Bio dispatched to a path is never range-checked
 // again.

@@ -1,5 +1,6 @@
 // mpath::Head over in-process paths on reactor::Sim: policies, ANA preference, failover and
-// requeue, waiting for a path and the "no path" error, capacity changes, removal — and the two
+// requeue, waiting for a path and the "no path" error, capacity changes, removal, shutdown and
+// quiescence (no message of the head left in flight before it may be destroyed) — and the two
 // seed scenarios (shared/seeds/): per-path QoS state never travels back to the head on failover,
 // and a path removed while I/O is dispatched to it never turns into an application error while
 // another path is usable.
