@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <thread>
 
 #include "client/connect_failure.h"
@@ -248,14 +249,27 @@ TEST(IoRequestPool, ReusesTheCompletedRequest) {
 
 // ---- IoThreads::WaitIdle is woken by the end of what it waits for, not by a clock ----
 
-// Spins (yielding) until WaitIdle has looked `n` times.
-void AwaitLooks(const client::IoThreads& io, uint64_t n) {
-  while (io.TEST_idle_looks() < n) std::this_thread::yield();
+// Runs WaitIdle on another thread while something it waits for is pending: it must look once
+// and then not again while nothing ends (a sleep loop looks every millisecond: the 20 ms below
+// would show about 20 looks); `end` ends it, setting `ended`; WaitIdle must return only after
+// that, having looked exactly once more.
+void ExpectWaitIdleWokenBy(client::IoThreads& io, const std::function<void()>& end,
+                           const std::atomic<bool>& ended) {
+  bool ended_before_return = false;
+  std::thread waiter([&] {
+    io.WaitIdle();
+    ended_before_return = ended.load();
+  });
+  while (io.TEST_idle_looks() < 1) std::this_thread::yield();
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(io.TEST_idle_looks(), 1u) << "WaitIdle looked again with nothing ended";
+  end();
+  waiter.join();
+  EXPECT_TRUE(ended_before_return) << "WaitIdle returned before what it waits for ended";
+  EXPECT_EQ(io.TEST_idle_looks(), 2u);
 }
 
-// A counted task blocks on a gate; WaitIdle must return only after it ended, and must not look
-// again while nothing ends (a sleep loop looks every millisecond: the 20 ms below would show
-// about 20 looks).
+// A counted task (a posted submission, a cancellation) blocks on a gate.
 TEST(IoThreads, WaitIdleIsWokenByTheEndOfTheLastCountedTask) {
   auto io = client::IoThreads::Create(2);
   ASSERT_TRUE(io.ok()) << io.status().ToString();
@@ -266,18 +280,7 @@ TEST(IoThreads, WaitIdleIsWokenByTheEndOfTheLastCountedTask) {
     gate.Wait();
     task_ended = true;
   });
-  bool ended_before_return = false;
-  std::thread waiter([&] {
-    (*io)->WaitIdle();
-    ended_before_return = task_ended.load();
-  });
-  AwaitLooks(**io, 1);
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  EXPECT_EQ((*io)->TEST_idle_looks(), 1u) << "WaitIdle looked again with nothing ended";
-  gate.Signal();
-  waiter.join();
-  EXPECT_TRUE(ended_before_return) << "WaitIdle returned while the counted task ran";
-  EXPECT_EQ((*io)->TEST_idle_looks(), 2u);
+  ExpectWaitIdleWokenBy(**io, [&] { gate.Signal(); }, task_ended);
   (*io)->StopAndJoin();
 }
 
@@ -291,18 +294,8 @@ TEST(IoThreads, WaitIdleIsWokenByTheLastRequestsCompletion) {
     r = (*io)->pool(1).Get();
     r->done = [&](Status) { completed = true; };
   });
-  bool completed_before_return = false;
-  std::thread waiter([&] {
-    (*io)->WaitIdle();
-    completed_before_return = completed.load();
-  });
-  AwaitLooks(**io, 1);
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  EXPECT_EQ((*io)->TEST_idle_looks(), 1u) << "WaitIdle looked again with nothing ended";
-  (*io)->RunAndWait(1, [&] { r->bio.on_done(r->bio); });
-  waiter.join();
-  EXPECT_TRUE(completed_before_return);
-  EXPECT_EQ((*io)->TEST_idle_looks(), 2u);
+  ExpectWaitIdleWokenBy(
+      **io, [&] { (*io)->RunAndWait(1, [&] { r->bio.on_done(r->bio); }); }, completed);
   (*io)->StopAndJoin();
 }
 
