@@ -41,7 +41,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr Duration kRefreshPeriod = 20ms;
 constexpr unsigned kIoThreadsMax = 64;
 // PathNs: one I/O moves at most 65536 blocks.
 constexpr uint32_t kIoBlocksMax = 65536;
@@ -221,6 +220,7 @@ Status ClientImpl::Start() {
   Status result;
   io_->RunAndWait(0, [&] {
     host_ = std::make_unique<mpath::MultipathHost>(mo, io_->reactors(), 0);
+    host_->SetObserver(this);
     host_->Start([&](Status st) {
       result = std::move(st);
       started.Signal();
@@ -235,7 +235,6 @@ Status ClientImpl::Start() {
       return;
     }
     for (uint32_t nsid : host_->nsids()) DeviceFor(nsid, host_->head(nsid));
-    RefreshDevices();
   });
   return out;
 }
@@ -262,8 +261,23 @@ DeviceImpl* ClientImpl::DeviceFor(uint32_t nsid, mpath::Head* head) {
   auto d = std::make_unique<DeviceImpl>(this, io_.get(), head, nsid);
   DeviceImpl* raw = d.get();
   devices_.emplace(nsid, std::move(d));
-  raw->Refresh(head->capacity_blocks(), head->block_size(), MaxIoBlocks(head->block_size()));
+  Refresh(raw);
   return raw;
+}
+
+void ClientImpl::Refresh(DeviceImpl* d) {
+  mpath::Head* h = d->head();
+  d->Refresh(h->capacity_blocks(), h->block_size(), MaxIoBlocks(h->block_size()));
+}
+
+void ClientImpl::OnHeadGeometryChanged(uint32_t nsid) {
+  // A head with no Device yet gets its geometry when DeviceFor makes one.
+  auto it = devices_.find(nsid);
+  if (it != devices_.end()) Refresh(it->second.get());
+}
+
+void ClientImpl::OnTransferLimitChanged() {
+  for (auto& [nsid, d] : devices_) Refresh(d.get());
 }
 
 uint32_t ClientImpl::MaxIoBlocks(uint32_t block_size) const {
@@ -274,18 +288,6 @@ uint32_t ClientImpl::MaxIoBlocks(uint32_t block_size) const {
   }
   if (bytes == 0) bytes = host::ControllerOptions{}.max_transfer_bytes;
   return std::clamp<uint32_t>(bytes / std::max<uint32_t>(block_size, 1), 1, kIoBlocksMax);
-}
-
-void ClientImpl::RefreshDevices() {
-  if (refresh_stopped_ || !host_) return;
-  for (auto& [nsid, d] : devices_) {
-    mpath::Head* h = d->head();
-    d->Refresh(h->capacity_blocks(), h->block_size(), MaxIoBlocks(h->block_size()));
-  }
-  refresh_timer_ = io_->reactor(0)->AddTimer(kRefreshPeriod, [this] {
-    refresh_timer_ = reactor::kNoTimer;
-    RefreshDevices();
-  });
 }
 
 Result<Device*> ClientImpl::Open(uint32_t nsid) {
@@ -437,9 +439,6 @@ void ClientImpl::Close() {
   if (owns_threads_) io_->BeginClose();
   Waiter down;
   io_->reactor(0)->Post([&] {
-    refresh_stopped_ = true;
-    if (refresh_timer_ != reactor::kNoTimer) io_->reactor(0)->CancelTimer(refresh_timer_);
-    refresh_timer_ = reactor::kNoTimer;
     if (!host_) return down.Signal();
     host_->Shutdown([&] { down.Signal(); });
   });
@@ -465,15 +464,18 @@ void ClientImpl::Close() {
   counted.Wait();
 
   // Heads message each other's threads in chains (a shard acknowledges to home, home answers a
-  // shard), and a chain can outlive Shutdown's `done`: each barrier moves every chain one hop.
-  for (int round = 0;; ++round) {
-    int in_flight = 0;
-    io_->RunAndWait(0, [&] { in_flight = host_->head_messages_in_flight(); });
-    if (in_flight == 0) break;
-    NVMP_ASSERT(round < 10000, "client close: head messages keep flowing after shutdown");
-    io_->Barrier();
-  }
-  io_->RunAndWait(0, [&] { host_.reset(); });
+  // shard; CollectStats just did): the host goes once no head has one on its way.
+  Waiter quiet;
+  io_->reactor(0)->Post([&] {
+    if (!host_) return quiet.Signal();
+    host_->WhenHeadsQuiet([&] { quiet.Signal(); });
+  });
+  quiet.Wait();
+  io_->RunAndWait(0, [&] {
+    if (host_) host_->SetObserver(nullptr);
+    host_.reset();
+  });
+  // Destroying the host posted the teardown of its streams to their threads: let it run there.
   io_->Barrier();
   if (owns_threads_) io_->StopAndJoin();
 }

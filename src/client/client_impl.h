@@ -7,11 +7,17 @@
 // Close; on an I/O thread it runs directly on home (or hops to it) without the lock — Close never
 // runs on an I/O thread, and home changes host_ only inside its own tasks.
 //
-// Close, in order: new I/O is refused (kCancelled); the host shuts down (controllers deleted,
-// so in-flight I/O fails over and then fails with kNoPath once no path is left; heads shut down,
-// so queued I/O fails too); the client waits until every posted submission ran and no request
-// is in flight on any thread; each Device keeps its final counters; the host is destroyed on
-// home; the posted teardown runs; the threads stop.
+// Close, in order, each step ended by a completion (nothing polls): new I/O is refused
+// (kCancelled); the host shuts down (controllers deleted, so in-flight I/O fails over and then
+// fails with kNoPath once no path is left; heads shut down, so queued I/O fails too); the client
+// waits until every posted submission ran and no request is in flight on any thread (woken by
+// the last one's end); each Device keeps its final counters; once no head has a message of its
+// own in flight (MultipathHost::WhenHeadsQuiet) the host is destroyed on home; the teardown its
+// destruction posted runs; the threads stop.
+//
+// Geometry: the client is the host's observer (MultipathHostObserver): a head's new capacity or
+// block size, or a controller's new transfer limit, reaches the Devices' atomics in the same
+// home event in which the head or controller learned it.
 //
 // Invariants: host_ and devices_ are touched only on home (or after the threads stopped); a
 // Device's head outlives every I/O the device submitted (Close drains before destroying).
@@ -32,7 +38,7 @@
 
 namespace nvmpath::client {
 
-class ClientImpl final : public Client {
+class ClientImpl final : public Client, private mpath::MultipathHostObserver {
  public:
   // Client::Connect. Errors: kInvalidArgument (options; on a reactor thread), the discovery
   // step's, or — no path live — every path's failure (connect_failure.h), with the first
@@ -78,9 +84,13 @@ class ClientImpl final : public Client {
   Status StartFailure(const Status& overall) const;
   // Home: the Device of `head`, made on first use.
   DeviceImpl* DeviceFor(uint32_t nsid, mpath::Head* head);
-  // Home: the devices' geometry from their heads; again every kRefreshPeriod.
-  void RefreshDevices();
+  // Home: a device's geometry from its head and the controllers' transfer limits.
+  void Refresh(DeviceImpl* d);
   uint32_t MaxIoBlocks(uint32_t block_size) const;
+
+  // MultipathHostObserver (home)
+  void OnHeadGeometryChanged(uint32_t nsid) override;
+  void OnTransferLimitChanged() override;
 
   const ClientOptions options_;  // subnqn resolved (discovery)
   const HostIdentity identity_;
@@ -91,8 +101,6 @@ class ClientImpl final : public Client {
   // home
   std::unique_ptr<mpath::MultipathHost> host_;
   std::map<uint32_t, std::unique_ptr<DeviceImpl>> devices_;
-  reactor::TimerId refresh_timer_ = reactor::kNoTimer;
-  bool refresh_stopped_ = false;
 
   std::atomic<bool> closing_{false};
   mutable std::mutex control_mu_;

@@ -9,8 +9,9 @@
 // I/O thread, never inside the submitting call — except off the I/O threads after Close began,
 // where no I/O thread may be left to run it: there the callback runs at once with kCancelled.
 //
-// Size, block size and max_io_blocks are atomics the client refreshes from the head on the home
-// reactor (every 20 ms), so any thread reads them without a hop.
+// Size, block size and max_io_blocks are atomics the client sets on the home reactor when the
+// head's geometry or a controller's transfer limit changes (the host tells it: no timer), so any
+// thread reads them without a hop.
 //
 // Thread: any, except that the sync calls and counters() must not run on an I/O thread.
 #pragma once

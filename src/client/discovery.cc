@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <functional>
 #include <optional>
 #include <set>
 
@@ -37,6 +38,12 @@ const char* TransportName(uint8_t trtype) {
       return "loop";
   }
   return "unknown";
+}
+
+// Turns the loop until `done` holds. Each turn sleeps until a completion, a timer or a post
+// wakes the ring: `done` is looked at only when something happened.
+void RunUntil(reactor::Uring& r, const std::function<bool()>& done) {
+  while (!done()) r.RunOnce(std::chrono::seconds(1));
 }
 
 std::string Join(const std::set<std::string>& names) {
@@ -91,25 +98,32 @@ Result<nvme::DiscoveryLog> ReadDiscoveryLog(const Endpoint& discovery, const Cli
   });
   // The association is bounded by connect_timeout per queue, the log by the admin timeout;
   // this deadline only guards against a bug leaving the loop waiting forever.
-  const TimePoint deadline = r->now() + options.connect_timeout + 2 * options.io_timeout;
-  while (!deleted && r->now() < deadline) r->RunOnce(std::chrono::milliseconds(10));
+  const Duration limit = options.connect_timeout + 2 * options.io_timeout;
+  bool expired = false;
+  const reactor::TimerId guard = r->AddTimer(limit, [&] { expired = true; });
+  RunUntil(*r, [&] { return deleted || expired; });
   if (!deleted) {
     if (!result) {
       result = Status(Code::kTimedOut,
-                      fmt::format("{}: no log within {:.3g}s", where,
-                                  ToSeconds(options.connect_timeout + 2 * options.io_timeout)));
+                      fmt::format("{}: no log within {:.3g}s", where, ToSeconds(limit)));
     }
     r->Post([&] { ctrl->Delete([&] { deleted = true; }); });
-    while (!deleted) r->RunOnce(std::chrono::milliseconds(10));
+    RunUntil(*r, [&] { return deleted; });
   }
-  // Destroyed on its reactor's loop, then a few turns run the teardown it posted.
+  r->CancelTimer(guard);
+  // Destroyed on its reactor's loop; then the teardown it posted (queue pairs, then their
+  // streams: two hops) runs before the ring goes.
   bool destroyed = false;
   r->Post([&] {
     ctrl.reset();
     destroyed = true;
   });
-  while (!destroyed) r->RunOnce(std::chrono::milliseconds(10));
-  for (int i = 0; i < 4; ++i) r->RunOnce(std::chrono::milliseconds(0));
+  RunUntil(*r, [&] { return destroyed; });
+  for (int hop = 0; hop < 2; ++hop) {
+    bool flushed = false;
+    r->Post([&] { flushed = true; });
+    RunUntil(*r, [&] { return flushed; });
+  }
   return std::move(*result);
 }
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "blk/bio.h"
+#include "client/idle_signal.h"
 #include "nvmpath/client.h"
 
 namespace nvmpath::client {
@@ -51,6 +52,8 @@ class IoRequestPool {
 
   uint64_t in_flight() const { return in_flight_; }
   size_t allocated() const { return all_.size(); }
+  // Told whenever in_flight() drops to 0 (nullptr: nobody). Set before the pool is used.
+  void SetIdleSignal(IdleSignal* idle) { idle_ = idle; }
 
  private:
   IoRequest* Make() {
@@ -72,10 +75,13 @@ class IoRequestPool {
     free_ = r;
     --in_flight_;
     done(std::move(status));
+    // After the callback: a request it submitted (or a cancellation it posted) counts first.
+    if (in_flight_ == 0 && idle_ != nullptr) idle_->Notify();
   }
 
   IoRequest* free_ = nullptr;
   uint64_t in_flight_ = 0;
+  IdleSignal* idle_ = nullptr;
   std::vector<std::unique_ptr<IoRequest>> all_;
 };
 

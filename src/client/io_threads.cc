@@ -1,7 +1,6 @@
 #include "client/io_threads.h"
 
 #include <chrono>
-#include <thread>
 
 #include "base/assert.h"
 #include "base/log.h"
@@ -17,6 +16,7 @@ Result<std::unique_ptr<IoThreads>> IoThreads::Create(unsigned count) {
     if (!r.ok()) return r.status().WithContext("I/O thread " + std::to_string(i));
     auto th = std::make_unique<Thread>();
     th->reactor = std::move(r).value();
+    th->pool.SetIdleSignal(&t->idle_);
     t->threads_.push_back(std::move(th));
   }
   for (auto& th : t->threads_) th->reactor->StartThread();
@@ -44,7 +44,7 @@ bool IoThreads::ReservePost() {
   // for its task, or this sees `closing_`.
   posts_pending_.fetch_add(1, std::memory_order_seq_cst);
   if (closing_.load(std::memory_order_seq_cst)) {
-    posts_pending_.fetch_sub(1, std::memory_order_seq_cst);
+    if (posts_pending_.fetch_sub(1, std::memory_order_seq_cst) == 1) idle_.Notify();
     return false;
   }
   return true;
@@ -58,7 +58,7 @@ void IoThreads::PostCounted(unsigned i, std::function<void()> task) {
 void IoThreads::PostReserved(unsigned i, std::function<void()> task) {
   threads_[i]->reactor->Post([this, task = std::move(task)] {
     task();
-    posts_pending_.fetch_sub(1, std::memory_order_seq_cst);
+    if (posts_pending_.fetch_sub(1, std::memory_order_seq_cst) == 1) idle_.Notify();
   });
 }
 
@@ -73,28 +73,36 @@ void IoThreads::RunAndWait(unsigned i, const std::function<void()>& fn) {
   w.Wait();
 }
 
+bool IoThreads::Idle() {
+  idle_looks_.fetch_add(1, std::memory_order_relaxed);
+  if (posts_pending_.load(std::memory_order_seq_cst) != 0) return false;
+  uint64_t in_flight = 0;
+  for (unsigned i = 0; i < size(); ++i) {
+    RunAndWait(i, [&] { in_flight += pool(i).in_flight(); });
+  }
+  // A completion read above may have posted a counted task (a cancellation) meanwhile.
+  return in_flight == 0 && posts_pending_.load(std::memory_order_seq_cst) == 0;
+}
+
 void IoThreads::WaitIdle() {
   NVMP_ASSERT(!Current().has_value(), "WaitIdle on an I/O thread would wait for itself");
+  // Woken by the end of the last counted task or of a thread's last request, never by a clock;
+  // the timeout below only words a warning.
+  constexpr auto kWarnEvery = std::chrono::seconds(5);
   const auto start = std::chrono::steady_clock::now();
-  auto next_warning = start + std::chrono::seconds(5);
+  idle_.BeginWaiting();
   for (;;) {
-    if (posts_pending_.load(std::memory_order_seq_cst) == 0) {
-      uint64_t in_flight = 0;
-      for (unsigned i = 0; i < size(); ++i) {
-        RunAndWait(i, [&] { in_flight += pool(i).in_flight(); });
-      }
-      if (in_flight == 0 && posts_pending_.load(std::memory_order_seq_cst) == 0) return;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    if (std::chrono::steady_clock::now() > next_warning) {
+    const uint64_t seen = idle_.events();
+    if (Idle()) break;
+    while (!idle_.WaitPast(seen, kWarnEvery)) {
       // An application that resubmits every cancelled I/O from its callback keeps this busy.
-      NVMP_LOG_WARN(
-          "client close: I/O still in flight after {}s",
-          std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start)
-              .count());
-      next_warning += std::chrono::seconds(5);
+      NVMP_LOG_WARN("client close: I/O still in flight after {}s",
+                    std::chrono::duration_cast<std::chrono::seconds>(
+                        std::chrono::steady_clock::now() - start)
+                        .count());
     }
   }
+  idle_.EndWaiting();
 }
 
 void IoThreads::Barrier() {

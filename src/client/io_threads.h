@@ -6,7 +6,8 @@
 //
 // Draining: a task that carries an application callback is posted with PostCounted, so Close can
 // wait until every such task ran (WaitIdle); requests in flight are counted by each thread's
-// pool. After BeginClose, new I/O is refused with kCancelled.
+// pool. WaitIdle sleeps until one of those counts reaches zero (idle_signal.h) and looks again:
+// no timer, no sleep loop. After BeginClose, new I/O is refused with kCancelled.
 //
 // Thread: Create, StopAndJoin and the destructor on an application thread; PostCounted,
 // RunAndWait, NextThread, Current and closing from any thread; pool(i) only on thread i.
@@ -18,6 +19,7 @@
 #include <optional>
 #include <vector>
 
+#include "client/idle_signal.h"
 #include "client/io_request.h"
 #include "reactor/uring.h"
 
@@ -56,13 +58,15 @@ class IoThreads {
   bool closing() const { return closing_.load(std::memory_order_acquire); }
   // From now on, new I/O completes with kCancelled.
   void BeginClose() { closing_.store(true, std::memory_order_seq_cst); }
-  // Waits until every counted task ran and no request is in flight on any thread.
-  // REQUIRES: not on an I/O thread.
+  // Waits until every counted task ran and no request is in flight on any thread; woken by the
+  // end of the last one. REQUIRES: not on an I/O thread.
   void WaitIdle();
-  // Every task posted to any thread so far has run, and the tasks those posted too.
+  // Every task posted to any thread so far has run, and the tasks those posted too (one hop).
   void Barrier();
   // Stops every loop and joins its thread. Idempotent.
   void StopAndJoin();
+  // How many times WaitIdle looked at the counts (once, then once per wake-up).
+  uint64_t TEST_idle_looks() const { return idle_looks_.load(); }
 
  private:
   struct Thread {
@@ -70,8 +74,12 @@ class IoThreads {
     IoRequestPool pool;
   };
   IoThreads() = default;
+  // No counted task pending and no request in flight, looked at on every thread.
+  bool Idle();
 
   std::vector<std::unique_ptr<Thread>> threads_;
+  IdleSignal idle_;
+  std::atomic<uint64_t> idle_looks_{0};
   std::atomic<unsigned> next_{0};
   std::atomic<bool> closing_{false};
   std::atomic<uint64_t> posts_pending_{0};

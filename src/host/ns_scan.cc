@@ -290,6 +290,7 @@ void NamespaceScanner::ReadAnaLog() {
       ApplyAna(s, e.info.anagrpid);
       e.path->UpdateState(s);
     }
+    listener_->OnAnaLogDone(this, Status::Ok());
     return;
   }
   if (ana_reading_) {
@@ -302,16 +303,35 @@ void NamespaceScanner::ReadAnaLog() {
   std::weak_ptr<bool> alive = alive_;
   ctrl_->GetAnaLog([this, alive](Result<nvme::AnaLog> r) {
     if (alive.expired()) return;
-    ana_reading_ = false;
-    if (r.ok()) {
-      OnAnaLog(*r);
-    } else {
-      ++counters_.ana_read_errors;
-      // kUnavailable: the controller went away; becoming live reads it again.
-      if (r.status().code() != Code::kUnavailable) Report(r.status());
+    if (test_hold_ana_) {
+      test_parked_ana_ = std::move(r);
+      return;
     }
-    if (ana_again_) ReadAnaLog();
+    AnaLogReadDone(std::move(r));
   });
+}
+
+void NamespaceScanner::AnaLogReadDone(Result<nvme::AnaLog> r) {
+  ana_reading_ = false;
+  if (r.ok()) {
+    OnAnaLog(*r);
+  } else {
+    ++counters_.ana_read_errors;
+    // kUnavailable: the controller went away; becoming live reads it again.
+    if (r.status().code() != Code::kUnavailable) Report(r.status());
+  }
+  std::weak_ptr<bool> alive = alive_;
+  listener_->OnAnaLogDone(this, r.ok() ? Status::Ok() : r.status());
+  if (alive.expired()) return;
+  if (ana_again_) ReadAnaLog();
+}
+
+void NamespaceScanner::TEST_HoldAnaLogReads(bool hold) {
+  test_hold_ana_ = hold;
+  if (hold || !test_parked_ana_) return;
+  Result<nvme::AnaLog> r = std::move(*test_parked_ana_);
+  test_parked_ana_.reset();
+  AnaLogReadDone(std::move(r));
 }
 
 void NamespaceScanner::OnAnaLog(const nvme::AnaLog& log) {

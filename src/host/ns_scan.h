@@ -16,7 +16,8 @@
 // path takes the state of its ANA group (ANAGRPID from Identify Namespace); a path whose group is
 // missing stays ANA-pending and the log is read again a second later. If any group is in CHANGE,
 // a 2 x ANATT timer (re)starts for the controller; its expiry resets the controller (Linux).
-// Reads never overlap either.
+// Reads never overlap either. The listener hears when each scan ends (OnScanDone) and when each
+// ANA log read ends (OnAnaLogDone), so nothing above has to poll the paths' states.
 //
 // Controller state changes reach every path (and so its head). When the controller is deleted
 // (ctrl_loss_tmo or Delete), every path is removed from its head.
@@ -30,6 +31,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -79,6 +81,14 @@ class NamespaceScanner final : private ControllerObserver, private PathNsOwner {
       (void)scanner;
       (void)status;
     }
+    // An ANA log read ended and its states are on the paths — or, for a controller without ANA
+    // reporting, the paths were set optimized without a read. `status` is the read's error, if
+    // any (the paths then keep their states; pending ones stay pending). A path whose group the
+    // log lacks stays pending, and the scanner reads again later: another report follows.
+    virtual void OnAnaLogDone(NamespaceScanner* scanner, const Status& status) {
+      (void)scanner;
+      (void)status;
+    }
     // Something the operator should see (identifiers mismatch or changed, bad identify data).
     virtual void OnError(NamespaceScanner* scanner, const Status& error) {
       (void)scanner;
@@ -111,6 +121,9 @@ class NamespaceScanner final : private ControllerObserver, private PathNsOwner {
   bool scanning() const { return scanning_; }
   // Scans finished since construction (for tests waiting on a rescan).
   const ScannerCounters& counters() const { return counters_; }
+  // Tests: while held, an ANA log read that completes is parked, not applied; releasing applies
+  // the parked result at once (and reports it), as if the response had arrived only now.
+  void TEST_HoldAnaLogReads(bool hold);
 
  private:
   struct Entry {
@@ -130,6 +143,8 @@ class NamespaceScanner final : private ControllerObserver, private PathNsOwner {
   void Apply(uint32_t nsid, nvme::NsIdentifiers ids, const nvme::IdentifyNamespace& id);
   void FinishScan(const std::vector<uint32_t>& seen, const Status& status);
   void OnAnaLog(const nvme::AnaLog& log);
+  // The end of a read started by ReadAnaLog.
+  void AnaLogReadDone(Result<nvme::AnaLog> r);
   // The ANA state a namespace of group `grpid` gets from the last log, or pending.
   void ApplyAna(blk::PathState& s, uint32_t grpid) const;
   void Remove(uint32_t nsid, bool rescan_after);
@@ -165,6 +180,8 @@ class NamespaceScanner final : private ControllerObserver, private PathNsOwner {
   reactor::TimerId ana_retry_timer_ = reactor::kNoTimer;
   reactor::TimerId anatt_timer_ = reactor::kNoTimer;
   ScannerCounters counters_;
+  bool test_hold_ana_ = false;
+  std::optional<Result<nvme::AnaLog>> test_parked_ana_;
 };
 
 }  // namespace nvmpath::host

@@ -70,11 +70,39 @@ Head::~Head() {
 }
 
 void Head::PostTo(unsigned shard, std::function<void()> fn) {
-  messages_in_flight_.fetch_add(1);
-  shards_reactors_[shard]->Post([this, fn = std::move(fn)] {
+  messages_in_flight_.fetch_add(kMessageUnit);
+  shards_reactors_[shard]->Post([this, on_home = shard == home_, fn = std::move(fn)] {
     fn();
-    messages_in_flight_.fetch_sub(1);
+    MessageHandled(on_home);
   });
+}
+
+void Head::MessageHandled(bool on_home) {
+  uint32_t c = messages_in_flight_.load();
+  for (;;) {
+    if (c == (kMessageUnit | kQuietWanted) && !on_home) {
+      // The last message, and a waiter on home: home ends it, so this reactor touches nothing
+      // of the head after home may have seen it quiet (and destroyed it).
+      shards_reactors_[home_]->Post([this] { MessageHandled(/*on_home=*/true); });
+      return;
+    }
+    if (messages_in_flight_.compare_exchange_weak(c, c - kMessageUnit)) break;
+  }
+  if (c - kMessageUnit == kQuietWanted) RunQuietWaiters();  // on home, by the branch above
+}
+
+void Head::WhenQuiet(std::function<void()> done) {
+  quiet_waiters_.push_back(std::move(done));
+  messages_in_flight_.fetch_or(kQuietWanted);
+  // Its end on home runs the waiters if nothing else is in flight by then, or a later end does.
+  PostTo(home_, [] {});
+}
+
+void Head::RunQuietWaiters() {
+  messages_in_flight_.fetch_and(~kQuietWanted);
+  auto waiters = std::move(quiet_waiters_);
+  quiet_waiters_.clear();
+  for (auto& w : waiters) w();
 }
 
 HeadChannel& Head::Channel(unsigned shard) {
@@ -400,6 +428,8 @@ void Head::OnPathStateChanged(blk::Path* path) {
   blk::PathState now = path->state();
   bool first = sl.state.capacity_blocks == 0 && !sl.state.ready;
   sl.state = now;
+  const uint64_t capacity_before = capacity_blocks_;
+  const uint32_t block_size_before = block_size_;
   // Linux: the head takes the capacity a path reports when that path (re)validates; siblings with
   // another capacity are unusable until they report the same.
   if (now.ready && now.capacity_blocks != 0 &&
@@ -409,6 +439,9 @@ void Head::OnPathStateChanged(blk::Path* path) {
     block_size_ = now.block_size;
   }
   Publish();
+  const bool geometry_changed =
+      capacity_blocks_ != capacity_before || block_size_ != block_size_before;
+  if (geometry_changed && geometry_observer_) geometry_observer_();
 }
 
 void Head::RemovePath(blk::Path* path, std::function<void()> on_removed) {
@@ -457,7 +490,7 @@ void Head::SetPolicy(Policy policy) {
 void Head::Shutdown(std::function<void()> done) {
   live_ = false;
   Publish();
-  AfterGracePeriod(std::move(done));
+  AfterGracePeriod([this, done = std::move(done)]() mutable { WhenQuiet(std::move(done)); });
 }
 
 std::shared_ptr<PathSet> Head::BuildPathSet() const {

@@ -18,8 +18,8 @@
 // and only then reports the path removed, so its owner may destroy it.
 //
 // Threads: Submit and attempt completions on shard reactors; everything else on home. The only
-// state shared between threads is published_generation_ and messages_in_flight_ (atomics); the
-// rest travels by message.
+// state shared between threads is published_generation_ and the count of messages in flight
+// (atomics); the rest travels by message.
 // Invariants: every Bio completes exactly once; per-reactor in-flight count per path equals the
 // attempts that path holds from that reactor; a Bio dispatched to a path is never range-checked
 // again.
@@ -103,8 +103,20 @@ class Head : private blk::PathObserver {
   // is in flight. The owner may destroy the path then.
   void RemovePath(blk::Path* path, std::function<void()> on_removed);
   void SetPolicy(Policy policy);
-  // Marks the head gone: queued and new I/O fails with kNoPath. `done` runs after the grace period.
+  // Marks the head gone: queued and new I/O fails with kNoPath. `done` runs on home after the
+  // grace period, once every message the head posted between its reactors has been handled
+  // (WhenQuiet): with nothing submitted since, the head may be destroyed then.
   void Shutdown(std::function<void()> done);
+  // Runs `done` on home, never inside this call, at the first moment no message this head posted
+  // between its reactors is still on its way (an install acknowledged to home, a counter reset or
+  // a requeue on a shard, a CollectStats hop). After Shutdown, with no Bio submitted since, the
+  // head may be destroyed once `done` ran.
+  void WhenQuiet(std::function<void()> done);
+  // Runs `observer` on home whenever capacity_blocks() or block_size() changes (after the set
+  // with the new geometry is published). One observer; nullptr removes it.
+  void SetGeometryObserver(std::function<void()> observer) {
+    geometry_observer_ = std::move(observer);
+  }
 
   // The home view (the latest published set).
   bool HasUsablePath() const;
@@ -115,10 +127,11 @@ class Head : private blk::PathObserver {
   size_t path_count() const { return latest_->paths.size(); }
   uint64_t generation() const { return latest_->generation; }
 
-  // Messages this head posted between its reactors and not yet handled. Shutdown's `done` can
-  // run while one is still on its way (an install acknowledged to home, a counter reset on a
-  // shard); the head may be destroyed only once this is 0. Any thread.
-  int messages_in_flight() const { return messages_in_flight_.load(); }
+  // Messages this head posted between its reactors and not yet handled; the head may be
+  // destroyed only when this is 0 (WhenQuiet says when). Any thread.
+  int messages_in_flight() const {
+    return static_cast<int>(messages_in_flight_.load() / kMessageUnit);
+  }
 
   // Sums every reactor's counters; `done` runs on home. Safe across threads.
   void CollectStats(std::function<void(HeadStats)> done);
@@ -165,6 +178,9 @@ class Head : private blk::PathObserver {
   void OnPathError(uint16_t slot, blk::Path* path, nvme::PathAction action);
   int SlotOf(const blk::Path* path) const;
   void PostTo(unsigned shard, std::function<void()> fn);
+  // Ends one message handled on `shard` (see messages_in_flight_).
+  void MessageHandled(bool on_home);
+  void RunQuietWaiters();
 
   // shard
   HeadCounters ShardHeadCounters(const Shard& s) const;
@@ -197,9 +213,18 @@ class Head : private blk::PathObserver {
   std::vector<uint64_t> installed_;  // per shard: the newest generation it installed
   std::vector<std::pair<uint64_t, std::function<void()>>> grace_waiters_;
 
+  std::function<void()> geometry_observer_;
+  std::vector<std::function<void()>> quiet_waiters_;
+
   FailureProbe failure_probe_;
   std::atomic<uint64_t> published_generation_{0};
-  std::atomic<int> messages_in_flight_{0};
+  // kMessageUnit per message posted and not yet handled, plus kQuietWanted while WhenQuiet has a
+  // waiter: one word, so a reactor ending a message sees a waiter registered at the same moment.
+  // The count reaches zero with a waiter only on home (a shard that would hands its message to
+  // home instead), so nothing touches the head after home saw it quiet.
+  static constexpr uint32_t kQuietWanted = 1;
+  static constexpr uint32_t kMessageUnit = 2;
+  std::atomic<uint32_t> messages_in_flight_{0};
 };
 
 }  // namespace nvmpath::mpath

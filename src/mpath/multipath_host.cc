@@ -77,6 +77,8 @@ void MultipathHost::MaybeFinishStart(PathCtl& p) {
   if (!p.start_ok && p.start_status.ok()) return;  // no result yet
   if (p.start_ok && !AnaKnown(p)) return;          // and for their ANA states
   p.start_pending = false;
+  if (p.ana_wait_timer != reactor::kNoTimer) reactors_[home_]->CancelTimer(p.ana_wait_timer);
+  p.ana_wait_timer = reactor::kNoTimer;
   if (--starts_pending_ > 0) return;
   FinishStart();
 }
@@ -90,25 +92,19 @@ bool MultipathHost::AnaKnown(PathCtl& p) {
       pending |= path != nullptr && path->state().ana_pending;
     }
   }
-  // A controller that left live has nothing more to learn for now; a group missing from the log
-  // keeps its paths pending (the scanner re-reads it), which must not hold Start forever.
-  if (!pending || reactors_[home_]->now() >= p.ana_wait_end) {
-    p.ana_known = true;
-    return true;
-  }
-  // The scanner does not report when its ANA log read ends; its paths' states show it.
-  if (ana_poll_timer_ == reactor::kNoTimer) {
-    std::weak_ptr<bool> alive = alive_;
-    ana_poll_timer_ = reactors_[home_]->AddTimer(std::chrono::milliseconds(1), [this, alive] {
-      if (alive.expired()) return;
-      ana_poll_timer_ = reactor::kNoTimer;
-      for (auto& q : paths_) {
-        if (!start_done_) break;
-        MaybeFinishStart(q);
-      }
-    });
-  }
-  return false;
+  // A controller that left live has nothing more to learn for now. Otherwise the scanner's next
+  // OnAnaLogDone, or the start_ana_wait timer (a group missing from the log keeps its paths
+  // pending while the scanner re-reads it, which must not hold Start forever), asks again.
+  if (pending) return false;
+  p.ana_known = true;
+  return true;
+}
+
+void MultipathHost::OnAnaWaitOver(size_t i) {
+  PathCtl& p = paths_[i];
+  p.ana_wait_timer = reactor::kNoTimer;
+  p.ana_known = true;
+  MaybeFinishStart(p);
 }
 
 void MultipathHost::OnStartTimeout() {
@@ -128,7 +124,9 @@ void MultipathHost::OnStartTimeout() {
 }
 
 void MultipathHost::FinishStart() {
-  for (reactor::TimerId* t : {&start_timer_, &ana_poll_timer_}) {
+  std::vector<reactor::TimerId*> timers = {&start_timer_};
+  for (auto& p : paths_) timers.push_back(&p.ana_wait_timer);
+  for (reactor::TimerId* t : timers) {
     if (*t != reactor::kNoTimer) reactors_[home_]->CancelTimer(*t);
     *t = reactor::kNoTimer;
   }
@@ -194,6 +192,20 @@ Head* MultipathHost::head(uint32_t nsid) const {
   return it == heads_.end() ? nullptr : it->second.head.get();
 }
 
+void MultipathHost::WhenHeadsQuiet(std::function<void()> done) {
+  if (heads_.empty()) {
+    reactors_[home_]->Post(std::move(done));
+    return;
+  }
+  auto left = std::make_shared<size_t>(heads_.size());
+  auto shared_done = std::make_shared<std::function<void()>>(std::move(done));
+  for (auto& [nsid, e] : heads_) {
+    e.head->WhenQuiet([left, shared_done] {
+      if (--*left == 0) (*shared_done)();
+    });
+  }
+}
+
 int MultipathHost::head_messages_in_flight() const {
   int n = 0;
   for (auto& [nsid, e] : heads_) n += e.head->messages_in_flight();
@@ -241,6 +253,9 @@ Status MultipathHost::OnPathAdded(host::NamespaceScanner* scanner, host::PathNs*
     ho.name = fmt::format("{}:ns{}", options_.subnqn, info.nsid);
     HeadEntry e;
     e.head = std::make_unique<Head>(std::move(ho), reactors_, home_);
+    e.head->SetGeometryObserver([this, nsid = info.nsid] {
+      if (observer_ != nullptr) observer_->OnHeadGeometryChanged(nsid);
+    });
     e.ids = info.ids;
     it = heads_.emplace(info.nsid, std::move(e)).first;
     ++counters_.heads_created;
@@ -275,8 +290,11 @@ void MultipathHost::OnPathRemoved(host::NamespaceScanner* scanner, host::PathNs*
 }
 
 void MultipathHost::OnControllerStateChanged(host::NamespaceScanner* scanner) {
-  if (!options_.recreate_lost_paths || shut_down_) return;
   const blk::CtrlState s = scanner->controller()->state();
+  if (s == blk::CtrlState::kLive && observer_ != nullptr) observer_->OnTransferLimitChanged();
+  // A controller that left live no longer holds Start for its ANA states.
+  if (PathCtl* p = Find(scanner)) MaybeFinishStart(*p);
+  if (!options_.recreate_lost_paths || shut_down_) return;
   if (s != blk::CtrlState::kDeletingNoIo && s != blk::CtrlState::kDead) return;
   for (size_t i = 0; i < paths_.size(); ++i) {
     if (paths_[i].scanner.get() != scanner || paths_[i].probing) continue;
@@ -335,8 +353,22 @@ void MultipathHost::OnScanDone(host::NamespaceScanner* scanner, const Status& st
   PathCtl* p = Find(scanner);
   if (p == nullptr || p->first_scan_done) return;
   p->first_scan_done = true;
-  p->ana_wait_end = reactors_[home_]->now() + options_.start_ana_wait;
+  if (options_.start_ana_wait <= Duration::zero()) {
+    p->ana_known = true;
+  } else if (start_done_ && p->start_pending) {
+    const size_t i = static_cast<size_t>(p - paths_.data());
+    std::weak_ptr<bool> alive = alive_;
+    p->ana_wait_timer = reactors_[home_]->AddTimer(options_.start_ana_wait, [this, alive, i] {
+      if (alive.expired()) return;
+      OnAnaWaitOver(i);
+    });
+  }
   MaybeFinishStart(*p);
+}
+
+void MultipathHost::OnAnaLogDone(host::NamespaceScanner* scanner, const Status& status) {
+  (void)status;  // a failed read leaves its paths pending: start_ana_wait bounds that
+  if (PathCtl* p = Find(scanner)) MaybeFinishStart(*p);
 }
 
 void MultipathHost::OnError(host::NamespaceScanner* scanner, const Status& error) {

@@ -69,6 +69,16 @@ struct MultipathHostCounters {
   uint64_t paths_recreated = 0;    // lost controllers made again (recreate_lost_paths)
 };
 
+// What the host's owner hears about, on home, as it happens.
+class MultipathHostObserver {
+ public:
+  virtual ~MultipathHostObserver() = default;
+  // The capacity or block size of `nsid`'s head changed.
+  virtual void OnHeadGeometryChanged(uint32_t nsid) = 0;
+  // A controller became live: its transfer limit (MDTS) may be new.
+  virtual void OnTransferLimitChanged() = 0;
+};
+
 class MultipathHost final : private host::NamespaceScanner::Listener {
  public:
   // REQUIRES: reactors non-empty, home < reactors.size(), options.paths non-empty; the reactors
@@ -83,12 +93,22 @@ class MultipathHost final : private host::NamespaceScanner::Listener {
   // live one finished its first namespace scan and knows its namespaces' ANA states (bounded by
   // start_ana_wait), or at start_timeout: OK if at least one controller is live, else the first
   // path's error (kUnavailable, kTimedOut, kProtocol, kIoError...). start_status(i) has each
-  // path's own result then. `done` never runs after Shutdown was called.
+  // path's own result then. `done` never runs after Shutdown was called. Start waits on the
+  // scanners' reports (scan done, ANA log read done) and the controllers' state changes: it
+  // reports in the same event as the one that settles the last path.
   void Start(std::function<void(Status)> done);
   // Deletes every controller (in-flight I/O fails over, then fails when no path is left), removes
   // every path from its head, shuts every head down (queued I/O fails with kNoPath). `done` runs
-  // when all of it is over; the host may be destroyed once head_messages_in_flight() is 0 too.
+  // when all of it is over, every head's messages included: with no I/O submitted since, the host
+  // may be destroyed then.
   void Shutdown(std::function<void()> done);
+  // Runs `done` on home (never inside this call) once every head has had a moment with no
+  // message of its own in flight (Head::WhenQuiet): after Shutdown, and after whatever ran since
+  // (CollectStats, I/O failed at submission), the host may be destroyed then.
+  void WhenHeadsQuiet(std::function<void()> done);
+  // Tells `observer` about geometry and transfer-limit changes (nullptr: nobody). REQUIRES: it
+  // outlives the host or is removed first.
+  void SetObserver(MultipathHostObserver* observer) { observer_ = observer; }
 
   // The head of `nsid`, or nullptr. Valid until the host is destroyed.
   Head* head(uint32_t nsid) const;
@@ -97,8 +117,7 @@ class MultipathHost final : private host::NamespaceScanner::Listener {
     auto it = heads_.find(nsid);
     return it == heads_.end() ? nullptr : &it->second.ids;
   }
-  // Sum of every head's messages_in_flight(): after Shutdown, destroy the host only once this
-  // is 0 (turn every reactor until it is). Home reactor.
+  // Sum of every head's messages_in_flight() (0 when Shutdown's `done` runs). Home reactor.
   int head_messages_in_flight() const;
   std::vector<uint32_t> nsids() const;
   // Problems the operator should see (identity mismatches, bad identify data, ANA log errors),
@@ -122,7 +141,7 @@ class MultipathHost final : private host::NamespaceScanner::Listener {
     bool start_ok = false;
     bool first_scan_done = false;
     bool ana_known = false;  // its namespaces' ANA states were read (or the wait ended)
-    TimePoint ana_wait_end{};
+    reactor::TimerId ana_wait_timer = reactor::kNoTimer;  // start_ana_wait, from the first scan
     Status start_status;
     reactor::TimerId probe_timer = reactor::kNoTimer;
     bool probing = false;
@@ -140,6 +159,7 @@ class MultipathHost final : private host::NamespaceScanner::Listener {
                      std::function<void()> done) override;
   void OnControllerStateChanged(host::NamespaceScanner* scanner) override;
   void OnScanDone(host::NamespaceScanner* scanner, const Status& status) override;
+  void OnAnaLogDone(host::NamespaceScanner* scanner, const Status& status) override;
   void OnError(host::NamespaceScanner* scanner, const Status& error) override;
 
   PathCtl* Find(host::NamespaceScanner* scanner);
@@ -150,8 +170,10 @@ class MultipathHost final : private host::NamespaceScanner::Listener {
   void Probe(size_t i);
   void Recreate(size_t i);
   void MaybeFinishStart(PathCtl& p);
-  // True once none of the path's namespaces waits for its ANA state; polls until then.
+  // True once none of the path's namespaces waits for its ANA state (or the controller left
+  // live, or start_ana_wait passed since its first scan).
   bool AnaKnown(PathCtl& p);
+  void OnAnaWaitOver(size_t i);
   void FinishStart();
   void OnStartTimeout();
   void AddError(Status error);
@@ -169,7 +191,7 @@ class MultipathHost final : private host::NamespaceScanner::Listener {
   std::function<void(Status)> start_done_;
   size_t starts_pending_ = 0;
   reactor::TimerId start_timer_ = reactor::kNoTimer;
-  reactor::TimerId ana_poll_timer_ = reactor::kNoTimer;
+  MultipathHostObserver* observer_ = nullptr;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // for timer callbacks
   bool started_ = false;
   bool shut_down_ = false;

@@ -1,12 +1,19 @@
 // The Client API's parts that need no network: Endpoint and policy text, host identity and
-// UUID text, how a failed path's error is worded, which discovery entries become paths, and the
-// per-thread request pool.
+// UUID text, how a failed path's error is worded, which discovery entries become paths, the
+// per-thread request pool, and how the I/O threads' drain (WaitIdle) is woken.
 #include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <thread>
 
 #include "client/connect_failure.h"
 #include "client/discovery.h"
 #include "client/host_identity.h"
 #include "client/io_request.h"
+#include "client/io_threads.h"
+#include "client/waiter.h"
 #include "nvmpath/client.h"
 
 namespace nvmpath {
@@ -238,6 +245,67 @@ TEST(IoRequestPool, ReusesTheCompletedRequest) {
   EXPECT_NE(b, a);
   EXPECT_EQ(pool.allocated(), 2u);
   EXPECT_EQ(pool.in_flight(), 2u);
+}
+
+// ---- IoThreads::WaitIdle is woken by the end of what it waits for, not by a clock ----
+
+// Runs WaitIdle on another thread while something it waits for is pending: it must look once
+// and then not again while nothing ends (a sleep loop looks every millisecond: the 20 ms below
+// would show about 20 looks); `end` ends it, setting `ended`; WaitIdle must return only after
+// that, having looked exactly once more.
+void ExpectWaitIdleWokenBy(client::IoThreads& io, const std::function<void()>& end,
+                           const std::atomic<bool>& ended) {
+  bool ended_before_return = false;
+  std::thread waiter([&] {
+    io.WaitIdle();
+    ended_before_return = ended.load();
+  });
+  while (io.TEST_idle_looks() < 1) std::this_thread::yield();
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(io.TEST_idle_looks(), 1u) << "WaitIdle looked again with nothing ended";
+  end();
+  waiter.join();
+  EXPECT_TRUE(ended_before_return) << "WaitIdle returned before what it waits for ended";
+  EXPECT_EQ(io.TEST_idle_looks(), 2u);
+}
+
+// A counted task (a posted submission, a cancellation) blocks on a gate.
+TEST(IoThreads, WaitIdleIsWokenByTheEndOfTheLastCountedTask) {
+  auto io = client::IoThreads::Create(2);
+  ASSERT_TRUE(io.ok()) << io.status().ToString();
+  client::Waiter gate;
+  std::atomic<bool> task_ended{false};
+  ASSERT_TRUE((*io)->ReservePost());
+  (*io)->PostReserved(1, [&] {
+    gate.Wait();
+    task_ended = true;
+  });
+  ExpectWaitIdleWokenBy(**io, [&] { gate.Signal(); }, task_ended);
+  (*io)->StopAndJoin();
+}
+
+// A request in flight on an I/O thread holds WaitIdle until it completes there.
+TEST(IoThreads, WaitIdleIsWokenByTheLastRequestsCompletion) {
+  auto io = client::IoThreads::Create(2);
+  ASSERT_TRUE(io.ok()) << io.status().ToString();
+  client::IoRequest* r = nullptr;
+  std::atomic<bool> completed{false};
+  (*io)->RunAndWait(1, [&] {
+    r = (*io)->pool(1).Get();
+    r->done = [&](Status) { completed = true; };
+  });
+  ExpectWaitIdleWokenBy(
+      **io, [&] { (*io)->RunAndWait(1, [&] { r->bio.on_done(r->bio); }); }, completed);
+  (*io)->StopAndJoin();
+}
+
+// Idle from the start: one look, no wait.
+TEST(IoThreads, WaitIdleWithNothingPendingReturnsAtOnce) {
+  auto io = client::IoThreads::Create(1);
+  ASSERT_TRUE(io.ok()) << io.status().ToString();
+  (*io)->WaitIdle();
+  EXPECT_EQ((*io)->TEST_idle_looks(), 1u);
+  (*io)->StopAndJoin();
 }
 
 }  // namespace

@@ -413,6 +413,61 @@ TEST(ClientTest, ResizeAndNewNamespaceShowWithoutReconnecting) {
   EXPECT_TRUE((*dev3)->Read(0, 1, in).ok());
 }
 
+// The Device's geometry changes in the home event in which the head takes it (the host tells
+// the client), so on home the two never disagree. It used to be copied every 20 ms: a look on
+// home in between saw the head's new size and the device's old one.
+TEST(ClientTest, GeometryReachesTheDeviceInTheEventTheHeadLearnsIt) {
+  TargetOnThread t;
+  auto client = Client::Connect(Options(t));
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  Device* dev = *(*client)->Open(1);
+  const uint64_t before = dev->capacity_blocks();
+  ASSERT_EQ(before, kNsBytes / 512);
+  t.Control([](target::Target& tg) { return tg.ResizeNamespace(kSubnqn, 1, 2 * kNsBytes); });
+  uint64_t head_blocks = before;
+  int looks = 0;
+  int lagging = 0;
+  const auto end = std::chrono::steady_clock::now() + 10s;
+  while (head_blocks == before && std::chrono::steady_clock::now() < end) {
+    client::Waiter w;
+    (*client)->RunOnIoThread(0, [&] {  // thread 0 is home
+      head_blocks = dev->info().capacity_blocks;
+      lagging += head_blocks != dev->capacity_blocks();
+      ++looks;
+      w.Signal();
+    });
+    w.Wait();
+  }
+  EXPECT_EQ(head_blocks, 2 * kNsBytes / 512);
+  EXPECT_EQ(lagging, 0) << "of " << looks << " looks on home, " << lagging
+                        << " saw the head's new size before the device's";
+  EXPECT_EQ(dev->capacity_blocks(), 2 * kNsBytes / 512);
+}
+
+// Close under load on several threads, repeatedly: each Close destroys the heads right after
+// their last messages (CollectStats hops, shard acknowledgements) — no barrier rounds — and a
+// head destroyed with one still on its way fires "head destroyed with messages in flight".
+TEST(ClientTest, CloseUnderLoadOnSeveralThreadsDestroysHeadsOnlyWhenQuiet) {
+  TargetOnThread t;
+  for (int round = 0; round < 5; ++round) {
+    ClientOptions o = Options(t);
+    o.io_threads = 3;
+    o.policy = PathPolicy::kRoundRobin;
+    auto client = Client::Connect(o);
+    ASSERT_TRUE(client.ok()) << client.status().ToString();
+    Device* dev = *(*client)->Open(1);
+    std::atomic<int> completions{0};
+    std::vector<std::vector<uint8_t>> bufs(64, std::vector<uint8_t>(512));
+    for (int i = 0; i < 64; ++i) {
+      dev->ReadAsync(i, 1, bufs[i], [&](Status) { ++completions; });
+    }
+    (void)dev->counters();
+    (*client)->Close();
+    EXPECT_EQ(completions.load(), 64);
+    EXPECT_EQ(dev->counters().outstanding, 0u);
+  }
+}
+
 // ---- Connect failures ----
 
 TEST(ClientTest, WrongSubsystemNqnNamesIt) {

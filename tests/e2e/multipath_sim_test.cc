@@ -20,6 +20,7 @@
 
 #include "mpath/multipath_host.h"
 #include "reactor/sim.h"
+#include "reactor/sim_network.h"
 #include "sim/fault.h"
 #include "sim/invariants.h"
 #include "sim/target_faults.h"
@@ -63,7 +64,8 @@ class MultipathE2eTest : public ::testing::Test {
       bool done = false;
       h0_->Post([&] { host_->Shutdown([&] { done = true; }); });
       EXPECT_TRUE(world_.RunUntil([&] { return done; }, 30s)) << "host shutdown hung";
-      world_.RunFor(10ms);
+      // Shutdown's `done` comes once every head is quiet: the host may go at once.
+      EXPECT_EQ(host_->head_messages_in_flight(), 0);
       host_.reset();
     }
     if (target_) {
@@ -97,7 +99,7 @@ class MultipathE2eTest : public ::testing::Test {
     ASSERT_TRUE(target_->Start().ok());
   }
 
-  void StartHost(std::function<void(mpath::MultipathHostOptions&)> adjust = {}) {
+  mpath::MultipathHostOptions HostOptions() const {
     mpath::MultipathHostOptions o;
     o.subnqn = kSubnqn;
     o.hostnqn = kHostnqn;
@@ -107,6 +109,11 @@ class MultipathE2eTest : public ::testing::Test {
     o.controller.ctrl_loss_tmo = 60s;
     o.controller.io_timeout = 1s;
     o.controller.kato = 2s;
+    return o;
+  }
+
+  void StartHost(std::function<void(mpath::MultipathHostOptions&)> adjust = {}) {
+    mpath::MultipathHostOptions o = HostOptions();
     if (adjust) adjust(o);
     host_ = std::make_unique<mpath::MultipathHost>(o, std::vector<reactor::Reactor*>{h0_, h1_}, 0);
     std::optional<Status> st;
@@ -351,6 +358,128 @@ TEST_F(MultipathE2eTest, ResizeHeadCapacityFollows) {
   EXPECT_EQ(static_cast<uint64_t>(st.st_size), 2 * kNsBytes);
   world_.RunFor(50ms);
   FinishWorkload();
+}
+
+// The host's observer hears a head's new capacity in the event in which the head took it — not
+// a refresh period later (the Client used to poll every head each 20 ms).
+struct GeometryLog : mpath::MultipathHostObserver {
+  std::function<void(uint32_t)> on_geometry;
+  int transfer_limit_changes = 0;
+  void OnHeadGeometryChanged(uint32_t nsid) override { on_geometry(nsid); }
+  void OnTransferLimitChanged() override { ++transfer_limit_changes; }
+};
+
+TEST_F(MultipathE2eTest, ResizeReachesTheHostObserverInTheSameEvent) {
+  StartTarget(/*file_backed=*/true);
+  std::vector<std::pair<TimePoint, uint64_t>> seen;  // (when, the head's capacity then)
+  GeometryLog log;
+  log.on_geometry = [&](uint32_t nsid) {
+    EXPECT_EQ(nsid, 1u);
+    seen.emplace_back(world_.now(), host_->head(nsid)->capacity_blocks());
+  };
+  StartHost();
+  h0_->Post([&] { host_->SetObserver(&log); });
+  world_.RunFor(1ms);
+  EXPECT_TRUE(seen.empty());  // the head's first capacity came before the observer
+  OnTarget([&] { ASSERT_TRUE(target_->ResizeNamespace(kSubnqn, 1, 2 * kNsBytes).ok()); });
+  ASSERT_TRUE(world_.RunUntil([&] { return head()->capacity_blocks() == 2 * kNsBytes / kBs; }, 2s));
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].first, world_.now());
+  EXPECT_EQ(seen[0].second, 2 * kNsBytes / kBs);
+  world_.RunFor(50ms);  // the other path reports the same size: no change, no call
+  EXPECT_EQ(seen.size(), 1u);
+  h0_->Post([&] { host_->SetObserver(nullptr); });
+  world_.RunFor(1ms);
+}
+
+// A controller that becomes live is reported (its MDTS may be new), reconnects included.
+TEST_F(MultipathE2eTest, ControllerLiveReportsTheTransferLimit) {
+  StartTarget();
+  GeometryLog log;
+  log.on_geometry = [](uint32_t) {};
+  StartHost();
+  h0_->Post([&] { host_->SetObserver(&log); });
+  world_.RunFor(1ms);
+  world_.network().Cut("127.0.0.1", kPort1);
+  ASSERT_TRUE(world_.RunUntil([&] { return log.transfer_limit_changes == 1; }, 2s));
+  EXPECT_TRUE(host_->controller(0)->live());
+  h0_->Post([&] { host_->SetObserver(nullptr); });
+  world_.RunFor(1ms);
+}
+
+// Start reports in the event that applies the last ANA log it waits for: both scanners' reads
+// are held (the test hook), the scans end with every path ANA-pending, and Start waits — then
+// reports inside the release of the second read, at that virtual instant. (It used to poll the
+// paths every millisecond.)
+TEST_F(MultipathE2eTest, StartReportsInTheEventThatAppliesTheLastAnaLog) {
+  StartTarget();
+  host_ = std::make_unique<mpath::MultipathHost>(HostOptions(),
+                                                 std::vector<reactor::Reactor*>{h0_, h1_}, 0);
+  std::optional<Status> st;
+  TimePoint reported_at{};
+  h0_->Post([&] {
+    host_->Start([&](Status s) {
+      st = s;
+      reported_at = world_.now();
+    });
+    for (size_t i = 0; i < 2; ++i) host_->scanner(i)->TEST_HoldAnaLogReads(true);
+  });
+  auto scanned = [&](size_t i) {
+    return host_->controller_count() == 2 && path(i) != nullptr && !host_->scanner(i)->scanning() &&
+           host_->scanner(i)->counters().scans > 0;
+  };
+  ASSERT_TRUE(world_.RunUntil([&] { return scanned(0) && scanned(1); }, 5s));
+  ASSERT_TRUE(path(0)->state().ana_pending && path(1)->state().ana_pending);
+  world_.RunFor(20ms);
+  EXPECT_FALSE(st.has_value()) << "Start reported with every path ANA-pending";
+
+  bool reported_inside_release = true;
+  h0_->Post([&] {
+    host_->scanner(0)->TEST_HoldAnaLogReads(false);
+    reported_inside_release = st.has_value();
+  });
+  world_.RunFor(5ms);
+  EXPECT_FALSE(reported_inside_release) << "Start reported with path 2 still pending";
+  EXPECT_FALSE(st.has_value());
+
+  TimePoint released_at{};
+  h0_->Post([&] {
+    released_at = world_.now();
+    host_->scanner(1)->TEST_HoldAnaLogReads(false);
+    reported_inside_release = st.has_value();
+  });
+  ASSERT_TRUE(world_.RunUntil([&] { return st.has_value(); }, 1s));
+  EXPECT_TRUE(reported_inside_release);
+  EXPECT_EQ(reported_at, released_at);
+  ASSERT_TRUE(st->ok()) << st->ToString();
+  EXPECT_TRUE(BothUsable()) << Describe();
+}
+
+// A read that never ends does not hold Start past start_ana_wait, counted from the scan.
+TEST_F(MultipathE2eTest, StartAnaWaitBoundsAnAnaLogThatDoesNotCome) {
+  StartTarget();
+  mpath::MultipathHostOptions o = HostOptions();
+  o.start_ana_wait = 50ms;
+  host_ = std::make_unique<mpath::MultipathHost>(o, std::vector<reactor::Reactor*>{h0_, h1_}, 0);
+  std::optional<Status> st;
+  h0_->Post([&] {
+    host_->Start([&](Status s) { st = s; });
+    for (size_t i = 0; i < 2; ++i) host_->scanner(i)->TEST_HoldAnaLogReads(true);
+  });
+  auto scanned = [&](size_t i) {
+    return host_->controller_count() == 2 && path(i) != nullptr &&
+           !host_->scanner(i)->scanning() && host_->scanner(i)->counters().scans > 0;
+  };
+  ASSERT_TRUE(world_.RunUntil([&] { return scanned(0) && scanned(1); }, 5s));
+  const TimePoint last_scan_at = world_.now();
+  ASSERT_TRUE(world_.RunUntil([&] { return st.has_value(); }, 1s));
+  EXPECT_EQ(world_.now(), last_scan_at + 50ms);
+  ASSERT_TRUE(st->ok()) << st->ToString();
+  EXPECT_TRUE(path(0)->state().ana_pending);
+  h0_->Post([&] {
+    for (size_t i = 0; i < 2; ++i) host_->scanner(i)->TEST_HoldAnaLogReads(false);
+  });
+  ASSERT_TRUE(world_.RunUntil([&] { return BothUsable(); }, 1s)) << Describe();
 }
 
 // (f) Injected path errors on port 1 fail over; none reaches the application. An ANA

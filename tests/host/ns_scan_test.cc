@@ -86,6 +86,48 @@ TEST_F(ScanFixture, AnaLeavingChangeCancelsTheTimer) {
   EXPECT_EQ(ctrl_->associations(), 1u);
 }
 
+// The listener hears the end of every ANA log read, in the event that applied it: a path added
+// by a scan before the log knew its group is pending until then, and not after. (Without the
+// report, the multipath host's start had to poll the paths' states.)
+TEST_F(ScanFixture, AnaLogDoneIsReportedOncePerReadWithTheStatesApplied) {
+  Start();
+  world_.RunFor(10ms);
+  EXPECT_GT(listener_.ana_logs_done, 0);
+  EXPECT_EQ(static_cast<uint64_t>(listener_.ana_logs_done), scanner_->counters().ana_reads);
+
+  // Group 5 is new: the path the rescan adds waits for the read that follows the scan.
+  std::vector<std::pair<TimePoint, bool>> reports;  // (when, nsid 2 still pending)
+  listener_.on_ana_log_done = [&] {
+    PathNs* p = scanner_->path(2);
+    if (p != nullptr) reports.emplace_back(world_.now(), p->state().ana_pending);
+  };
+  OnTarget([&] {
+    ASSERT_TRUE(target_->AddNamespace(kScanSubnqn, {.nsid = 2, .size_bytes = 1 << 20,
+                                                     .ana_group = 5}).ok());
+  });
+  ASSERT_TRUE(world_.RunUntil([&] { return scanner_->path(2) != nullptr; }, 1s));
+  ASSERT_TRUE(scanner_->path(2)->state().ana_pending) << "the log already knew group 5";
+  ASSERT_TRUE(world_.RunUntil([&] { return !scanner_->path(2)->state().ana_pending; }, 1s));
+  ASSERT_FALSE(reports.empty());
+  EXPECT_EQ(reports.back().first, world_.now()) << "the state moved without a report";
+  EXPECT_FALSE(reports.back().second);
+  world_.RunFor(10ms);
+  EXPECT_EQ(static_cast<uint64_t>(listener_.ana_logs_done), scanner_->counters().ana_reads);
+}
+
+// A read held by the test hook is applied — and reported — only when released, at that moment.
+TEST_F(ScanFixture, HeldAnaLogReadIsAppliedWhenReleased) {
+  Start();
+  scanner_->TEST_HoldAnaLogReads(true);
+  OnTarget([&] { ASSERT_TRUE(target_->SetAnaState(1, 1, nvme::AnaState::kInaccessible).ok()); });
+  world_.RunFor(50ms);
+  EXPECT_EQ(scanner_->path(1)->state().ana, nvme::AnaState::kOptimized);
+  const int reports = listener_.ana_logs_done;
+  scanner_->TEST_HoldAnaLogReads(false);
+  EXPECT_EQ(scanner_->path(1)->state().ana, nvme::AnaState::kInaccessible);
+  EXPECT_EQ(listener_.ana_logs_done, reports + 1);
+}
+
 TEST_F(ScanFixture, ControllerLossRemovesPaths) {
   Start();
   OnTarget([&] { ASSERT_TRUE(target_->SetPortEnabled(1, false).ok()); });

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 #include <optional>
 
@@ -26,6 +27,8 @@ struct RecordingListener : NamespaceScanner::Listener, blk::PathObserver {
   std::vector<uint32_t> removed;
   std::vector<Status> errors;
   int scans_done = 0;
+  int ana_logs_done = 0;
+  std::function<void()> on_ana_log_done;  // runs inside each OnAnaLogDone
   int notifications = 0;
   Status refuse;  // returned by OnPathAdded when not OK
 
@@ -41,6 +44,10 @@ struct RecordingListener : NamespaceScanner::Listener, blk::PathObserver {
     done();
   }
   void OnScanDone(NamespaceScanner*, const Status&) override { ++scans_done; }
+  void OnAnaLogDone(NamespaceScanner*, const Status&) override {
+    ++ana_logs_done;
+    if (on_ana_log_done) on_ana_log_done();
+  }
   void OnError(NamespaceScanner*, const Status& e) override { errors.push_back(e); }
   void OnPathStateChanged(blk::Path*) override { ++notifications; }
 };

@@ -1,5 +1,6 @@
 // mpath::Head over in-process paths on reactor::Sim: policies, ANA preference, failover and
-// requeue, waiting for a path and the "no path" error, capacity changes, removal — and the two
+// requeue, waiting for a path and the "no path" error, capacity changes, removal, shutdown and
+// quiescence (no message of the head left in flight before it may be destroyed) — and the two
 // seed scenarios (shared/seeds/): per-path QoS state never travels back to the head on failover,
 // and a path removed while I/O is dispatched to it never turns into an application error while
 // another path is usable.
@@ -409,6 +410,99 @@ class DoubleCompletingPath final : public blk::Path, private blk::PathChannel {
   std::string name_ = "double";
   blk::PathState state_;
 };
+
+// ---- lifecycle: Shutdown and WhenQuiet end by completion ----
+
+// Shutdown's `done` runs only once no message the head posted is on its way. It used to run
+// inside the install acknowledgement that ended the grace period — with that message, and
+// others of the chain, still counted — so its caller had to turn every reactor until
+// messages_in_flight() was 0 before it could destroy the head.
+TEST_F(HeadTest, ShutdownReportsOnlyOnceNoHeadMessageIsInFlight) {
+  SetUpRig(HeadOptions{.name = "h", .policy = Policy::kRoundRobin}, 3);
+  AddPath(Opts("a"));
+  AddPath(Opts("b"));
+  Submit(30, blk::Op::kRead, 1);
+  Submit(30, blk::Op::kRead, 2);
+  ASSERT_TRUE(RunUntilDone());
+  bool done = false;
+  int in_flight_at_done = -1;
+  reactors_[0]->Post([&] {
+    head_->Shutdown([&] {
+      done = true;
+      in_flight_at_done = head_->messages_in_flight();
+    });
+  });
+  ASSERT_TRUE(world_.RunUntil([&] { return done; }, std::chrono::seconds(1)));
+  EXPECT_EQ(in_flight_at_done, 0);
+  if (in_flight_at_done != 0) return;
+  head_.reset();  // at once: nothing of the head may be left to run
+  world_.RunUntilIdle(1'000'000);
+}
+
+// CollectStats reports from inside its last hop (its own message still counted); WhenQuiet
+// reports after it, never inside the call that asked. Destroying the head at the first point
+// would fire (HeadDeathTest below); at the second it must not.
+TEST_F(HeadTest, WhenQuietRunsOnceCollectStatsHopsAreOver) {
+  SetUpRig(HeadOptions{.name = "h"}, 3);
+  AddPath(Opts("a"));
+  int at_stats = -1;
+  int at_quiet = -1;
+  bool inside_call = true;
+  reactors_[0]->Post([&] {
+    head_->CollectStats([&](HeadStats) { at_stats = head_->messages_in_flight(); });
+    head_->WhenQuiet([&] {
+      at_quiet = head_->messages_in_flight();
+      EXPECT_FALSE(inside_call);
+    });
+    inside_call = false;
+  });
+  ASSERT_TRUE(world_.RunUntil([&] { return at_quiet >= 0; }, std::chrono::seconds(1)));
+  EXPECT_GT(at_stats, 0);
+  EXPECT_EQ(at_quiet, 0);
+}
+
+// A shard that ends the last message while home waits hands it to home, so the head is seen
+// quiet only on home. Bios failed at submission on shards 1 and 2 (each completion is a message
+// on its shard) race a WhenQuiet on home, over many interleavings of the seeded scheduler.
+TEST_F(HeadTest, WhenQuietSeesMessagesEndingOnShards) {
+  SetUpRig(HeadOptions{.name = "h"}, 3);
+  AddPath(Opts("a"));
+  for (int round = 0; round < 50; ++round) {
+    for (unsigned r : {1u, 2u}) {
+      auto b = std::make_unique<Bio>();
+      b->lba = 5000;  // beyond the 1024-block namespace: fails inside Submit
+      b->nblocks = 1;
+      bufs_.emplace_back(512);
+      b->data = bufs_.back();
+      b->on_done = [this](Bio& bio) {
+        ++done_;
+        EXPECT_EQ(bio.status.code(), Code::kOutOfRange);
+      };
+      Bio* bp = b.get();
+      bios_.push_back(std::move(b));
+      reactors_[r]->Post([this, bp, r] { head_->Channel(r).Submit(bp); });
+    }
+    int at_quiet = -1;
+    reactors_[0]->Post([&] { head_->WhenQuiet([&] { at_quiet = head_->messages_in_flight(); }); });
+    ASSERT_TRUE(world_.RunUntil([&] { return at_quiet >= 0; }, std::chrono::seconds(1)));
+    EXPECT_EQ(at_quiet, 0);
+  }
+  ASSERT_TRUE(RunUntilDone());
+}
+
+TEST(HeadDeathTest, DestroyedWithAMessageInFlightFires) {
+  EXPECT_DEATH(
+      {
+        reactor::SimWorld world(1);
+        reactor::Reactor* r0 = world.AddReactor();
+        reactor::Reactor* r1 = world.AddReactor();
+        auto head = std::make_unique<Head>(HeadOptions{}, std::vector<reactor::Reactor*>{r0, r1}, 0);
+        // CollectStats' `done` runs inside its last hop: too early to destroy the head.
+        r0->Post([&] { head->CollectStats([&](HeadStats) { head.reset(); }); });
+        world.RunFor(std::chrono::microseconds(10));
+      },
+      "head destroyed with messages in flight");
+}
 
 TEST(HeadDeathTest, AnAttemptCompletedTwiceFires) {
   EXPECT_DEATH(
