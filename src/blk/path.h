@@ -8,7 +8,8 @@
 // then hands the bare Bio and the NVMe status back through AttemptSink. The head decides what
 // happens next (nvme::Decide): complete, retry here, fail over, fail.
 //
-// Implementations: host::MemPath (in-process, memory-backed, with fault controls) and the NVMe/TCP
+// Implementations: sim::MemPath (in-process, memory-backed, with fault controls; test and
+// simulation support) and the NVMe/TCP
 // host's per-controller namespace.
 #pragma once
 
