@@ -22,10 +22,11 @@ Result<uint64_t> ParseSizeText(std::string_view text) {
   size_t digits = 0;
   while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
   const std::string_view number = text.substr(0, digits);
-  const std::string_view unit = text.substr(digits);
+  std::string_view unit = text.substr(digits);
+  while (!unit.empty() && unit.front() == ' ') unit.remove_prefix(1);
   if (number.empty()) {
     return InvalidArgument(
-        fmt::format("\"{}\" is not a size (examples: 4096, 64KiB, 1GiB)", text));
+        fmt::format("\"{}\" is not a size (examples: 4096, \"64MiB\", \"1GiB\")", text));
   }
   const Unit* found = nullptr;
   for (const Unit& u : kUnits) {
@@ -33,7 +34,7 @@ Result<uint64_t> ParseSizeText(std::string_view text) {
   }
   if (found == nullptr) {
     return InvalidArgument(fmt::format(
-        "unknown unit \"{}\" in \"{}\" (use B, K/KiB, M/MiB, G/GiB or T/TiB)", unit, text));
+        "unknown unit \"{}\" in \"{}\" (use B, KiB, MiB, GiB or TiB)", unit, text));
   }
   uint64_t n = 0;
   auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), n);
@@ -45,10 +46,10 @@ Result<uint64_t> ParseSizeText(std::string_view text) {
 }
 
 std::string FormatSizeText(uint64_t bytes) {
-  constexpr std::pair<unsigned, const char*> kNames[] = {{40, "TiB"}, {30, "GiB"}, {20, "MiB"}, {10, "KiB"}};
-  for (const auto& [shift, name] : kNames) {
-    const uint64_t unit = uint64_t{1} << shift;
-    if (bytes >= unit && bytes % unit == 0) return fmt::format("{}{}", bytes >> shift, name);
+  static constexpr Unit kShown[] = {{"TiB", 40}, {"GiB", 30}, {"MiB", 20}, {"KiB", 10}};
+  for (const Unit& u : kShown) {
+    const uint64_t mask = (uint64_t{1} << u.shift) - 1;
+    if (bytes != 0 && (bytes & mask) == 0) return fmt::format("{}{}", bytes >> u.shift, u.name);
   }
   return fmt::format("{}", bytes);
 }

@@ -7,6 +7,8 @@
 #include <set>
 #include <vector>
 
+#include "base/size_text.h"
+
 namespace nvmpath::target::control {
 
 std::string FieldPath(std::string_view parent, std::string_view key) {
@@ -227,42 +229,10 @@ Result<bool> ReadBool(const Json& v, std::string_view path) {
   return v.get<bool>();
 }
 
-namespace {
-
-struct Unit {
-  std::string_view name;
-  unsigned shift;
-};
-// Binary units only: "MB" would be ambiguous (10^6 or 2^20), so it is refused with a hint.
-constexpr Unit kUnits[] = {{"", 0},     {"B", 0},  {"K", 10},   {"KiB", 10}, {"M", 20},
-                           {"MiB", 20}, {"G", 30}, {"GiB", 30}, {"T", 40},   {"TiB", 40}};
-
-}  // namespace
-
 Result<uint64_t> ParseSizeString(std::string_view text, std::string_view path) {
-  size_t digits = 0;
-  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
-  std::string_view number = text.substr(0, digits);
-  std::string_view unit = text.substr(digits);
-  while (!unit.empty() && unit.front() == ' ') unit.remove_prefix(1);
-  if (number.empty()) {
-    return FieldError(
-        path, fmt::format("\"{}\" is not a size (examples: 4096, \"64MiB\", \"1GiB\")", text));
-  }
-  const Unit* found = nullptr;
-  for (const Unit& u : kUnits) {
-    if (u.name == unit) found = &u;
-  }
-  if (found == nullptr) {
-    return FieldError(
-        path,
-        fmt::format("unknown unit \"{}\" in \"{}\" (use B, KiB, MiB, GiB or TiB)", unit, text));
-  }
-  std::optional<uint64_t> n = ParseUintText(number);
-  if (!n || (found->shift > 0 && *n > (UINT64_MAX >> found->shift))) {
-    return FieldError(path, fmt::format("\"{}\" is too large", text));
-  }
-  return *n << found->shift;
+  auto n = ParseSizeText(text);
+  if (!n.ok()) return FieldError(path, n.status().message());
+  return *n;
 }
 
 Result<uint64_t> ReadSize(const Json& v, std::string_view path) {
@@ -274,13 +244,6 @@ Result<uint64_t> ReadSize(const Json& v, std::string_view path) {
                                       DescribeValue(v)));
 }
 
-std::string FormatSize(uint64_t bytes) {
-  static constexpr Unit kShown[] = {{"TiB", 40}, {"GiB", 30}, {"MiB", 20}, {"KiB", 10}};
-  for (const Unit& u : kShown) {
-    uint64_t mask = (uint64_t{1} << u.shift) - 1;
-    if (bytes != 0 && (bytes & mask) == 0) return fmt::format("{}{}", bytes >> u.shift, u.name);
-  }
-  return std::to_string(bytes);
-}
+std::string FormatSize(uint64_t bytes) { return FormatSizeText(bytes); }
 
 }  // namespace nvmpath::target::control
