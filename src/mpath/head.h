@@ -145,7 +145,7 @@ class Head : private blk::PathObserver {
 
  private:
   friend class HeadChannel;
-  struct Shard;  // per-reactor state and the reactor's HeadChannel, head.cc
+  struct Shard;  // per-reactor state and the reactor's HeadChannel, mpath/head_shard.h
 
   // Attempt completions arrive per reactor and slot, so the head knows both without the Bio
   // carrying either.
