@@ -296,6 +296,15 @@ Result<HostConfig> ParseTop(const Json& j) {
 
 }  // namespace
 
+Result<ClientOptions> ParseSubsystemJson(const nlohmann::json& j, std::string_view path) {
+  return ParseSubsystem(j, path, HostDefaults{});
+}
+
+Result<std::chrono::milliseconds> ReadDurationJson(const nlohmann::json& v, std::string_view path,
+                                                   bool allow_negative, bool positive) {
+  return ReadDuration(v, path, allow_negative, positive);
+}
+
 Status CheckNbdAddress(std::string_view text) {
   auto bad = [&](std::string_view what) {
     return InvalidArgument(fmt::format("NBD address \"{}\": {}", text, what));
