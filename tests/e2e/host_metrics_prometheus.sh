@@ -4,7 +4,8 @@
 # scrapes the host every 250 ms (its own config, storage directory and free port on 127.0.0.1)
 # while fio writes and verifies through the NBD export and the target drops port 1's connections
 # and makes it ANA inaccessible; prometheus's query API must then show failovers away from port
-# 1's path (> 0), the inaccessible state it went through, and the head's I/O.
+# 1's path (> 0), the inaccessible state it went through, and the head's I/O; then both ports go
+# down for 1.5 s and the head's time without a usable path must show it.
 # Usage: host_metrics_prometheus.sh NVMPATH_BINARY
 set -euo pipefail
 NVMPATH=$(realpath "$1")
@@ -107,6 +108,15 @@ jq -e '. > 1000' <<< "$ios" > /dev/null || die "head completed I/Os: '$ios'"
 errors=$(query "nvmpath_head_errors_total{job=\"nvmpath\",head=\"nvmpath0n1\"}")
 [ "$errors" = 0 ] || die "the head reported application errors: '$errors'"
 echo "prometheus: $(query "$FAILOVERS") failovers away from $PATH1, inaccessible seen, $ios I/Os, 0 errors"
+
+# Both ports down for 1.5 s: the head's time without a usable path grows by at least that much.
+NOPATH="nvmpath_head_no_usable_path_seconds_total{job=\"nvmpath\",head=\"nvmpath0n1\"}"
+[ "$(query "$NOPATH")" = 0 ] || die "time without a usable path before the outage: $(query "$NOPATH")"
+ctl port-disable 1; ctl port-disable 2; sleep 1.5; ctl port-enable 1; ctl port-enable 2
+wait_query "nvmpath_head_usable_paths{job=\"nvmpath\",head=\"nvmpath0n1\"}" '. == 2' 20 \
+  || die "paths not back: $(tail -3 "$WORK/host.err")"
+wait_query "$NOPATH" '. >= 1.5 and . < 30' 10 || die "time without a usable path not counted"
+echo "prometheus: $(query "$NOPATH") s without a usable path"
 
 stop_pid "$PROM_PID" || true
 rc=0
