@@ -59,7 +59,7 @@ class HostService {
   // Bound TCP ports of the NBD addresses, in their order (0 for Unix sockets).
   std::vector<uint16_t> nbd_ports() const;
   const NbdServer* nbd() const { return nbd_.get(); }
-  // The metrics server's bound address ("[::1]:9100"), or nullptr without --metrics.
+  // The metrics server (its address_port(): "[::1]:9100"), or nullptr without metrics.
   const MetricsServer* metrics() const { return metrics_.get(); }
 
   // As described above; idempotent. The result names every head whose flush failed.

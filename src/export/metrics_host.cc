@@ -46,15 +46,16 @@ void StateSamples(MetricsText& out, MetricLabels labels, const char* const (&sta
   }
 }
 
-using PathField = uint64_t PathCounters::*;
-using HeadField = uint64_t DeviceCounters::*;
-
-struct PathMetric {
+// A counter or gauge read straight from one field of a counters struct.
+template <typename Counters>
+struct FieldMetric {
   const char* name;
   MetricType type;
   const char* help;
-  PathField field;
+  uint64_t Counters::*field;
 };
+using PathMetric = FieldMetric<PathCounters>;
+using HeadMetric = FieldMetric<DeviceCounters>;
 
 constexpr PathMetric kPathMetrics[] = {
     {"nvmpath_path_ios_total", MetricType::kCounter, "I/O attempts sent on the path.",
@@ -69,13 +70,6 @@ constexpr PathMetric kPathMetrics[] = {
      "I/O attempts retried on the same path (transient errors).", &PathCounters::retries},
     {"nvmpath_path_in_flight", MetricType::kGauge, "I/O attempts on the path now.",
      &PathCounters::in_flight},
-};
-
-struct HeadMetric {
-  const char* name;
-  MetricType type;
-  const char* help;
-  HeadField field;
 };
 
 constexpr HeadMetric kHeadMetrics[] = {

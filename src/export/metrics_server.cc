@@ -103,8 +103,9 @@ class MetricsServer::Impl {
         MHD_OPTION_NOTIFY_CONNECTION, &Impl::OnConnection, this, MHD_OPTION_NOTIFY_COMPLETED,
         &Impl::OnCompleted, this, MHD_OPTION_EXTERNAL_LOGGER, &Impl::OnLog, this, MHD_OPTION_END);
     if (daemon_ == nullptr) {
-      close(fd);
-      return Internal("metrics: libmicrohttpd did not start (see the log above)");
+      // Not closed here: libmicrohttpd may have closed it on its way out, and closing a number
+      // another thread reused would be worse than leaking one socket on a failed start.
+      return Internal("metrics: libmicrohttpd did not start (nvmpath host -v logs why)");
     }
     watchdog_ = std::thread([this] { Watch(); });
     return Status::Ok();

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -69,11 +70,13 @@ void SendAll(int fd, const std::string& s) {
   }
 }
 
-// Everything the server sends until it closes or `limit` passes.
-std::string ReadUntilClosed(int fd, std::chrono::milliseconds limit = 5000ms) {
+// Everything the server sends until it closes, `limit` passes, or (if given) what came in ends
+// with `until`.
+std::string ReadUntilClosed(int fd, std::chrono::milliseconds limit = 5000ms,
+                            std::string_view until = {}) {
   std::string out;
   const auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
+  while (std::chrono::steady_clock::now() < end && (until.empty() || !out.ends_with(until))) {
     pollfd p{fd, POLLIN, 0};
     if (poll(&p, 1, 50) <= 0) continue;
     char buf[4096];
@@ -134,19 +137,9 @@ TEST(MetricsServer, KeepAliveServesSeveralScrapesOnOneConnection) {
   ASSERT_TRUE(s);
   const int fd = Connect(s->address(), s->port());
   ASSERT_GE(fd, 0);
-  std::string all;
   for (int i = 0; i < 3; ++i) {
     SendAll(fd, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
-    std::string r;
-    const auto end = std::chrono::steady_clock::now() + 5s;
-    while (!r.ends_with(kBody) && std::chrono::steady_clock::now() < end) {
-      pollfd p{fd, POLLIN, 0};
-      if (poll(&p, 1, 50) <= 0) continue;
-      char buf[4096];
-      const ssize_t n = recv(fd, buf, sizeof buf, 0);
-      if (n <= 0) break;
-      r.append(buf, static_cast<size_t>(n));
-    }
+    const std::string r = ReadUntilClosed(fd, 5000ms, kBody);
     EXPECT_EQ(StatusLine(r), "200 OK") << "scrape " << i << " on the same connection: " << r;
   }
   close(fd);
