@@ -13,24 +13,24 @@
 #include "cli/connection_options.h"
 #include "client/host_identity.h"
 #include "target/control/config_json.h"
-#include "target/control/json_fields.h"
+#include "control/json_fields.h"
 #include "target/port_address.h"
 
 namespace nvmpath::cli {
 namespace {
 
 using target::control::CheckNqn;
-using target::control::CheckObject;
-using target::control::DescribeValue;
-using target::control::FieldError;
-using target::control::FieldPath;
-using target::control::IndexPath;
-using target::control::Json;
-using target::control::Member;
-using target::control::ParseJsonText;
-using target::control::ReadBool;
-using target::control::ReadString;
-using target::control::ReadUint;
+using control::CheckObject;
+using control::DescribeValue;
+using control::FieldError;
+using control::FieldPath;
+using control::IndexPath;
+using control::Json;
+using control::Member;
+using control::ParseJsonText;
+using control::ReadBool;
+using control::ReadString;
+using control::ReadUint;
 
 constexpr uint64_t kIoThreadsMax = 64;  // Client::Connect's limit
 constexpr size_t kUnixPathMaxBytes = sizeof(sockaddr_un::sun_path) - 1;

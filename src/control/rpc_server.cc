@@ -1,4 +1,4 @@
-#include "target/control/rpc_server.h"
+#include "control/rpc_server.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -18,7 +18,7 @@
 
 #include "base/log.h"
 
-namespace nvmpath::target::control {
+namespace nvmpath::control {
 namespace {
 
 Result<sockaddr_un> UnixAddress(const std::string& path) {
@@ -269,4 +269,4 @@ RpcDispatcher::Executor ReactorExecutor(reactor::Reactor& reactor, Duration time
   };
 }
 
-}  // namespace nvmpath::target::control
+}  // namespace nvmpath::control

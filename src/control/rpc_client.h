@@ -8,7 +8,7 @@
 #include "base/time.h"
 #include "nvmpath/status.h"
 
-namespace nvmpath::target::control {
+namespace nvmpath::control {
 
 // Sends {"jsonrpc":"2.0","method":method,"params":params,"id":1} and returns the response's
 // result.
@@ -20,4 +20,4 @@ Result<nlohmann::json> RpcCall(const std::string& socket_path, const std::string
                                const nlohmann::json& params,
                                Duration timeout = std::chrono::seconds(30));
 
-}  // namespace nvmpath::target::control
+}  // namespace nvmpath::control

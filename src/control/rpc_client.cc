@@ -1,4 +1,4 @@
-#include "target/control/rpc_client.h"
+#include "control/rpc_client.h"
 
 #include <fmt/format.h>
 #include <poll.h>
@@ -9,10 +9,10 @@
 #include <cerrno>
 #include <cstring>
 
-#include "target/control/json_fields.h"
-#include "target/control/rpc.h"
+#include "control/json_fields.h"
+#include "control/rpc.h"
 
-namespace nvmpath::target::control {
+namespace nvmpath::control {
 namespace {
 
 // Closes the descriptor on every return path.
@@ -131,4 +131,4 @@ Result<Json> RpcCall(const std::string& socket_path, const std::string& method, 
   return *result;
 }
 
-}  // namespace nvmpath::target::control
+}  // namespace nvmpath::control
