@@ -194,6 +194,8 @@ struct DeviceInfo {
   std::string eui64;
   std::string uuid;
   std::vector<PathInfo> paths;
+  // In all, how long the head has had no usable path since it first had one (now included).
+  std::chrono::nanoseconds time_without_usable_path{0};
 };
 
 struct ControllerInfo {
@@ -205,7 +207,8 @@ struct ControllerInfo {
   std::string serial;
   std::string firmware;
   unsigned io_queues = 0;
-  uint32_t reconnect_attempts = 0;
+  uint32_t reconnect_attempts = 0;  // failed attempts since it was last live
+  uint64_t connect_attempts = 0;    // associations begun, the first included (reconnects: - 1)
   std::string last_error;  // why it last left live, or why the last attempt failed; "" if none
 };
 

@@ -26,6 +26,7 @@ struct HostArgs {
   std::vector<std::string> nbd;
   std::string fuse;
   std::string control_socket;
+  std::string metrics;
 };
 
 // The shared connection flags that describe one subsystem; with --config each subsystem's entry
@@ -43,7 +44,7 @@ Result<exports::HostServiceOptions> ToServiceOptions(const HostArgs& args, CLI::
       if (cmd->count(flag) > 0) {
         return InvalidArgument(fmt::format(
             "{} with --config: the config file describes each subsystem (set it there, in the "
-            "subsystem's entry); only --reactors, --nbd and --fuse add to a config",
+            "subsystem's entry); only --reactors, --nbd, --fuse and --metrics add to a config",
             flag));
       }
     }
@@ -53,6 +54,7 @@ Result<exports::HostServiceOptions> ToServiceOptions(const HostArgs& args, CLI::
     o.io_threads = config->io_threads;
     o.nbd = config->nbd;
     o.fuse = config->fuse;
+    o.metrics = config->metrics;
     if (cmd->count("--reactors") > 0) o.io_threads = args.conn.reactors;
   } else {
     auto options = ToClientOptions(args.conn);
@@ -71,6 +73,11 @@ Result<exports::HostServiceOptions> ToServiceOptions(const HostArgs& args, CLI::
                                          o.fuse));
     }
     o.fuse = args.fuse;
+  }
+  if (!args.metrics.empty()) {
+    auto ep = ParseMetricsAddress(args.metrics);
+    if (!ep.ok()) return ep.status().WithContext("--metrics");
+    o.metrics = *ep;  // the flag wins over the config's "metrics"
   }
   if (o.io_threads == 0 || o.io_threads > 64) {
     return InvalidArgument(fmt::format("--reactors {}: must be in 1..64", o.io_threads));
@@ -140,6 +147,9 @@ int RunHost(const HostArgs& args, CLI::App* cmd) {
   }
   if (!fuse.empty()) std::printf("fuse: heads are files in %s\n", fuse.c_str());
   if (control) std::printf("control: %s\n", control->socket_path().c_str());
+  if (const auto* m = (*service)->metrics()) {
+    std::printf("metrics: http://%s/metrics\n", m->address_port().c_str());
+  }
   std::printf("ready\n");
   // Scripts wait for these lines; stdout may be a pipe or a file, which are not line-buffered.
   std::fflush(stdout);
@@ -205,6 +215,9 @@ void AddHostCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--fuse", args->fuse, "FUSE export: a directory with one file per head");
   cmd->add_option("--control-socket", args->control_socket,
                   "Serve `nvmpath host-ctl` on this Unix socket (JSON-RPC 2.0, mode 0600)");
+  cmd->add_option("--metrics", args->metrics,
+                  "Prometheus metrics at http://ADDR:PORT/metrics (e.g. 127.0.0.1:9100, "
+                  "[::1]:9100, localhost:0 for a free port)");
   cmd->callback([args, cmd, &exit_code] { exit_code = RunHost(*args, cmd); });
 }
 

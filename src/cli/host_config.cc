@@ -14,6 +14,7 @@
 #include "client/host_identity.h"
 #include "target/control/config_json.h"
 #include "control/json_fields.h"
+#include "target/port_address.h"
 
 namespace nvmpath::cli {
 namespace {
@@ -247,7 +248,7 @@ Status ParseExports(const Json& j, HostConfig* c) {
 
 Result<HostConfig> ParseTop(const Json& j) {
   NVMP_RETURN_IF_ERROR(
-      CheckObject(j, "", {"hostnqn", "hostid", "io_threads", "exports", "subsystems"}));
+      CheckObject(j, "", {"hostnqn", "hostid", "io_threads", "exports", "metrics", "subsystems"}));
   HostConfig c;
   HostDefaults defaults;
   if (const Json* v = Member(j, "hostnqn")) {
@@ -267,6 +268,13 @@ Result<HostConfig> ParseTop(const Json& j) {
   }
   if (const Json* exports = Member(j, "exports")) {
     NVMP_RETURN_IF_ERROR(ParseExports(*exports, &c));
+  }
+  if (const Json* v = Member(j, "metrics")) {
+    auto text = ReadString(*v, "metrics");
+    if (!text.ok()) return text.status();
+    auto ep = ParseMetricsAddress(*text);
+    if (!ep.ok()) return ep.status().WithContext("metrics");
+    c.metrics = *ep;
   }
 
   const Json* subsystems = Member(j, "subsystems");
@@ -344,6 +352,14 @@ Status CheckNbdAddress(std::string_view text) {
                     addr));
   }
   return Status::Ok();
+}
+
+Result<Endpoint> ParseMetricsAddress(std::string_view text) {
+  auto hp = target::ParseHostPort(text);
+  if (!hp.ok()) {
+    return InvalidArgument(fmt::format("metrics address \"{}\": {}", text, hp.status().message()));
+  }
+  return Endpoint{hp->host, hp->port};
 }
 
 Result<HostConfig> ParseHostConfig(std::string_view text) {

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +27,7 @@ struct HostConfig {
   std::vector<std::string> nbd;  // NBD listen addresses as given: "unix:/path" or "ADDR:PORT"
   std::string fuse;              // FUSE mount directory, "" = none
   unsigned io_threads = 1;       // shared by every subsystem (ClientOptions::io_threads set to it)
+  std::optional<Endpoint> metrics;  // "metrics": Prometheus /metrics listen address
 };
 
 // Strict JSON text -> HostConfig. Every error is kInvalidArgument "<field path>: <what>".
@@ -47,5 +49,11 @@ Result<std::chrono::milliseconds> ReadDurationJson(const nlohmann::json& v, std:
 // parser and by the --nbd flag. Errors (kInvalidArgument) name the text:
 // `NBD address "x:0": port "0" is not a number in 1..65535`.
 Status CheckNbdAddress(std::string_view text);
+
+// The metrics listen address, for --metrics and the config's "metrics": "HOST:PORT" with HOST a
+// numeric IPv4 address, an IPv6 address in brackets ("[::1]:9100") or a host name; port 0..65535
+// (0: any free port). The Endpoint's address has no brackets. Errors (kInvalidArgument) name the
+// text: `metrics address "::1:9100": an IPv6 address goes in brackets, as [::1]:9100`.
+Result<Endpoint> ParseMetricsAddress(std::string_view text);
 
 }  // namespace nvmpath::cli

@@ -385,6 +385,7 @@ DeviceInfo ClientImpl::DescribeDevice(uint32_t nsid) const {
     }
     d.paths.push_back(std::move(p));
   }
+  d.time_without_usable_path = head->time_without_usable_path();
   return d;
 }
 
@@ -406,6 +407,7 @@ SubsystemInfo ClientImpl::Describe() const {
       c.firmware = Trim(ctrl->identify().fr);
       c.io_queues = ctrl->live() ? ctrl->io_queue_count() : 0;
       c.reconnect_attempts = ctrl->reconnect_attempts();
+      c.connect_attempts = ctrl->associations();
       if (!ctrl->last_error().ok()) c.last_error = ctrl->last_error().message();
       info.controllers.push_back(std::move(c));
     }

@@ -9,6 +9,7 @@
 #include "base/log.h"
 #include "base/time.h"
 #include "client/discovery.h"
+#include "export/metrics_host.h"
 
 namespace nvmpath::exports {
 
@@ -49,6 +50,17 @@ Result<std::unique_ptr<HostService>> HostService::Start(HostServiceOptions optio
       return fuse.status();
     }
     s->fuse_ = std::move(fuse).value();
+  }
+  if (s->options_.metrics) {
+    MetricsServerOptions mo;
+    mo.host = s->options_.metrics->address;
+    mo.port = s->options_.metrics->port;
+    auto m = MetricsServer::Start(mo, [raw] { return RenderHostMetrics(TakeHostSnapshot(raw)); });
+    if (!m.ok()) {
+      s->Stop().IgnoreError();
+      return m.status();
+    }
+    s->metrics_ = std::move(m).value();
   }
   return s;
 }
@@ -217,6 +229,7 @@ std::string HostService::FlushAll() {
 Status HostService::Stop() {
   if (stopped_) return Status::Ok();
   stopped_ = true;
+  metrics_.reset();
   if (nbd_) nbd_->Stop();
   if (fuse_) fuse_->Stop();
   std::string failed = heads_ ? FlushAll() : std::string();

@@ -6,6 +6,9 @@
 // each) or Start fails naming it; once running, a path that is lost is retried and, past
 // ctrl_loss_tmo, made again when its address answers (ClientOptions::recreate_lost_paths).
 //
+// With options.metrics, a MetricsServer serves a snapshot of every client at each scrape; it starts
+// last and stops first, so it never sees a client closing.
+//
 // Stop, in order: the exports stop taking requests and answer what they have in flight (NBD
 // sessions close, the FUSE file system is unmounted); every head is flushed (bounded by
 // stop_flush_timeout: a head with no path left is named, not waited for forever); the clients
@@ -33,6 +36,7 @@
 #include "client/io_threads.h"
 #include "export/fuse_export.h"
 #include "export/head_table.h"
+#include "export/metrics_server.h"
 #include "export/nbd_server.h"
 
 namespace nvmpath::exports {
@@ -42,6 +46,9 @@ struct HostServiceOptions {
   unsigned io_threads = 1;
   std::vector<std::string> nbd;  // "unix:PATH" or "ADDR:PORT"
   std::string fuse;              // mount directory, "" for none
+  // Prometheus metrics over HTTP at /metrics (export/metrics_host.h); nullopt for none. The
+  // address may be numeric IPv4/IPv6 (no brackets) or a host name; port 0 takes a free one.
+  std::optional<Endpoint> metrics;
   // Stop waits this long for the heads' flush; a head with no path left may never flush (its
   // writes are then as safe as the target's volatile cache keeps them) and is named instead.
   std::chrono::milliseconds stop_flush_timeout{10000};
@@ -83,6 +90,8 @@ class HostService {
   // Bound TCP ports of the NBD addresses, in their order (0 for Unix sockets).
   std::vector<uint16_t> nbd_ports() const;
   const NbdServer* nbd() const { return nbd_.get(); }
+  // The metrics server (its address_port(): "[::1]:9100"), or nullptr without metrics.
+  const MetricsServer* metrics() const { return metrics_.get(); }
 
   // As described above; idempotent. The result names every head whose flush failed.
   Status Stop();
@@ -99,6 +108,7 @@ class HostService {
   std::unique_ptr<HeadTable> heads_;
   std::unique_ptr<NbdServer> nbd_;
   std::unique_ptr<FuseExport> fuse_;
+  std::unique_ptr<MetricsServer> metrics_;
   bool stopped_ = false;
 };
 

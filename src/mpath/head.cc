@@ -520,6 +520,15 @@ std::shared_ptr<PathSet> Head::BuildPathSet() const {
 void Head::Publish() {
   auto set = BuildPathSet();
   set->generation = ++generation_;
+  // A stretch without a usable path starts when a usable head loses its last one (the time
+  // before the first path is up is start-up, not an outage).
+  const TimePoint now = shards_reactors_[home_]->now();
+  if (latest_->any_usable && !set->any_usable) {
+    no_usable_path_since_ = now;
+  } else if (set->any_usable && no_usable_path_since_) {
+    no_usable_path_total_ += now - *no_usable_path_since_;
+    no_usable_path_since_.reset();
+  }
   latest_ = set;
   published_generation_.store(generation_, std::memory_order_release);
   for (unsigned i = 0; i < shards_.size(); ++i) {
@@ -550,5 +559,10 @@ void Head::AfterGracePeriod(std::function<void()> fn) {
 
 bool Head::HasUsablePath() const { return latest_->any_usable; }
 bool Head::MayPathReturn() const { return latest_->may_return; }
+
+Duration Head::time_without_usable_path() const {
+  if (!no_usable_path_since_) return no_usable_path_total_;
+  return no_usable_path_total_ + (shards_reactors_[home_]->now() - *no_usable_path_since_);
+}
 
 }  // namespace nvmpath::mpath

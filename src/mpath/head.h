@@ -29,6 +29,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -129,6 +130,9 @@ class Head : private blk::PathObserver {
   uint32_t block_size() const { return latest_->block_size; }
   std::string DescribePathStates() const { return DescribePaths(*latest_); }
   size_t path_count() const { return latest_->paths.size(); }
+  // How long, in all, the published set has had no usable path since the head first had one
+  // (the current stretch included).
+  Duration time_without_usable_path() const;
   uint64_t generation() const { return latest_->generation; }
 
   // Messages this head posted between its reactors and not yet handled; the head may be
@@ -220,6 +224,10 @@ class Head : private blk::PathObserver {
   std::vector<std::pair<uint64_t, std::function<void()>>> grace_waiters_;
 
   std::function<void()> geometry_observer_;
+  // Publish keeps these (home): the total of ended stretches without a usable path, and when the
+  // current one began (nullopt while a path is usable).
+  Duration no_usable_path_total_{0};
+  std::optional<TimePoint> no_usable_path_since_;
   std::vector<std::function<void()>> quiet_waiters_;
 
   FailureProbe failure_probe_;

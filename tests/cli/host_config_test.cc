@@ -446,5 +446,37 @@ TEST(HostConfig, TheDocumentedExampleParses) {
   EXPECT_FALSE(c->fuse.empty());
 }
 
+// "metrics" (and --metrics, through the same parser): IPv4, IPv6 in brackets, host names, port 0.
+TEST(HostConfig, MetricsTakesIpv4BracketedIpv6AndHostNames) {
+  const std::string sub = R"("subsystems": [{"nqn": "nqn.2024-01.io.nvmpath:t", "paths": ["127.0.0.1"]}])";
+  auto c = ParseHostConfig(R"({"metrics": "127.0.0.1:9100", )" + sub + "}");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_TRUE(c->metrics.has_value());
+  EXPECT_EQ(c->metrics->address, "127.0.0.1");
+  EXPECT_EQ(c->metrics->port, 9100);
+  c = ParseHostConfig("{" + sub + "}");
+  ASSERT_TRUE(c.ok());
+  EXPECT_FALSE(c->metrics.has_value()) << "no metrics unless asked";
+
+  auto v6 = ParseMetricsAddress("[::1]:9100");
+  ASSERT_TRUE(v6.ok()) << v6.status().ToString();
+  EXPECT_EQ(v6->address, "::1");
+  auto named = ParseMetricsAddress("localhost:0");
+  ASSERT_TRUE(named.ok()) << named.status().ToString();
+  EXPECT_EQ(named->address, "localhost");
+  EXPECT_EQ(named->port, 0);
+
+  EXPECT_EQ(ErrorOf(R"({"metrics": "::1:9100", )" + sub + "}"),
+            "metrics: metrics address \"::1:9100\": '::1:9100': an IPv6 address goes in "
+            "brackets, as [::1]:9100");
+  EXPECT_EQ(ErrorOf(R"({"metrics": "127.0.0.1", )" + sub + "}"),
+            "metrics: metrics address \"127.0.0.1\": '127.0.0.1': no :PORT (as in "
+            "127.0.0.1:4420)");
+  EXPECT_EQ(ErrorOf(R"({"metrics": 9100, )" + sub + "}"), "metrics: expected a string, got 9100");
+  EXPECT_EQ(ErrorOf(R"({"metrics": "a b:1", )" + sub + "}"),
+            "metrics: metrics address \"a b:1\": 'a b' is not an IPv4 or IPv6 address or a host "
+            "name");
+}
+
 }  // namespace
 }  // namespace nvmpath::cli

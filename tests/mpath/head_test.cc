@@ -181,6 +181,30 @@ TEST_F(HeadTest, WaitsWhileAControllerReconnectsThenCompletes) {
   EXPECT_TRUE(errors_.empty());
 }
 
+// The metrics' nvmpath_head_no_usable_path_seconds_total: only stretches after the head first
+// had a usable path count, and the current stretch counts while it lasts.
+TEST_F(HeadTest, TimeWithoutUsablePathAddsUpTheOutages) {
+  SetUpRig(HeadOptions{.name = "h"});
+  world_.RunFor(std::chrono::seconds(3));  // start-up without a path: not an outage
+  MemPath* a = AddPath(Opts("a"));
+  Duration t{-1};
+  OnHome([&] { t = head_->time_without_usable_path(); });
+  EXPECT_EQ(t, Duration::zero());
+  OnHome([a] { a->LoseController(); });
+  world_.RunFor(std::chrono::seconds(2));
+  OnHome([&] { t = head_->time_without_usable_path(); });
+  EXPECT_GE(t, std::chrono::seconds(2)) << "the current stretch counts";
+  EXPECT_LT(t, std::chrono::milliseconds(2010));
+  OnHome([a] { a->RestoreController(); });
+  world_.RunFor(std::chrono::seconds(5));
+  OnHome([a] { a->LoseController(); });
+  world_.RunFor(std::chrono::seconds(1));
+  OnHome([a] { a->RestoreController(); });
+  OnHome([&] { t = head_->time_without_usable_path(); });
+  EXPECT_GE(t, std::chrono::seconds(3));
+  EXPECT_LT(t, std::chrono::milliseconds(3010)) << "time with a usable path is not counted";
+}
+
 TEST_F(HeadTest, ControllerLossFailsOverInFlightIoAtOnce) {
   SetUpRig(HeadOptions{.name = "h", .policy = Policy::kNuma});
   MemPathOptions slow = Opts("a");

@@ -1,0 +1,181 @@
+// What `nvmpath host --metrics` writes, rendered from a synthetic snapshot: the state gauges
+// carry every state (1 for the current one), counters keep their values and labels (subsystem,
+// head, path; a hostile NQN escaped), the head's capacity and time without a usable path, the
+// controllers' reconnects; the histogram families appear only with data, and then pass
+// `promtool check metrics` (Debian's prometheus package; that check is skipped, saying so, where
+// promtool is not installed).
+#include "export/metrics_host.h"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+namespace nvmpath::exports {
+namespace {
+
+HostSnapshot Synthetic(std::string subnqn = "nqn.2026-12.io.nvmpath:m") {
+  HostSnapshot snap;
+  SubsystemSnapshot s;
+  s.index = 0;
+  s.subnqn = std::move(subnqn);
+  ControllerInfo c1{.name = "127.0.0.1:4420",
+                    .state = "live",
+                    .io_queues = 2,
+                    .reconnect_attempts = 0,
+                    .connect_attempts = 4};
+  ControllerInfo c2{
+      .name = "[::1]:4421", .state = "connecting", .reconnect_attempts = 3, .connect_attempts = 7};
+  s.controllers = {c1, c2};
+  HeadSnapshot h;
+  h.name = "nvmpath0n1";
+  h.info.nsid = 1;
+  h.info.capacity_blocks = 2048;
+  h.info.block_size = 512;
+  h.info.time_without_usable_path = std::chrono::milliseconds(1500);
+  h.info.paths = {
+      PathInfo{.name = "127.0.0.1:4420",
+               .controller_state = "live",
+               .ana_state = "optimized",
+               .ready = true,
+               .usable = true},
+      PathInfo{
+          .name = "[::1]:4421", .controller_state = "connecting", .ana_state = "inaccessible"}};
+  h.counters.submitted = 100;
+  h.counters.completed = 97;
+  h.counters.errors = 1;
+  h.counters.no_path = 1;
+  h.counters.failovers = 6;
+  h.counters.requeues = 4;
+  h.counters.outstanding = 2;
+  h.counters.paths = {
+      {"127.0.0.1:4420",
+       PathCounters{.ios = 90, .bytes = 368640, .errors = 0, .failovers = 0, .in_flight = 2}},
+      {"[::1]:4421", PathCounters{.ios = 16, .bytes = 65536, .errors = 6, .failovers = 6}}};
+  s.heads.push_back(std::move(h));
+  snap.subsystems.push_back(std::move(s));
+  return snap;
+}
+
+bool Has(const std::string& text, const std::string& line) {
+  return text.find("\n" + line + "\n") != std::string::npos;
+}
+
+TEST(MetricsHost, PathStatesAreEnumGaugesWithEveryState) {
+  const std::string t = RenderHostMetrics(Synthetic());
+  const std::string p1 =
+      R"(subsystem="nqn.2026-12.io.nvmpath:m",head="nvmpath0n1",path="127.0.0.1:4420")";
+  const std::string p2 =
+      R"(subsystem="nqn.2026-12.io.nvmpath:m",head="nvmpath0n1",path="[::1]:4421")";
+  EXPECT_TRUE(Has(t, "# TYPE nvmpath_path_ana_state gauge"));
+  EXPECT_TRUE(Has(t, "nvmpath_path_ana_state{" + p1 + R"(,state="optimized"} 1)"));
+  EXPECT_TRUE(Has(t, "nvmpath_path_ana_state{" + p1 + R"(,state="inaccessible"} 0)"));
+  EXPECT_TRUE(Has(t, "nvmpath_path_ana_state{" + p2 + R"(,state="inaccessible"} 1)"));
+  EXPECT_TRUE(Has(t, "nvmpath_path_ana_state{" + p2 + R"(,state="optimized"} 0)"));
+  EXPECT_TRUE(Has(t, "nvmpath_path_controller_state{" + p2 + R"(,state="connecting"} 1)"));
+  EXPECT_TRUE(Has(t, "nvmpath_path_controller_state{" + p2 + R"(,state="live"} 0)"));
+  EXPECT_TRUE(Has(t, "nvmpath_path_usable{" + p1 + "} 1"));
+  EXPECT_TRUE(Has(t, "nvmpath_path_usable{" + p2 + "} 0"));
+  EXPECT_TRUE(Has(t, "# TYPE nvmpath_path_failovers_total counter"));
+  EXPECT_TRUE(Has(t, "nvmpath_path_failovers_total{" + p2 + "} 6"));
+  EXPECT_TRUE(Has(t, "nvmpath_path_io_bytes_total{" + p1 + "} 368640"));
+  EXPECT_TRUE(Has(t, "nvmpath_path_in_flight{" + p1 + "} 2"));
+}
+
+TEST(MetricsHost, HeadAndControllerValues) {
+  const std::string t = RenderHostMetrics(Synthetic());
+  const std::string h = R"(subsystem="nqn.2026-12.io.nvmpath:m",head="nvmpath0n1")";
+  EXPECT_TRUE(Has(t, "nvmpath_head_capacity_bytes{" + h + "} 1048576"));
+  EXPECT_TRUE(Has(t, "nvmpath_head_usable_paths{" + h + "} 1"));
+  EXPECT_TRUE(Has(t, "nvmpath_head_no_usable_path_seconds_total{" + h + "} 1.5"));
+  EXPECT_TRUE(Has(t, "nvmpath_head_errors_total{" + h + "} 1"));
+  EXPECT_TRUE(Has(t, "nvmpath_head_requeues_total{" + h + "} 4"));
+  EXPECT_TRUE(Has(t, "nvmpath_head_in_flight{" + h + "} 2"));
+  const std::string c = R"(subsystem="nqn.2026-12.io.nvmpath:m",path="[::1]:4421")";
+  EXPECT_TRUE(Has(t, "nvmpath_controller_reconnects_total{" + c + "} 6"));
+  EXPECT_TRUE(Has(t, "nvmpath_controller_failed_attempts{" + c + "} 3"));
+  EXPECT_TRUE(Has(t, "nvmpath_controller_state{" + c + R"(,state="connecting"} 1)"));
+  // Every family has exactly one HELP and one TYPE line.
+  size_t helps = 0, types = 0;
+  for (size_t at = 0; (at = t.find("# HELP ", at)) != std::string::npos; ++at) ++helps;
+  for (size_t at = 0; (at = t.find("# TYPE ", at)) != std::string::npos; ++at) ++types;
+  EXPECT_EQ(helps, types);
+  EXPECT_GT(helps, 20u);
+}
+
+TEST(MetricsHost, AnUnexpectedStateStillShows) {
+  HostSnapshot s = Synthetic();
+  s.subsystems[0].heads[0].info.paths[0].ana_state = "reserved";
+  const std::string t = RenderHostMetrics(s);
+  EXPECT_NE(t.find(R"(path="127.0.0.1:4420",state="reserved"} 1)"), std::string::npos);
+}
+
+TEST(MetricsHost, HostileSubsystemNameIsEscaped) {
+  const std::string t = RenderHostMetrics(Synthetic("nqn.x:\"}\nevil 1"));
+  EXPECT_EQ(t.find("\nevil 1"), std::string::npos);
+  EXPECT_NE(t.find(R"(subsystem="nqn.x:\"}\nevil 1")"), std::string::npos);
+}
+
+TEST(MetricsHost, HistogramFamiliesOnlyWithData) {
+  HostSnapshot s = Synthetic();
+  EXPECT_EQ(RenderHostMetrics(s).find("_seconds_bucket"), std::string::npos);
+  HeadSnapshot& h = s.subsystems[0].heads[0];
+  h.path_latency = {{"127.0.0.1:4420", HistogramData{{{0.0001, 50}, {0.001, 40}}, 90, 0.02}}};
+  h.failover_gap = HistogramData{{{0.001, 5}}, 6, 0.009};
+  const std::string t = RenderHostMetrics(s);
+  EXPECT_TRUE(Has(t, "# TYPE nvmpath_path_latency_seconds histogram"));
+  EXPECT_TRUE(Has(
+      t,
+      R"(nvmpath_path_latency_seconds_bucket{subsystem="nqn.2026-12.io.nvmpath:m",head="nvmpath0n1",path="127.0.0.1:4420",le="0.001"} 90)"));
+  EXPECT_TRUE(Has(
+      t,
+      R"(nvmpath_head_failover_gap_seconds_bucket{subsystem="nqn.2026-12.io.nvmpath:m",head="nvmpath0n1",le="+Inf"} 6)"));
+  EXPECT_TRUE(Has(
+      t,
+      R"(nvmpath_head_failover_gap_seconds_count{subsystem="nqn.2026-12.io.nvmpath:m",head="nvmpath0n1"} 6)"));
+}
+
+// Runs `promtool check metrics` on `text`; returns its exit code and output, or -1 without it.
+int Promtool(const std::string& text, std::string* output) {
+  if (std::system("command -v promtool > /dev/null 2>&1") != 0) return -1;
+  char path[] = "/tmp/nvmpath-metrics-XXXXXX";
+  const int fd = mkstemp(path);
+  if (fd < 0) return -1;
+  close(fd);
+  std::ofstream(path) << text;
+  const std::string cmd = std::string("promtool check metrics < ") + path + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) output->append(buf, n);
+  const int rc = pclose(p);
+  std::remove(path);
+  return WEXITSTATUS(rc);
+}
+
+TEST(MetricsHost, PromtoolAcceptsTheTextWithHistograms) {
+  HostSnapshot s = Synthetic("nqn.x:\"quoted\"\nand\\more\xFF");
+  HeadSnapshot& h = s.subsystems[0].heads[0];
+  h.path_latency = {{"127.0.0.1:4420", Rebucket(HistogramData{{{0.0001, 50}, {0.003, 40}}, 95, 0.3},
+                                                LatencyBoundsSeconds())}};
+  h.failover_gap = HistogramData{{{0.001, 5}}, 6, 0.009};
+  std::string out;
+  const int rc = Promtool(RenderHostMetrics(s), &out);
+  if (rc < 0) GTEST_SKIP() << "promtool not installed (scripts/setup installs Debian's prometheus)";
+  EXPECT_EQ(rc, 0) << out;
+}
+
+TEST(MetricsHost, PromtoolCatchesABrokenText) {
+  // The check above can fail: a counter without _total and a label left unescaped are refused.
+  std::string out;
+  const int rc = Promtool("# HELP m x\n# TYPE m counter\nm{a=\"b\nc\"} 1\n", &out);
+  if (rc < 0) GTEST_SKIP() << "promtool not installed (scripts/setup installs Debian's prometheus)";
+  EXPECT_NE(rc, 0) << out;
+}
+
+}  // namespace
+}  // namespace nvmpath::exports
