@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "cli/latency_histogram.h"
+#include "base/latency_histogram.h"
 #include "nvmpath/client.h"
 
 namespace nvmpath::cli {
@@ -33,7 +33,7 @@ struct BenchResult {
   uint64_t bytes = 0;   // moved by OK I/Os
   uint64_t errors = 0;  // I/Os that completed with an error
   std::string first_error;
-  LatencyHistogram latency;  // every completed I/O
+  FineLatencyHistogram latency;  // every completed I/O
   uint64_t failovers = 0;    // from the Device's counters, during the run
   uint64_t requeues = 0;
   std::vector<BenchPathIos> paths;  // attempts per path during the run

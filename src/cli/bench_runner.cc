@@ -50,7 +50,7 @@ struct ThreadRun {
   WorkloadRegion region;
   const std::atomic<bool>* stop_all;
   std::vector<std::unique_ptr<Slot>> slots;
-  LatencyHistogram latency;
+  FineLatencyHistogram latency;
   uint64_t budget = UINT64_MAX;  // I/Os this thread may start
   uint64_t started = 0;
   unsigned active = 0;

@@ -34,6 +34,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -124,7 +125,9 @@ class PathNs final : public blk::Path {
   // The controller's completion: fences a data-modifying attempt whose connection was lost,
   // else finishes it.
   void OnCommandDone(ReactorChannel& c, Attempt* a, nvme::NvmeStatus status);
-  void Finish(ReactorChannel& c, Attempt* a, nvme::NvmeStatus status);
+  // `failed_at`: set for an attempt held after it failed (the write fence), when it failed.
+  void Finish(ReactorChannel& c, Attempt* a, nvme::NvmeStatus status,
+              std::optional<TimePoint> failed_at = std::nullopt);
 
   const std::string name_;
   const uint32_t nsid_;

@@ -29,10 +29,12 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "blk/bio.h"
+#include "blk/io_class.h"
 #include "blk/path.h"
 #include "blk/qos.h"
 #include "mpath/counters.h"
@@ -152,6 +154,7 @@ class Head : private blk::PathObserver {
   class SlotSink final : public blk::AttemptSink {
    public:
     void OnAttemptDone(blk::Bio* bio, nvme::NvmeStatus status) override;
+    void OnAttemptDone(blk::Bio* bio, nvme::NvmeStatus status, TimePoint failed_at) override;
     Head* head = nullptr;
     Shard* shard = nullptr;
     uint16_t slot = 0;
@@ -183,8 +186,11 @@ class Head : private blk::PathObserver {
   void RunQuietWaiters();
 
   // shard
-  HeadCounters ShardHeadCounters(const Shard& s) const;
-  std::array<PathCounters, kMaxPaths> ShardPathCounters(const Shard& s) const;
+  struct ShardStats;  // one reactor's statistics, copied off it (head_stats.cc)
+  std::shared_ptr<ShardStats> CopyShardStats(const Shard& s) const;
+  // Merges every reactor's copy into `stats` (home, or with the reactors stopped).
+  void MergeShardStats(const std::vector<std::shared_ptr<ShardStats>>& shards,
+                       HeadStats& stats) const;
   void Submit(Shard& s, blk::Bio* bio);
   void Install(Shard& s, std::shared_ptr<const PathSet> set);
   void Admit(Shard& s, blk::Bio* bio);
@@ -193,8 +199,14 @@ class Head : private blk::PathObserver {
   void ScheduleRequeue(Shard& s);
   void RunRequeue(Shard& s);
   void CheckQueueDeadlines(Shard& s);
-  void AttemptDone(Shard& s, uint16_t slot, blk::Bio* bio, nvme::NvmeStatus status);
+  // `failed_at`: when the path learned the attempt failed, if it held it since (else now).
+  void AttemptDone(Shard& s, uint16_t slot, blk::Bio* bio, nvme::NvmeStatus status,
+                   std::optional<TimePoint> failed_at);
   void Complete(Shard& s, blk::Bio* bio, Status status);
+  void Complete(Shard& s, blk::Bio* bio, Status status, TimePoint now);
+  // Completes with an error the application sees, counted under `error_class`.
+  void Fail(Shard& s, blk::Bio* bio, Status status, blk::ErrorClass error_class);
+  void RecordFailoverGap(Shard& s, const blk::Bio& bio, TimePoint now);
   void FailNoPath(Shard& s, blk::Bio* bio, std::string_view why);
 
   HeadOptions options_;
