@@ -40,7 +40,8 @@ struct LastError {
   bool set = false;
   TimePoint at{};
   blk::ErrorClass error_class = blk::ErrorClass::kGeneric;
-  std::string what;  // the NVMe status ("ANA Inaccessible (SCT 3h SC 02h)") or the Status text
+  // The NVMe status ("Asymmetric Access Inaccessible (SCT 3h SC 02h)") or the Status text.
+  std::string what;
 
   // Keeps the later of the two.
   void Merge(const LastError& o) {
