@@ -25,6 +25,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include "base/assert.h"
+
 namespace nvmpath {
 
 template <int SubBucketBits, int MaxValueBits>
@@ -52,6 +54,24 @@ class LatencyHistogram {
     min_ns_ = std::min(min_ns_, other.min_ns_);
   }
   void Clear() { *this = LatencyHistogram(); }
+  // What was recorded since `earlier`, an earlier copy of this histogram (an interval's values
+  // out of running totals). min and max become those of the buckets left (within a bucket).
+  // REQUIRES: `earlier` is an earlier copy: no bucket holds more there than here.
+  void Subtract(const LatencyHistogram& earlier) {
+    for (int i = 0; i < kBucketCount; ++i) {
+      NVMP_ASSERT(earlier.counts_[i] <= counts_[i], "subtracting a histogram that is not earlier");
+      counts_[i] -= earlier.counts_[i];
+    }
+    count_ -= earlier.count_;
+    sum_ns_ -= earlier.sum_ns_;
+    min_ns_ = UINT64_MAX;
+    max_ns_ = 0;
+    for (int i = 0; i < kBucketCount; ++i) {
+      if (counts_[i] == 0) continue;
+      min_ns_ = std::min(min_ns_, BucketLow(i));
+      max_ns_ = BucketHigh(i);
+    }
+  }
 
   uint64_t count() const { return count_; }
   uint64_t sum_ns() const { return sum_ns_; }

@@ -64,6 +64,10 @@ std::string FormatBenchTable(const BenchResult& r) {
     const double share = path_total == 0 ? 0.0 : 100.0 * p.ios / path_total;
     row("I/O via " + p.name, fmt::format("{} ({:.1f}%)", Grouped(p.ios), share));
   }
+  for (const auto& p : r.paths) {
+    if (p.latency.count == 0) continue;
+    row("p99 (us) via " + p.name, fmt::format("{:.1f}", Micros(p.latency.p99_ns)));
+  }
   auto qos_row = [&row](const std::string& who, const QosCounters& q) {
     if (q.issued == 0 && q.released == 0 && q.waiting == 0) return;  // no limiter
     row("QoS " + who, fmt::format("{}/{}/{}", Grouped(q.issued), Grouped(q.released),
@@ -85,12 +89,29 @@ namespace {
 nlohmann::json QosJson(const QosCounters& q) {
   return {{"issued", q.issued}, {"released", q.released}, {"waiting", q.waiting}};
 }
+
+nlohmann::json LatencyJson(const LatencySummary& l) {
+  nlohmann::json buckets = nlohmann::json::array();
+  for (const LatencyBucket& b : l.buckets) {
+    buckets.push_back({{"below_us", Micros(b.below_ns)}, {"count", b.count}});
+  }
+  return {{"count", l.count},
+          {"mean", l.count == 0 ? 0.0 : Micros(l.sum_ns) / static_cast<double>(l.count)},
+          {"p50", Micros(l.p50_ns)},
+          {"p99", Micros(l.p99_ns)},
+          {"p999", Micros(l.p999_ns)},
+          {"max", Micros(l.max_ns)},
+          {"buckets", std::move(buckets)}};
+}
 }  // namespace
 
 nlohmann::json BenchJson(const BenchResult& r) {
   nlohmann::json paths = nlohmann::json::array();
   for (const auto& p : r.paths) {
-    paths.push_back({{"name", p.name}, {"ios", p.ios}, {"qos", QosJson(p.qos)}});
+    paths.push_back({{"name", p.name},
+                     {"ios", p.ios},
+                     {"qos", QosJson(p.qos)},
+                     {"lat_us", LatencyJson(p.latency)}});
   }
   nlohmann::json j = {
       {"workload", r.workload},

@@ -17,6 +17,7 @@ struct BenchPathIos {
   std::string name;  // "127.0.0.1:4420"
   uint64_t ios = 0;
   QosCounters qos;   // the path's QoS tickets issued / released during the run; waiting at its end
+  LatencySummary latency;  // the path's attempts (sent → ended), from the host's path statistics
 };
 
 struct BenchResult {
@@ -50,8 +51,9 @@ struct BenchResult {
 // The final table a person reads.
 std::string FormatBenchTable(const BenchResult& r);
 // One object: iops, mib_s, lat_us {mean, p50, p99, p999, max}, errors, failovers, requeues,
-// paths [{name, ios, qos}], qos (the head's), verify {blocks, mismatches}, and the run's
-// parameters. Each qos object: {issued, released, waiting}.
+// paths [{name, ios, qos, lat_us {count, mean, p50, p99, p999, max, buckets}}], qos (the head's),
+// verify {blocks, mismatches}, and the run's parameters. Each qos object: {issued, released,
+// waiting}. A path's buckets: [{below_us, count}], cumulative, as LatencySummary::buckets.
 nlohmann::json BenchJson(const BenchResult& r);
 
 // Totals so far, sampled once a second while the run goes on.

@@ -159,7 +159,9 @@ std::vector<BenchPathIos> PathDelta(const DeviceCounters& before, const DeviceCo
     for (const auto& [bname, bc] : before.paths) {
       if (bname == name) prev = bc;
     }
-    out.push_back({name, Delta(prev.ios, c.ios), QosDelta(prev.qos, c.qos)});
+    // Latency is not a difference: the path's histogram since the client connected, which on
+    // a bench's own client is the run's attempts.
+    out.push_back({name, Delta(prev.ios, c.ios), QosDelta(prev.qos, c.qos), c.latency});
   }
   return out;
 }

@@ -11,7 +11,9 @@
 // its channel first, then the bare Bio and the NVMe status go to the head's sink — except that a write, write zeroes or deallocate whose
 // connection was lost (0x371: it may still execute on the old controller) is first held for the
 // controller's write fence (Controller::write_fence: fence_delay or CQT), so another path never
-// repeats it while the stale copy can still land (docs/ARCHITECTURE.md "Stale-write fencing").
+// repeats it while the stale copy can still land (docs/ARCHITECTURE.md "Stale-write fencing");
+// such an attempt goes to the sink with the time its connection was lost, where the head's
+// failover gap starts (docs/ARCHITECTURE.md "Statistics").
 // The range is not checked against this path's capacity (the head did it, once). A Bio larger
 // than the controller's maximum transfer fails with Invalid Field (DNR): the head's callers bound
 // their I/O size (Client API), so splitting is not done.

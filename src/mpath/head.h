@@ -135,7 +135,8 @@ class Head : private blk::PathObserver {
     return static_cast<int>(messages_in_flight_.load() / kMessageUnit);
   }
 
-  // Sums every reactor's counters; `done` runs on home. Safe across threads.
+  // Every reactor's statistics, each copied on its reactor and merged on home (counters summed,
+  // histograms merged, the latest last error); `done` runs on home. Safe across threads.
   void CollectStats(std::function<void(HeadStats)> done);
   // The same, read directly. REQUIRES: the reactors are not running (simulation, tests).
   HeadStats TEST_Stats() const;

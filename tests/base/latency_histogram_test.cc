@@ -117,6 +117,35 @@ TYPED_TEST(LatencyHistogramTest, CountBelowAPowerOfTwoIsExact) {
   EXPECT_EQ(h.CountBelow(UINT64_MAX), h.count());
 }
 
+TYPED_TEST(LatencyHistogramTest, SubtractLeavesTheIntervalsValues) {
+  using H = TypeParam;
+  H total, interval;
+  for (uint64_t v = 100; v < 5000; v += 3) total.Record(v);
+  const H earlier = total;
+  for (uint64_t v = 20000; v < 90000; v += 11) {
+    total.Record(v);
+    interval.Record(v);
+  }
+  total.Subtract(earlier);
+  EXPECT_EQ(total.count(), interval.count());
+  EXPECT_EQ(total.sum_ns(), interval.sum_ns());
+  for (double f : {0.1, 0.5, 0.99}) EXPECT_EQ(total.Percentile(f), interval.Percentile(f)) << f;
+  // The extremes are the buckets' now.
+  EXPECT_EQ(total.min_ns(), H::BucketLow(H::BucketOf(interval.min_ns())));
+  EXPECT_EQ(total.max_ns(), H::BucketHigh(H::BucketOf(interval.max_ns())));
+  total.Subtract(total);
+  EXPECT_EQ(total.count(), 0u);
+  EXPECT_EQ(total.max_ns(), 0u);
+}
+
+TEST(LatencyHistogramDeathTest, SubtractingALaterHistogramFires) {
+  StatsHistogram earlier, later;
+  earlier.Record(10);
+  later.Record(10);
+  later.Record(2000);
+  EXPECT_DEATH(earlier.Subtract(later), "subtracting a histogram that is not earlier");
+}
+
 TYPED_TEST(LatencyHistogramTest, EmptyIsZero) {
   TypeParam h;
   EXPECT_EQ(h.Percentile(0.5), 0u);
