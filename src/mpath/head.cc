@@ -202,7 +202,8 @@ void Head::Dispatch(Shard& s, Bio* bio) {
     bio->failover_in_ = false;
     ++pc.failovers_in;
   }
-  bio->dispatched_at_ = s.reactor->now();
+  // Inside Submit it is the submission's instant: one clock read (~27 ns) fewer per I/O.
+  bio->dispatched_at_ = s.in_submit ? bio->submitted_at_ : s.reactor->now();
   e.path->Channel(s.index).Submit(bio, &s.sinks[e.slot]);
 }
 
