@@ -14,7 +14,7 @@
 namespace nvmpath::mpath {
 
 // One reactor's statistics of one path slot. Made at the slot's first dispatch on this reactor,
-// not up front: with its latency histogram it is about 1.6 KB, and a host may hold thousands of
+// not up front: with its latency histogram it is about 1.5 KB, and a host may hold thousands of
 // namespace-paths over many reactors of which most never send on most paths (the memory budget is
 // per namespace-path whatever the reactor count). A slot that never saw I/O here costs a pointer.
 struct PathShardStats {
