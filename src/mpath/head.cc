@@ -360,10 +360,6 @@ void Head::AttemptDone(Shard& s, uint16_t slot, Bio* bio, nvme::NvmeStatus statu
   }
 }
 
-void Head::Complete(Shard& s, Bio* bio, Status status) {
-  Complete(s, bio, std::move(status), s.reactor->now());
-}
-
 void Head::Complete(Shard& s, Bio* bio, Status status, TimePoint now) {
   NVMP_ASSERT(bio->state_ != BioState::kDone, "Bio completed twice");
   MadeHistogram(s.latency).Record(static_cast<uint64_t>((now - bio->submitted_at_).count()));

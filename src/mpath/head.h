@@ -203,7 +203,7 @@ class Head : private blk::PathObserver {
   // `failed_at`: when the path learned the attempt failed, if it held it since (else now).
   void AttemptDone(Shard& s, uint16_t slot, blk::Bio* bio, nvme::NvmeStatus status,
                    std::optional<TimePoint> failed_at);
-  void Complete(Shard& s, blk::Bio* bio, Status status);
+  // `now`: the reactor's clock, read once by the caller.
   void Complete(Shard& s, blk::Bio* bio, Status status, TimePoint now);
   // Completes with an error the application sees, counted under `error_class`.
   void Fail(Shard& s, blk::Bio* bio, Status status, blk::ErrorClass error_class);
