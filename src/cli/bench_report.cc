@@ -44,7 +44,8 @@ std::string FormatBenchTable(const BenchResult& r) {
                                 r.workload, Size(r.bs_bytes), r.qd, r.threads,
                                 r.threads == 1 ? "" : "s", r.seconds, r.device);
   size_t name_width = 22;
-  for (const auto& p : r.paths) name_width = std::max(name_width, p.name.size() + 8);
+  // The longest per-path label: "p99 (us) via <name>".
+  for (const auto& p : r.paths) name_width = std::max(name_width, p.name.size() + 13);
   auto row = [&out, name_width](std::string_view name, const std::string& value) {
     out += fmt::format("  {:<{}} {:>16}\n", name, name_width, value);
   };
@@ -59,6 +60,11 @@ std::string FormatBenchTable(const BenchResult& r) {
   row("errors", Grouped(r.errors));
   row("failovers", Grouped(r.failovers));
   row("requeues", Grouped(r.requeues));
+  if (r.failover_gap.count > 0) {
+    row("failover gap p50 (us)", fmt::format("{:.1f}", Micros(r.failover_gap.p50_ns)));
+    row("failover gap p99 (us)", fmt::format("{:.1f}", Micros(r.failover_gap.p99_ns)));
+    row("failover gap max (us)", fmt::format("{:.1f}", Micros(r.failover_gap.max_ns)));
+  }
   const uint64_t path_total = PathTotal(r.paths);
   for (const auto& p : r.paths) {
     const double share = path_total == 0 ? 0.0 : 100.0 * p.ios / path_total;
@@ -134,6 +140,7 @@ nlohmann::json BenchJson(const BenchResult& r) {
       {"errors", r.errors},
       {"failovers", r.failovers},
       {"requeues", r.requeues},
+      {"failover_gap_us", LatencyJson(r.failover_gap)},
       {"paths", paths},
       {"qos", QosJson(r.head_qos)},
       {"verify", {{"blocks", r.verify_blocks}, {"mismatches", r.verify_mismatches}}},

@@ -37,6 +37,7 @@ struct BenchResult {
   FineLatencyHistogram latency;  // every completed I/O
   uint64_t failovers = 0;    // from the Device's counters, during the run
   uint64_t requeues = 0;
+  LatencySummary failover_gap;  // the Device's (its I/Os that failed over and completed)
   std::vector<BenchPathIos> paths;  // attempts per path during the run
   QosCounters head_qos;             // the head's QoS, as BenchPathIos::qos
   uint64_t verify_blocks = 0;
@@ -51,7 +52,7 @@ struct BenchResult {
 // The final table a person reads.
 std::string FormatBenchTable(const BenchResult& r);
 // One object: iops, mib_s, lat_us {mean, p50, p99, p999, max}, errors, failovers, requeues,
-// paths [{name, ios, qos, lat_us {count, mean, p50, p99, p999, max, buckets}}], qos (the head's),
+// failover_gap_us (as a path's lat_us), paths [{name, ios, qos, lat_us {count, mean, p50, p99, p999, max, buckets}}], qos (the head's),
 // verify {blocks, mismatches}, and the run's parameters. Each qos object: {issued, released,
 // waiting}. A path's buckets: [{below_us, count}], cumulative, as LatencySummary::buckets.
 nlohmann::json BenchJson(const BenchResult& r);

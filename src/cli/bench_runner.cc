@@ -320,6 +320,7 @@ Result<BenchResult> RunBench(Client& client, Device& dev, const BenchOptions& op
   const DeviceCounters after = dev.counters();
   r.failovers = Delta(before.failovers, after.failovers);
   r.requeues = Delta(before.requeues, after.requeues);
+  r.failover_gap = after.failover_gap;  // since connect: the run's, on the bench's own client
   r.paths = PathDelta(before, after);
   r.head_qos = QosDelta(before.qos, after.qos);
   return r;

@@ -29,6 +29,10 @@ BenchResult Sample() {
   StatsHistogram h;
   for (uint64_t us = 1; us <= 1000; ++us) h.Record(us * 1000);
   r.paths[0].latency = client::ToLatencySummary(h);
+  StatsHistogram gaps;
+  gaps.Record(300'000);
+  gaps.Record(2'000'000);
+  r.failover_gap = client::ToLatencySummary(gaps);
   r.head_qos = {100000, 100000, 0};
   r.verify_blocks = 640;
   r.verify_mismatches = 4;
@@ -56,6 +60,9 @@ TEST(BenchReport, TableHasEveryRow) {
                           "I/O via 127.0.0.1:4421",
                           "25,000 (25.0%)",
                           "p99 (us) via 127.0.0.1:4420",
+                          "failover gap p50 (us)",
+                          "failover gap max (us)",
+                          "2000.0",
                           "verify blocks",
                           "640",
                           "verify mismatches",
@@ -120,6 +127,8 @@ TEST(BenchReport, JsonHasEachPathsLatencyHistogram) {
   }
   EXPECT_EQ(prev, 1000u);
   EXPECT_EQ(j["paths"][1].at("lat_us").at("count"), 0);
+  EXPECT_EQ(j.at("failover_gap_us").at("count"), 2);
+  EXPECT_DOUBLE_EQ(j["failover_gap_us"].at("max").get<double>(), 2000.0);
 }
 
 TEST(BenchReport, ProgressLineShowsTheIntervalAndPathShares) {
