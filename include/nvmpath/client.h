@@ -145,6 +145,67 @@ struct ClientOptions {
   QosLimits path_qos;
 };
 
+// I/Os and their bytes of one kind of operation.
+struct IoCount {
+  uint64_t ios = 0;
+  uint64_t bytes = 0;
+};
+
+struct OpCounters {
+  IoCount read;
+  IoCount write;
+  IoCount other;  // flush, write zeroes, deallocate
+};
+
+// Errors by class. The field names are the class names ("command_specific", "host_aborted", ...)
+// that `host-ctl stats` and the metrics' labels use.
+struct ErrorCounters {
+  // The NVMe status of a completed command, by Status Code Type.
+  uint64_t generic = 0;           // SCT 0 (LBA out of range, namespace not ready, ...)
+  uint64_t command_specific = 0;  // SCT 1
+  uint64_t media = 0;             // SCT 2: media and data integrity
+  uint64_t ana = 0;               // SCT 3: ANA inaccessible, persistent loss, transition
+  uint64_t path = 0;              // SCT 3: other path errors the controller reported
+  // SCT 3 70h/71h, set by this host: the command's queue failed first (connection or keep-alive
+  // lost, a command timed out — the queue is torn down then — or the transfer was refused).
+  uint64_t host_aborted = 0;
+  uint64_t vendor = 0;            // SCT 4..7
+  // A Device's own (never a path's): no path could serve the I/O (kNoPath), or it was refused
+  // before reaching any path (a range past the end; head QoS with nowait).
+  uint64_t no_path = 0;
+  uint64_t rejected = 0;
+};
+
+// One bound of a cumulative latency histogram.
+struct LatencyBucket {
+  uint64_t below_ns = 0;  // the bound
+  uint64_t count = 0;     // values below it (cumulative, as a Prometheus `le` bucket)
+};
+
+// A latency distribution, merged over I/O threads. Percentiles come from log-linear buckets at
+// most 25% wide (a percentile is within 12.5% of the exact value); count, sum and max are exact.
+struct LatencySummary {
+  uint64_t count = 0;
+  uint64_t sum_ns = 0;
+  uint64_t p50_ns = 0;
+  uint64_t p99_ns = 0;
+  uint64_t p999_ns = 0;
+  uint64_t max_ns = 0;  // 0 when count is 0
+  // Always kLatencyBuckets entries: every power of two from 2^10 ns (1.024 us) to 2^36 ns
+  // (68.7 s), each with the exact count of values below it; `count` is the +Inf bucket.
+  std::vector<LatencyBucket> buckets;
+  static constexpr int kFirstBucketBits = 10;
+  static constexpr int kLastBucketBits = 36;
+  static constexpr int kLatencyBuckets = kLastBucketBits - kFirstBucketBits + 1;
+};
+
+// The most recent error.
+struct LastError {
+  int64_t unix_ns = 0;      // when, wall clock (ns since the Unix epoch); 0: no error yet
+  std::string error_class;  // an ErrorCounters field name
+  std::string status;       // what: the NVMe status, or the error the application got
+};
+
 // Counters of one path of a Device, summed over I/O threads.
 struct PathCounters {
   uint64_t ios = 0;        // attempts sent on this path
@@ -154,6 +215,12 @@ struct PathCounters {
   uint64_t retries = 0;    // same-path retries
   uint64_t in_flight = 0;
   QosCounters qos;         // this path's limiters (zero without path_qos)
+  uint64_t failovers_in = 0;  // attempts sent here right after failing over from a path
+  OpCounters ops;             // attempts sent, by operation
+  ErrorCounters errors_by_class;  // attempts that ended with an error, by class (sums to errors)
+  LatencySummary latency;         // each attempt: sent on this path → it ended, any status
+  LatencySummary failover_gap;    // I/Os that failed over from this path (DeviceCounters's)
+  LastError last_error;           // the last attempt that ended with an error here
 };
 
 struct DeviceCounters {
@@ -167,6 +234,15 @@ struct DeviceCounters {
   uint64_t outstanding = 0;
   QosCounters qos;          // the head's limiters (zero without head_qos)
   std::vector<std::pair<std::string, PathCounters>> paths;  // path name → counters
+  OpCounters ops;                 // submitted, by operation
+  ErrorCounters errors_by_class;  // what the application saw, by class (sums to errors)
+  LatencySummary latency;         // each I/O: submitted → completed to the application
+  // Failover gap: each I/O that failed over and then completed OK, from the end of its failed
+  // attempt on the failed path (for a write held for the stale-write fence: from when its
+  // connection was lost) to its completion on the path that served it; counted once per I/O,
+  // from its first failure. docs/ARCHITECTURE.md "Statistics".
+  LatencySummary failover_gap;
+  LastError last_error;           // the last error the application saw
 };
 
 // One path of a Device as the host sees it now.

@@ -76,6 +76,12 @@ struct Bio {
   uint32_t failovers_ = 0;
   TimePoint submitted_at_{};
   TimePoint queued_at_{};     // when it last entered the requeue list
+  TimePoint dispatched_at_{}; // when its current attempt was handed to a path
+  // The failover gap's start (mpath/counters.h HeadStats::failover_gap): when its first failed
+  // attempt ended, and that attempt's path slot (-1: it has not failed over).
+  TimePoint failed_over_at_{};
+  int16_t failed_over_from_ = -1;
+  bool failover_in_ = false;  // its last attempt failed over: its next dispatch is a failover in
   int16_t retry_slot_ = -1;   // the path slot a same-path retry goes back to
   uint32_t failed_slots_ = 0; // path slots this Bio failed over from; passed over while others serve
   bool range_checked_ = false;

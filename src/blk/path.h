@@ -58,6 +58,13 @@ class AttemptSink {
   // The attempt of `bio` on `path` ended with `status`. Every per-path resource of the attempt is
   // already released. Called on the reactor the attempt was submitted on, never inside Submit.
   virtual void OnAttemptDone(Bio* bio, nvme::NvmeStatus status) = 0;
+  // The same, for an attempt the path held after it had already failed (a write held for the
+  // stale-write fence): `failed_at` is when the path learned that it failed, so the head's
+  // failover gap counts the hold. Paths that never hold a failed attempt use the form above.
+  virtual void OnAttemptDone(Bio* bio, nvme::NvmeStatus status, TimePoint failed_at) {
+    (void)failed_at;
+    OnAttemptDone(bio, status);
+  }
 };
 
 class PathObserver {

@@ -44,7 +44,8 @@ std::string FormatBenchTable(const BenchResult& r) {
                                 r.workload, Size(r.bs_bytes), r.qd, r.threads,
                                 r.threads == 1 ? "" : "s", r.seconds, r.device);
   size_t name_width = 22;
-  for (const auto& p : r.paths) name_width = std::max(name_width, p.name.size() + 8);
+  // The longest per-path label: "p99 (us) via <name>".
+  for (const auto& p : r.paths) name_width = std::max(name_width, p.name.size() + 13);
   auto row = [&out, name_width](std::string_view name, const std::string& value) {
     out += fmt::format("  {:<{}} {:>16}\n", name, name_width, value);
   };
@@ -59,10 +60,19 @@ std::string FormatBenchTable(const BenchResult& r) {
   row("errors", Grouped(r.errors));
   row("failovers", Grouped(r.failovers));
   row("requeues", Grouped(r.requeues));
+  if (r.failover_gap.count > 0) {
+    row("failover gap p50 (us)", fmt::format("{:.1f}", Micros(r.failover_gap.p50_ns)));
+    row("failover gap p99 (us)", fmt::format("{:.1f}", Micros(r.failover_gap.p99_ns)));
+    row("failover gap max (us)", fmt::format("{:.1f}", Micros(r.failover_gap.max_ns)));
+  }
   const uint64_t path_total = PathTotal(r.paths);
   for (const auto& p : r.paths) {
     const double share = path_total == 0 ? 0.0 : 100.0 * p.ios / path_total;
     row("I/O via " + p.name, fmt::format("{} ({:.1f}%)", Grouped(p.ios), share));
+  }
+  for (const auto& p : r.paths) {
+    if (p.latency.count == 0) continue;
+    row("p99 (us) via " + p.name, fmt::format("{:.1f}", Micros(p.latency.p99_ns)));
   }
   auto qos_row = [&row](const std::string& who, const QosCounters& q) {
     if (q.issued == 0 && q.released == 0 && q.waiting == 0) return;  // no limiter
@@ -85,12 +95,29 @@ namespace {
 nlohmann::json QosJson(const QosCounters& q) {
   return {{"issued", q.issued}, {"released", q.released}, {"waiting", q.waiting}};
 }
+
+nlohmann::json LatencyJson(const LatencySummary& l) {
+  nlohmann::json buckets = nlohmann::json::array();
+  for (const LatencyBucket& b : l.buckets) {
+    buckets.push_back({{"below_us", Micros(b.below_ns)}, {"count", b.count}});
+  }
+  return {{"count", l.count},
+          {"mean", l.count == 0 ? 0.0 : Micros(l.sum_ns) / static_cast<double>(l.count)},
+          {"p50", Micros(l.p50_ns)},
+          {"p99", Micros(l.p99_ns)},
+          {"p999", Micros(l.p999_ns)},
+          {"max", Micros(l.max_ns)},
+          {"buckets", std::move(buckets)}};
+}
 }  // namespace
 
 nlohmann::json BenchJson(const BenchResult& r) {
   nlohmann::json paths = nlohmann::json::array();
   for (const auto& p : r.paths) {
-    paths.push_back({{"name", p.name}, {"ios", p.ios}, {"qos", QosJson(p.qos)}});
+    paths.push_back({{"name", p.name},
+                     {"ios", p.ios},
+                     {"qos", QosJson(p.qos)},
+                     {"lat_us", LatencyJson(p.latency)}});
   }
   nlohmann::json j = {
       {"workload", r.workload},
@@ -113,6 +140,7 @@ nlohmann::json BenchJson(const BenchResult& r) {
       {"errors", r.errors},
       {"failovers", r.failovers},
       {"requeues", r.requeues},
+      {"failover_gap_us", LatencyJson(r.failover_gap)},
       {"paths", paths},
       {"qos", QosJson(r.head_qos)},
       {"verify", {{"blocks", r.verify_blocks}, {"mismatches", r.verify_mismatches}}},

@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "cli/latency_histogram.h"
+#include "base/latency_histogram.h"
 #include "nvmpath/client.h"
 
 namespace nvmpath::cli {
@@ -17,6 +17,7 @@ struct BenchPathIos {
   std::string name;  // "127.0.0.1:4420"
   uint64_t ios = 0;
   QosCounters qos;   // the path's QoS tickets issued / released during the run; waiting at its end
+  LatencySummary latency;  // the path's attempts (sent → ended), from the host's path statistics
 };
 
 struct BenchResult {
@@ -33,9 +34,10 @@ struct BenchResult {
   uint64_t bytes = 0;   // moved by OK I/Os
   uint64_t errors = 0;  // I/Os that completed with an error
   std::string first_error;
-  LatencyHistogram latency;  // every completed I/O
+  FineLatencyHistogram latency;  // every completed I/O
   uint64_t failovers = 0;    // from the Device's counters, during the run
   uint64_t requeues = 0;
+  LatencySummary failover_gap;  // the Device's (its I/Os that failed over and completed)
   std::vector<BenchPathIos> paths;  // attempts per path during the run
   QosCounters head_qos;             // the head's QoS, as BenchPathIos::qos
   uint64_t verify_blocks = 0;
@@ -50,8 +52,9 @@ struct BenchResult {
 // The final table a person reads.
 std::string FormatBenchTable(const BenchResult& r);
 // One object: iops, mib_s, lat_us {mean, p50, p99, p999, max}, errors, failovers, requeues,
-// paths [{name, ios, qos}], qos (the head's), verify {blocks, mismatches}, and the run's
-// parameters. Each qos object: {issued, released, waiting}.
+// failover_gap_us (as a path's lat_us), paths [{name, ios, qos, lat_us {count, mean, p50, p99, p999, max, buckets}}], qos (the head's),
+// verify {blocks, mismatches}, and the run's parameters. Each qos object: {issued, released,
+// waiting}. A path's buckets: [{below_us, count}], cumulative, as LatencySummary::buckets.
 nlohmann::json BenchJson(const BenchResult& r);
 
 // Totals so far, sampled once a second while the run goes on.

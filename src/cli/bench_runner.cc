@@ -50,7 +50,7 @@ struct ThreadRun {
   WorkloadRegion region;
   const std::atomic<bool>* stop_all;
   std::vector<std::unique_ptr<Slot>> slots;
-  LatencyHistogram latency;
+  FineLatencyHistogram latency;
   uint64_t budget = UINT64_MAX;  // I/Os this thread may start
   uint64_t started = 0;
   unsigned active = 0;
@@ -159,7 +159,9 @@ std::vector<BenchPathIos> PathDelta(const DeviceCounters& before, const DeviceCo
     for (const auto& [bname, bc] : before.paths) {
       if (bname == name) prev = bc;
     }
-    out.push_back({name, Delta(prev.ios, c.ios), QosDelta(prev.qos, c.qos)});
+    // Latency is not a difference: the path's histogram since the client connected, which on
+    // a bench's own client is the run's attempts.
+    out.push_back({name, Delta(prev.ios, c.ios), QosDelta(prev.qos, c.qos), c.latency});
   }
   return out;
 }
@@ -318,6 +320,7 @@ Result<BenchResult> RunBench(Client& client, Device& dev, const BenchOptions& op
   const DeviceCounters after = dev.counters();
   r.failovers = Delta(before.failovers, after.failovers);
   r.requeues = Delta(before.requeues, after.requeues);
+  r.failover_gap = after.failover_gap;  // since connect: the run's, on the bench's own client
   r.paths = PathDelta(before, after);
   r.head_qos = QosDelta(before.qos, after.qos);
   return r;

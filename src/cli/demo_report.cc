@@ -7,6 +7,21 @@ namespace {
 
 std::string Ms(Duration d) { return fmt::format("{:.0f} ms", ToSeconds(d) * 1000); }
 
+double NsToMs(uint64_t ns) { return static_cast<double>(ns) / 1e6; }
+
+// "p50 0.21 ms, p99 0.35 ms, max 0.40 ms"
+std::string Gap(const StatsHistogram& h) {
+  return fmt::format("p50 {:.2f} ms, p99 {:.2f} ms, max {:.2f} ms", NsToMs(h.Percentile(0.50)),
+                     NsToMs(h.Percentile(0.99)), NsToMs(h.max_ns()));
+}
+
+nlohmann::json GapJson(const StatsHistogram& h) {
+  return {{"count", h.count()},
+          {"p50_ms", NsToMs(h.Percentile(0.50))},
+          {"p99_ms", NsToMs(h.Percentile(0.99))},
+          {"max_ms", NsToMs(h.max_ns())}};
+}
+
 }  // namespace
 
 std::string FormatEvent(const TcpDemoResult& result, const DemoEvent& e) {
@@ -21,6 +36,10 @@ std::string FormatEvent(const TcpDemoResult& result, const DemoEvent& e) {
       "                             sent on path 1: {}, path 2: {}\n",
       ToSeconds(e.window), e.completed, e.errors, e.failovers, e.requeues, e.retries,
       Ms(e.longest_pause), e.path_ios[0], e.path_ios[1]);
+  if (e.failover_gap.count() > 0) {
+    s += fmt::format("                             failover gap ({} I/Os): {}\n",
+                     e.failover_gap.count(), Gap(e.failover_gap));
+  }
   (void)result;
   return s;
 }
@@ -37,6 +56,10 @@ std::string FormatSummary(const TcpDemoResult& r) {
   row("failovers", r.failovers);
   row("requeues (waited for a path)", r.requeues);
   row("same-path retries", r.retries);
+  row("I/Os that failed over and completed", r.failover_gap.count());
+  if (r.failover_gap.count() > 0) {
+    s += fmt::format("  {:<44} {:>12}\n", "failover gap", Gap(r.failover_gap));
+  }
   row(fmt::format("I/O sent on path 1 ({})", r.paths[0]), r.path_ios[0]);
   row(fmt::format("I/O sent on path 2 ({})", r.paths[1]), r.path_ios[1]);
   row("blocks verified", r.blocks_verified);
@@ -74,7 +97,8 @@ nlohmann::json DemoResultJson(const TcpDemoResult& r) {
                          {"requeues", e.requeues},
                          {"retries", e.retries},
                          {"path_ios", e.path_ios},
-                         {"longest_pause_ms", ToSeconds(e.longest_pause) * 1000}};
+                         {"longest_pause_ms", ToSeconds(e.longest_pause) * 1000},
+                         {"failover_gap", GapJson(e.failover_gap)}};
     ev["host"] = nlohmann::json::array();
     for (const DemoNote& n : e.notes) {
       ev["host"].push_back({{"after_ms", ToSeconds(n.at) * 1000}, {"what", n.what}});
@@ -86,6 +110,7 @@ nlohmann::json DemoResultJson(const TcpDemoResult& r) {
   j["failovers"] = r.failovers;
   j["requeues"] = r.requeues;
   j["retries"] = r.retries;
+  j["failover_gap"] = GapJson(r.failover_gap);
   j["path_ios"] = r.path_ios;
   j["blocks_verified"] = r.blocks_verified;
   j["readback_blocks"] = r.readback_blocks;

@@ -64,6 +64,7 @@ struct PathTrack {
 struct Window {
   TimePoint start{0};
   mpath::HeadCounters head_at_start;
+  StatsHistogram gap_at_start;
   std::array<uint64_t, kPaths> ios_at_start{};
   std::vector<DemoNote> notes;
   size_t notes_dropped = 0;
@@ -437,6 +438,7 @@ void TcpDemo::OpenWindow(std::string what) {
   Window w;
   w.start = now;
   w.head_at_start = stats_.head;
+  w.gap_at_start = stats_.failover_gap;
   for (size_t i = 0; i < kPaths; ++i) w.ios_at_start[i] = tracks_[i].total();
   window_ = std::move(w);
 }
@@ -459,6 +461,8 @@ void TcpDemo::CloseWindow() {
   e.failovers = hc.failovers - w.head_at_start.failovers;
   e.requeues = hc.requeues - w.head_at_start.requeues;
   e.retries = hc.retries - w.head_at_start.retries;
+  e.failover_gap = stats_.failover_gap;
+  e.failover_gap.Subtract(w.gap_at_start);
   for (size_t i = 0; i < kPaths; ++i) e.path_ios[i] = tracks_[i].total() - w.ios_at_start[i];
   e.longest_pause = w.longest_pause;
   window_.reset();
@@ -498,6 +502,7 @@ void TcpDemo::AddTotals(sim::ScenarioReport& report) {
   report.requeues = stats_.head.requeues;
   report.retries = stats_.head.retries;
   result_.head_errors = stats_.head.errors;
+  result_.failover_gap = stats_.failover_gap;
   for (size_t i = 0; i < kPaths; ++i) result_.path_ios[i] = tracks_[i].total();
   for (size_t i = 0; i < kPaths; ++i) {
     if (!Usable(i)) {

@@ -33,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "base/latency_histogram.h"
 #include "base/time.h"
 #include "nvmpath/status.h"
 
@@ -69,6 +70,9 @@ struct DemoEvent {
   uint64_t retries = 0;
   std::array<uint64_t, 2> path_ios{};  // attempts sent on each path in the window
   Duration longest_pause{0};           // the longest time without any I/O completing
+  // Failover gaps of the I/Os that completed in the window (a gap that began in the previous
+  // window and ended in this one counts here). Extremes within a bucket (Subtract).
+  StatsHistogram failover_gap;
 };
 
 struct TcpDemoResult {
@@ -84,6 +88,7 @@ struct TcpDemoResult {
   uint64_t requeues = 0;
   uint64_t retries = 0;
   std::array<uint64_t, 2> path_ios{};
+  StatsHistogram failover_gap;  // the head's, over the whole run (mpath::HeadStats)
   uint64_t blocks_verified = 0;  // during the run and in the final read-back
   uint64_t readback_blocks = 0;  // of those, in the final read-back
   uint64_t mismatches = 0;

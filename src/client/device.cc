@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
+
 #include "base/assert.h"
 #include "client/client_impl.h"
 #include "client/waiter.h"
@@ -206,10 +208,69 @@ void DeviceImpl::SetFinalCounters(DeviceCounters counters) {
 }
 
 namespace {
+
 QosCounters ToQosCounters(const blk::QosCounters& q) {
   return QosCounters{.issued = q.issued, .released = q.released, .waiting = q.waiting};
 }
+
+OpCounters ToOpCounters(const mpath::OpCounts& ops) {
+  auto one = [&ops](blk::OpClass c) {
+    const mpath::OpCount& o = ops[static_cast<int>(c)];
+    return IoCount{.ios = o.ios, .bytes = o.bytes};
+  };
+  return OpCounters{.read = one(blk::OpClass::kRead),
+                    .write = one(blk::OpClass::kWrite),
+                    .other = one(blk::OpClass::kOther)};
+}
+
+ErrorCounters ToErrorCounters(const mpath::ErrorCounts& e) {
+  auto n = [&e](blk::ErrorClass c) { return e[static_cast<int>(c)]; };
+  using blk::ErrorClass;
+  return ErrorCounters{.generic = n(ErrorClass::kGeneric),
+                       .command_specific = n(ErrorClass::kCommandSpecific),
+                       .media = n(ErrorClass::kMedia),
+                       .ana = n(ErrorClass::kAna),
+                       .path = n(ErrorClass::kPath),
+                       .host_aborted = n(ErrorClass::kHostAborted),
+                       .vendor = n(ErrorClass::kVendor),
+                       .no_path = n(ErrorClass::kNoPath),
+                       .rejected = n(ErrorClass::kRejected)};
+}
+
+// Converts a point on the reactors' clock (CLOCK_MONOTONIC under reactor::Uring, the client's
+// reactor) to wall-clock time for operators to read: the stats were collected at `collected_at`
+// on that clock, a moment ago. The wall clock is only shown, never used to decide anything.
+int64_t UnixNanos(TimePoint at, TimePoint collected_at) {
+  const auto wall_now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+      std::chrono::system_clock::now().time_since_epoch());
+  return (wall_now - (collected_at - at)).count();
+}
+
+LastError ToLastError(const mpath::LastError& e, TimePoint collected_at) {
+  if (!e.set) return LastError{};
+  return LastError{.unix_ns = UnixNanos(e.at, collected_at),
+                   .error_class = blk::ErrorClassName(e.error_class),
+                   .status = e.what};
+}
+
 }  // namespace
+
+LatencySummary ToLatencySummary(const StatsHistogram& h) {
+  LatencySummary s;
+  s.count = h.count();
+  s.sum_ns = h.sum_ns();
+  s.p50_ns = h.Percentile(0.50);
+  s.p99_ns = h.Percentile(0.99);
+  s.p999_ns = h.Percentile(0.999);
+  s.max_ns = h.max_ns();
+  s.buckets.reserve(LatencySummary::kLatencyBuckets);
+  for (int bits = LatencySummary::kFirstBucketBits; bits <= LatencySummary::kLastBucketBits;
+       ++bits) {
+    const uint64_t bound = uint64_t{1} << bits;
+    s.buckets.push_back(LatencyBucket{.below_ns = bound, .count = h.CountBelow(bound)});
+  }
+  return s;
+}
 
 DeviceCounters ToDeviceCounters(const mpath::HeadStats& stats) {
   DeviceCounters c;
@@ -222,6 +283,11 @@ DeviceCounters ToDeviceCounters(const mpath::HeadStats& stats) {
   c.no_path = stats.head.no_path;
   c.outstanding = stats.head.outstanding;
   c.qos = ToQosCounters(stats.head.qos);
+  c.ops = ToOpCounters(stats.head.by_op);
+  c.errors_by_class = ToErrorCounters(stats.head.errors_by_class);
+  c.latency = ToLatencySummary(stats.latency);
+  c.failover_gap = ToLatencySummary(stats.failover_gap);
+  c.last_error = ToLastError(stats.last_error, stats.collected_at);
   for (const auto& p : stats.paths) {
     PathCounters pc;
     pc.ios = p.counters.ios;
@@ -231,7 +297,13 @@ DeviceCounters ToDeviceCounters(const mpath::HeadStats& stats) {
     pc.retries = p.counters.retries;
     pc.in_flight = p.counters.in_flight;
     pc.qos = ToQosCounters(p.counters.qos);
-    c.paths.emplace_back(p.name, pc);
+    pc.failovers_in = p.counters.failovers_in;
+    pc.ops = ToOpCounters(p.counters.by_op);
+    pc.errors_by_class = ToErrorCounters(p.counters.errors_by_class);
+    pc.latency = ToLatencySummary(p.latency);
+    pc.failover_gap = ToLatencySummary(p.failover_gap);
+    pc.last_error = ToLastError(p.last_error, stats.collected_at);
+    c.paths.emplace_back(p.name, std::move(pc));
   }
   return c;
 }

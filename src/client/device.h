@@ -88,7 +88,8 @@ class DeviceImpl final : public Device {
   std::optional<DeviceCounters> final_counters_;  // guarded by final_mu_
 };
 
-// mpath's counters in the API's terms.
+// mpath's statistics in the API's terms.
 DeviceCounters ToDeviceCounters(const mpath::HeadStats& stats);
+LatencySummary ToLatencySummary(const StatsHistogram& h);
 
 }  // namespace nvmpath::client

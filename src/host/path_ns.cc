@@ -201,9 +201,10 @@ void PathNs::OnCommandDone(ReactorChannel& c, Attempt* a, NvmeStatus status) {
     const Duration fence = ctrl_->write_fence();
     if (fence > Duration::zero()) {
       ++c.counters.fenced_writes;
-      a->fence_timer = c.reactor()->AddTimer(fence, [this, &c, a, status] {
+      const TimePoint lost_at = c.reactor()->now();
+      a->fence_timer = c.reactor()->AddTimer(fence, [this, &c, a, status, lost_at] {
         a->fence_timer = reactor::kNoTimer;
-        Finish(c, a, status);
+        Finish(c, a, status, lost_at);
       });
       return;
     }
@@ -211,7 +212,8 @@ void PathNs::OnCommandDone(ReactorChannel& c, Attempt* a, NvmeStatus status) {
   Finish(c, a, status);
 }
 
-void PathNs::Finish(ReactorChannel& c, Attempt* a, NvmeStatus status) {
+void PathNs::Finish(ReactorChannel& c, Attempt* a, NvmeStatus status,
+                    std::optional<TimePoint> failed_at) {
   NVMP_ASSERT(a->fence_timer == reactor::kNoTimer, "attempt finished while fenced");
   NVMP_ASSERT(!a->waiting_qos, "attempt finished while waiting for QoS admission");
   if (!status.ok()) ++c.counters.completed_error;
@@ -223,7 +225,11 @@ void PathNs::Finish(ReactorChannel& c, Attempt* a, NvmeStatus status) {
   // the Bio leaves it.
   a->ticket.Release();
   c.attempts.Release(a);
-  sink->OnAttemptDone(bio, status);
+  if (failed_at) {
+    sink->OnAttemptDone(bio, status, *failed_at);
+  } else {
+    sink->OnAttemptDone(bio, status);
+  }
 }
 
 // ---- control (home) ----

@@ -11,7 +11,9 @@
 // its channel first, then the bare Bio and the NVMe status go to the head's sink — except that a write, write zeroes or deallocate whose
 // connection was lost (0x371: it may still execute on the old controller) is first held for the
 // controller's write fence (Controller::write_fence: fence_delay or CQT), so another path never
-// repeats it while the stale copy can still land (docs/ARCHITECTURE.md "Stale-write fencing").
+// repeats it while the stale copy can still land (docs/ARCHITECTURE.md "Stale-write fencing");
+// such an attempt goes to the sink with the time its connection was lost, where the head's
+// failover gap starts (docs/ARCHITECTURE.md "Statistics").
 // The range is not checked against this path's capacity (the head did it, once). A Bio larger
 // than the controller's maximum transfer fails with Invalid Field (DNR): the head's callers bound
 // their I/O size (Client API), so splitting is not done.
@@ -34,6 +36,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -124,7 +127,9 @@ class PathNs final : public blk::Path {
   // The controller's completion: fences a data-modifying attempt whose connection was lost,
   // else finishes it.
   void OnCommandDone(ReactorChannel& c, Attempt* a, nvme::NvmeStatus status);
-  void Finish(ReactorChannel& c, Attempt* a, nvme::NvmeStatus status);
+  // `failed_at`: set for an attempt held after it failed (the write fence), when it failed.
+  void Finish(ReactorChannel& c, Attempt* a, nvme::NvmeStatus status,
+              std::optional<TimePoint> failed_at = std::nullopt);
 
   const std::string name_;
   const uint32_t nsid_;

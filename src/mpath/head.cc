@@ -106,9 +106,14 @@ void Head::Submit(Shard& s, Bio* bio) {
   bio->failed_slots_ = 0;
   bio->range_checked_ = false;
   bio->next_ = nullptr;
+  bio->failed_over_from_ = -1;
+  bio->failover_in_ = false;
   bio->submitted_at_ = s.reactor->now();
   ++s.counters.submitted;
   ++s.counters.outstanding;
+  OpCount& op = s.counters.by_op[static_cast<int>(blk::OpClassOf(bio->op))];
+  ++op.ios;
+  op.bytes += bio->bytes(s.set ? s.set->block_size : 512);
 
   s.in_submit = true;
   Admit(s, bio);
@@ -120,7 +125,7 @@ void Head::Admit(Shard& s, Bio* bio) {
   // checks it as soon as it is.
   if (s.set && s.set->capacity_known && s.generation == published_generation_.load()) {
     Status st = blk::CheckRange(*bio, s.set->capacity_blocks, s.set->block_size);
-    if (!st.ok()) return Complete(s, bio, st.WithContext(options_.name));
+    if (!st.ok()) return Fail(s, bio, st.WithContext(options_.name), blk::ErrorClass::kRejected);
     bio->range_checked_ = true;
   }
   if (s.qos) {
@@ -128,7 +133,8 @@ void Head::Admit(Shard& s, Bio* bio) {
     if (auto t = s.qos->TryAcquire(bytes)) {
       bio->head_ticket_ = std::move(*t);
     } else if (bio->nowait) {
-      return Complete(s, bio, Status(Code::kUnavailable, options_.name + ": head QoS limit reached (nowait)"));
+      return Fail(s, bio, Status(Code::kUnavailable, options_.name + ": head QoS limit reached (nowait)"),
+                  blk::ErrorClass::kRejected);
     } else {
       auto* w = new blk::Limiter::Waiter;
       w->bytes = bytes;
@@ -158,7 +164,7 @@ void Head::Dispatch(Shard& s, Bio* bio) {
       return FailNoPath(s, bio, "");
     }
     Status st = blk::CheckRange(*bio, set->capacity_blocks, set->block_size);
-    if (!st.ok()) return Complete(s, bio, st.WithContext(options_.name));
+    if (!st.ok()) return Fail(s, bio, st.WithContext(options_.name), blk::ErrorClass::kRejected);
     bio->range_checked_ = true;
   }
 
@@ -185,9 +191,19 @@ void Head::Dispatch(Shard& s, Bio* bio) {
   bio->retry_slot_ = -1;
   bio->state_ = BioState::kInFlight;
   ++s.in_flight[e.slot];
-  PathCounters& pc = s.path_counters[e.slot];
+  PathCounters& pc = s.path_stats_of(e.slot).counters;
+  const uint64_t bytes = bio->bytes(set->block_size);
   ++pc.ios;
-  pc.bytes += bio->bytes(set->block_size);
+  pc.bytes += bytes;
+  OpCount& op = pc.by_op[static_cast<int>(blk::OpClassOf(bio->op))];
+  ++op.ios;
+  op.bytes += bytes;
+  if (bio->failover_in_) {
+    bio->failover_in_ = false;
+    ++pc.failovers_in;
+  }
+  // Inside Submit it is the submission's instant: one clock read (~27 ns) fewer per I/O.
+  bio->dispatched_at_ = s.in_submit ? bio->submitted_at_ : s.reactor->now();
   e.path->Channel(s.index).Submit(bio, &s.sinks[e.slot]);
 }
 
@@ -269,10 +285,15 @@ void Head::CheckQueueDeadlines(Shard& s) {
 }
 
 void Head::SlotSink::OnAttemptDone(Bio* bio, nvme::NvmeStatus status) {
-  head->AttemptDone(*shard, slot, bio, status);
+  head->AttemptDone(*shard, slot, bio, status, std::nullopt);
 }
 
-void Head::AttemptDone(Shard& s, uint16_t slot, Bio* bio, nvme::NvmeStatus status) {
+void Head::SlotSink::OnAttemptDone(Bio* bio, nvme::NvmeStatus status, TimePoint failed_at) {
+  head->AttemptDone(*shard, slot, bio, status, failed_at);
+}
+
+void Head::AttemptDone(Shard& s, uint16_t slot, Bio* bio, nvme::NvmeStatus status,
+                       std::optional<TimePoint> failed_at) {
   NVMP_ASSERT(bio->state_ == BioState::kInFlight, "attempt completed for a Bio not in flight");
   NVMP_ASSERT(s.in_flight[slot] > 0, "attempt completed on a path with nothing in flight");
   --s.in_flight[slot];
@@ -280,12 +301,20 @@ void Head::AttemptDone(Shard& s, uint16_t slot, Bio* bio, nvme::NvmeStatus statu
     s.draining[slot] = false;
     PostTo(home_, [this, slot] { OnDrained(slot); });
   }
-  PathCounters& pc = s.path_counters[slot];
+  const TimePoint now = s.reactor->now();
+  PathShardStats& ps = s.path_stats_of(slot);
+  PathCounters& pc = ps.counters;
+  ps.latency.Record(static_cast<uint64_t>((now - bio->dispatched_at_).count()));
   const PathEntry* entry = nullptr;
   for (const PathEntry& e : s.set->paths) {
     if (e.slot == slot) entry = &e;
   }
-  if (!status.ok()) ++pc.errors;
+  if (!status.ok()) {
+    ++pc.errors;
+    ++pc.errors_by_class[static_cast<int>(blk::ErrorClassOf(status))];
+    ps.last_error = status;
+    ps.last_error_at = failed_at.value_or(now);
+  }
 
   nvme::Decision d = nvme::Decide(status, bio->retries_, /*multipath=*/true);
   if (d.path_action != nvme::PathAction::kNone && entry != nullptr) {
@@ -294,11 +323,14 @@ void Head::AttemptDone(Shard& s, uint16_t slot, Bio* bio, nvme::NvmeStatus statu
   }
   switch (d.disposition) {
     case nvme::Disposition::kComplete:
-      return Complete(s, bio, Status::Ok());
+      if (bio->failed_over_from_ >= 0) RecordFailoverGap(s, *bio, now);
+      return Complete(s, bio, Status::Ok(), now);
     case nvme::Disposition::kFail: {
       Status st = status.ToStatus();
-      return Complete(s, bio, st.WithContext(options_.name + " via " +
-                                              (entry ? entry->path->name() : "a removed path")));
+      return Fail(s, bio,
+                  st.WithContext(options_.name + " via " +
+                                 (entry ? entry->path->name() : "a removed path")),
+                  blk::ErrorClassOf(status));
     }
     case nvme::Disposition::kRetrySamePath: {
       ++bio->retries_;
@@ -321,6 +353,11 @@ void Head::AttemptDone(Shard& s, uint16_t slot, Bio* bio, nvme::NvmeStatus statu
       ++bio->failovers_;
       ++s.counters.failovers;
       ++pc.failovers;
+      if (bio->failed_over_from_ < 0) {
+        bio->failed_over_from_ = static_cast<int16_t>(slot);
+        bio->failed_over_at_ = failed_at.value_or(now);
+      }
+      bio->failover_in_ = true;
       bio->retries_ = 0;
       bio->retry_slot_ = -1;
       bio->failed_slots_ |= 1u << slot;
@@ -329,8 +366,9 @@ void Head::AttemptDone(Shard& s, uint16_t slot, Bio* bio, nvme::NvmeStatus statu
   }
 }
 
-void Head::Complete(Shard& s, Bio* bio, Status status) {
+void Head::Complete(Shard& s, Bio* bio, Status status, TimePoint now) {
   NVMP_ASSERT(bio->state_ != BioState::kDone, "Bio completed twice");
+  MadeHistogram(s.latency).Record(static_cast<uint64_t>((now - bio->submitted_at_).count()));
   bio->head_ticket_.Release();
   bio->status = std::move(status);
   bio->state_ = BioState::kDone;
@@ -350,12 +388,29 @@ void Head::Complete(Shard& s, Bio* bio, Status status) {
   }
 }
 
+void Head::Fail(Shard& s, Bio* bio, Status status, blk::ErrorClass error_class) {
+  const TimePoint now = s.reactor->now();
+  ++s.counters.errors_by_class[static_cast<int>(error_class)];
+  s.last_error.set = true;
+  s.last_error.at = now;
+  s.last_error.error_class = error_class;
+  s.last_error.what = status.ToString();
+  Complete(s, bio, std::move(status), now);
+}
+
+void Head::RecordFailoverGap(Shard& s, const Bio& bio, TimePoint now) {
+  const auto gap = static_cast<uint64_t>((now - bio.failed_over_at_).count());
+  MadeHistogram(s.failover_gap).Record(gap);
+  MadeHistogram(s.path_stats_of(static_cast<uint16_t>(bio.failed_over_from_)).failover_gap)
+      .Record(gap);
+}
+
 void Head::FailNoPath(Shard& s, Bio* bio, std::string_view why) {
   ++s.counters.no_path;
   std::string msg = fmt::format("no usable path to {}", options_.name);
   if (!why.empty()) msg += fmt::format(" {}", why);
   msg += ": " + (s.set ? DescribePaths(*s.set) : std::string("no paths"));
-  Complete(s, bio, Status(Code::kNoPath, std::move(msg)));
+  Fail(s, bio, Status(Code::kNoPath, std::move(msg)), blk::ErrorClass::kNoPath);
 }
 
 void Head::Install(Shard& s, std::shared_ptr<const PathSet> set) {
@@ -403,10 +458,10 @@ Status Head::AddPath(blk::Path* path) {
   }
   slots_[slot].path = path;
   slots_[slot].removing = false;
-  // Counters of a reused slot start from zero; the reset reaches each reactor before the set that
+  // Statistics of a reused slot start from zero; the reset reaches each reactor before the set that
   // names the new path (messages to one reactor arrive in order).
   for (unsigned i = 0; i < shards_.size(); ++i) {
-    PostTo(i, [this, i, slot] { shards_[i]->path_counters[slot] = PathCounters{}; });
+    PostTo(i, [this, i, slot] { shards_[i]->path_stats[slot].reset(); });
   }
   path->SetObserver(this);
   OnPathStateChanged(path);

@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "blk/bio.h"
+#include "blk/io_class.h"
 #include "blk/path.h"
 #include "blk/qos.h"
 #include "mpath/counters.h"
@@ -141,7 +142,8 @@ class Head : private blk::PathObserver {
     return static_cast<int>(messages_in_flight_.load() / kMessageUnit);
   }
 
-  // Sums every reactor's counters; `done` runs on home. Safe across threads.
+  // Every reactor's statistics, each copied on its reactor and merged on home (counters summed,
+  // histograms merged, the latest last error); `done` runs on home. Safe across threads.
   void CollectStats(std::function<void(HeadStats)> done);
   // The same, read directly. REQUIRES: the reactors are not running (simulation, tests).
   HeadStats TEST_Stats() const;
@@ -160,6 +162,7 @@ class Head : private blk::PathObserver {
   class SlotSink final : public blk::AttemptSink {
    public:
     void OnAttemptDone(blk::Bio* bio, nvme::NvmeStatus status) override;
+    void OnAttemptDone(blk::Bio* bio, nvme::NvmeStatus status, TimePoint failed_at) override;
     Head* head = nullptr;
     Shard* shard = nullptr;
     uint16_t slot = 0;
@@ -191,8 +194,11 @@ class Head : private blk::PathObserver {
   void RunQuietWaiters();
 
   // shard
-  HeadCounters ShardHeadCounters(const Shard& s) const;
-  std::array<PathCounters, kMaxPaths> ShardPathCounters(const Shard& s) const;
+  struct ShardStats;  // one reactor's statistics, copied off it (head_stats.cc)
+  std::shared_ptr<ShardStats> CopyShardStats(const Shard& s) const;
+  // Merges every reactor's copy into `stats` (home, or with the reactors stopped).
+  void MergeShardStats(const std::vector<std::shared_ptr<ShardStats>>& shards,
+                       HeadStats& stats) const;
   void Submit(Shard& s, blk::Bio* bio);
   void Install(Shard& s, std::shared_ptr<const PathSet> set);
   void Admit(Shard& s, blk::Bio* bio);
@@ -203,8 +209,14 @@ class Head : private blk::PathObserver {
   void CheckQueueDeadlines(Shard& s);
   // The no-path timeout of the set this reactor installed (0 before its first).
   static Duration QueueTimeout(const Shard& s);
-  void AttemptDone(Shard& s, uint16_t slot, blk::Bio* bio, nvme::NvmeStatus status);
-  void Complete(Shard& s, blk::Bio* bio, Status status);
+  // `failed_at`: when the path learned the attempt failed, if it held it since (else now).
+  void AttemptDone(Shard& s, uint16_t slot, blk::Bio* bio, nvme::NvmeStatus status,
+                   std::optional<TimePoint> failed_at);
+  // `now`: the reactor's clock, read once by the caller.
+  void Complete(Shard& s, blk::Bio* bio, Status status, TimePoint now);
+  // Completes with an error the application sees, counted under `error_class`.
+  void Fail(Shard& s, blk::Bio* bio, Status status, blk::ErrorClass error_class);
+  void RecordFailoverGap(Shard& s, const blk::Bio& bio, TimePoint now);
   void FailNoPath(Shard& s, blk::Bio* bio, std::string_view why);
 
   HeadOptions options_;

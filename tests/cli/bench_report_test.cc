@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include "base/latency_histogram.h"
+#include "client/device.h"
+
 namespace nvmpath::cli {
 namespace {
 
@@ -22,6 +25,14 @@ BenchResult Sample() {
   r.requeues = 1;
   for (uint64_t v = 1000; v <= 100000; v += 1000) r.latency.Record(v);
   r.paths = {{"127.0.0.1:4420", 75000, {75000, 74999, 1}}, {"127.0.0.1:4421", 25000, {}}};
+  // Path 1's attempts: 1..1000 us, each once.
+  StatsHistogram h;
+  for (uint64_t us = 1; us <= 1000; ++us) h.Record(us * 1000);
+  r.paths[0].latency = client::ToLatencySummary(h);
+  StatsHistogram gaps;
+  gaps.Record(300'000);
+  gaps.Record(2'000'000);
+  r.failover_gap = client::ToLatencySummary(gaps);
   r.head_qos = {100000, 100000, 0};
   r.verify_blocks = 640;
   r.verify_mismatches = 4;
@@ -48,6 +59,10 @@ TEST(BenchReport, TableHasEveryRow) {
                           "75,000 (75.0%)",
                           "I/O via 127.0.0.1:4421",
                           "25,000 (25.0%)",
+                          "p99 (us) via 127.0.0.1:4420",
+                          "failover gap p50 (us)",
+                          "failover gap max (us)",
+                          "2000.0",
                           "verify blocks",
                           "640",
                           "verify mismatches",
@@ -84,6 +99,36 @@ TEST(BenchReport, JsonHasTheKeysScriptsRead) {
   EXPECT_EQ(j["qos"]["issued"], 100000);
   EXPECT_EQ(j.at("verify").at("blocks"), 640);
   EXPECT_EQ(j.at("verify").at("mismatches"), 4);
+}
+
+TEST(BenchReport, TableShowsP99OnlyForPathsWithAttempts) {
+  const std::string t = FormatBenchTable(Sample());
+  EXPECT_EQ(t.find("p99 (us) via 127.0.0.1:4421"), std::string::npos) << t;
+}
+
+TEST(BenchReport, JsonHasEachPathsLatencyHistogram) {
+  const nlohmann::json j = BenchJson(Sample());
+  const auto& lat = j["paths"][0].at("lat_us");
+  EXPECT_EQ(lat.at("count"), 1000);
+  EXPECT_DOUBLE_EQ(lat.at("max").get<double>(), 1000.0);
+  EXPECT_NEAR(lat.at("p50").get<double>(), 500.0, 500.0 / 8);
+  EXPECT_NEAR(lat.at("p99").get<double>(), 990.0, 990.0 / 8);
+  EXPECT_NEAR(lat.at("mean").get<double>(), 500.5, 1e-9);
+  // Cumulative counts below each power of two of nanoseconds, from 2^10 to 2^36.
+  const auto& buckets = lat.at("buckets");
+  ASSERT_EQ(buckets.size(), static_cast<size_t>(LatencySummary::kLatencyBuckets));
+  uint64_t prev = 0;
+  for (const auto& b : buckets) {
+    const uint64_t below_ns = static_cast<uint64_t>(b.at("below_us").get<double>() * 1000 + 0.5);
+    const uint64_t expect = below_ns <= 1000 ? 0 : std::min<uint64_t>((below_ns - 1) / 1000, 1000);
+    EXPECT_EQ(b.at("count").get<uint64_t>(), expect) << below_ns;
+    EXPECT_GE(b.at("count").get<uint64_t>(), prev);
+    prev = b.at("count").get<uint64_t>();
+  }
+  EXPECT_EQ(prev, 1000u);
+  EXPECT_EQ(j["paths"][1].at("lat_us").at("count"), 0);
+  EXPECT_EQ(j.at("failover_gap_us").at("count"), 2);
+  EXPECT_DOUBLE_EQ(j["failover_gap_us"].at("max").get<double>(), 2000.0);
 }
 
 TEST(BenchReport, ProgressLineShowsTheIntervalAndPathShares) {

@@ -33,6 +33,16 @@ TEST(DemoTest, ShortRunPassesWithIoOnBothPaths) {
   EXPECT_GT(r.path_ios[0], 0u);
   EXPECT_GT(r.path_ios[1], 0u);
   EXPECT_GT(r.failovers, 0u) << "no fault moved any I/O: " << timeline;
+  // Every I/O that failed over completed (no errors), so each has its failover gap; the summary
+  // shows them, and the windows hold the run's gaps.
+  EXPECT_GT(r.failover_gap.count(), 0u);
+  EXPECT_LE(r.failover_gap.count(), r.failovers);
+  EXPECT_NE(table.find("failover gap"), std::string::npos) << table;
+  uint64_t window_gaps = 0;
+  for (const DemoEvent& e : r.events) window_gaps += e.failover_gap.count();
+  EXPECT_LE(window_gaps, r.failover_gap.count()) << timeline;  // the read-back may add some
+  EXPECT_GT(window_gaps, 0u) << timeline;
+  EXPECT_EQ(DemoResultJson(r).at("failover_gap").at("count"), r.failover_gap.count());
   EXPECT_GE(r.readback_blocks, 8192u);
   // The workload start, then twelve faults, each with its window.
   ASSERT_EQ(r.events.size(), 13u) << timeline;

@@ -69,6 +69,43 @@ uint64_t PathIos(const DeviceCounters& c, const std::string& name) {
   return 0;
 }
 
+const PathCounters& PathNamed(const DeviceCounters& c, const std::string& name) {
+  for (const auto& [n, pc] : c.paths) {
+    if (n == name) return pc;
+  }
+  ADD_FAILURE() << "no path " << name;
+  static const PathCounters kNone;
+  return kNone;
+}
+
+int64_t UnixNanosNow() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+uint64_t Sum(const ErrorCounters& e) {
+  return e.generic + e.command_specific + e.media + e.ana + e.path + e.host_aborted + e.vendor +
+         e.no_path + e.rejected;
+}
+
+// A summary's buckets: the fixed bounds, cumulative, never above the count.
+void ExpectWellFormed(const LatencySummary& l) {
+  ASSERT_EQ(l.buckets.size(), static_cast<size_t>(LatencySummary::kLatencyBuckets));
+  uint64_t prev = 0;
+  for (int i = 0; i < LatencySummary::kLatencyBuckets; ++i) {
+    EXPECT_EQ(l.buckets[i].below_ns, uint64_t{1} << (LatencySummary::kFirstBucketBits + i));
+    EXPECT_GE(l.buckets[i].count, prev);
+    prev = l.buckets[i].count;
+  }
+  EXPECT_LE(prev, l.count);
+  if (l.count > 0) {
+    EXPECT_LE(l.p50_ns, l.p99_ns);
+    EXPECT_LE(l.p99_ns, l.p999_ns);
+    EXPECT_LE(l.p999_ns, l.max_ns);
+  }
+}
+
 std::vector<uint8_t> Pattern(size_t bytes, uint32_t seed) {
   std::vector<uint8_t> v(bytes);
   for (size_t i = 0; i < bytes; ++i) v[i] = static_cast<uint8_t>((i * 131 + seed * 7 + 1) & 0xFF);
@@ -262,6 +299,23 @@ TEST(ClientTest, FlushWriteZeroesDeallocate) {
   EXPECT_EQ(c.submitted, 5u);  // write, flush, write zeroes, read, deallocate
   EXPECT_EQ(c.completed, 5u);
   EXPECT_EQ(c.errors, 0u);
+  // By operation: bytes are the range each covers (a flush has none).
+  EXPECT_EQ(c.ops.read.ios, 1u);
+  EXPECT_EQ(c.ops.read.bytes, 16u * 512);
+  EXPECT_EQ(c.ops.write.ios, 1u);
+  EXPECT_EQ(c.ops.write.bytes, 16u * 512);
+  EXPECT_EQ(c.ops.other.ios, 3u);
+  EXPECT_EQ(c.ops.other.bytes, (4u + 16u) * 512);
+  IoCount path_other;
+  for (const auto& [name, pc] : c.paths) {
+    path_other.ios += pc.ops.other.ios;
+    path_other.bytes += pc.ops.other.bytes;
+    EXPECT_EQ(pc.latency.count, pc.ios) << name;
+  }
+  EXPECT_EQ(path_other.ios, 3u);
+  EXPECT_EQ(path_other.bytes, c.ops.other.bytes);
+  EXPECT_EQ(c.latency.count, 5u);
+  EXPECT_GT(c.latency.max_ns, 0u);
 }
 
 TEST(ClientTest, ArgumentErrors) {
@@ -622,6 +676,8 @@ TEST(ClientTest, FailoverDuringAsyncIoHasNoErrors) {
   AsyncLoad load(client->get(), dev, 16);
   load.Start();
   ASSERT_TRUE(WaitFor([&] { return load.completed() >= 500; }));
+  EXPECT_EQ(dev->counters().failover_gap.count, 0u) << "nothing has failed over yet";
+  const int64_t wall_before = UnixNanosNow();
   t.Control([](target::Target& tg) { return tg.SetPortEnabled(1, false); });
   const uint64_t at_disable = load.completed();
   ASSERT_TRUE(WaitFor([&] { return load.completed() >= at_disable + 2000; }, 30s))
@@ -634,6 +690,33 @@ TEST(ClientTest, FailoverDuringAsyncIoHasNoErrors) {
   DeviceCounters c = dev->counters();
   EXPECT_EQ(c.errors, 0u);
   EXPECT_EQ(c.completed, load.completed());
+
+  // The statistics of the failover. Every I/O: 8 blocks, a write or a read.
+  EXPECT_EQ(c.ops.read.ios + c.ops.write.ios, c.submitted);
+  EXPECT_EQ(c.ops.other.ios, 0u);
+  EXPECT_EQ(c.ops.write.bytes, c.ops.write.ios * 8 * 512);
+  EXPECT_EQ(c.latency.count, c.completed);
+  ExpectWellFormed(c.latency);
+  EXPECT_EQ(c.last_error.unix_ns, 0) << "the application saw no error";
+  // Port 1's connection went down under I/O: its attempts ended aborted by this host, and each
+  // I/O that failed over and completed on port 2 has its gap, attributed to port 1.
+  const PathCounters& p1 = PathNamed(c, Ep(t.port1()));
+  const PathCounters& p2c = PathNamed(c, Ep(t.port2()));
+  EXPECT_GT(p1.errors_by_class.host_aborted, 0u);
+  EXPECT_EQ(Sum(p1.errors_by_class), p1.errors);
+  EXPECT_EQ(p1.last_error.error_class, "host_aborted");
+  EXPECT_GE(p1.last_error.unix_ns, wall_before - 1'000'000'000);
+  EXPECT_LE(p1.last_error.unix_ns, UnixNanosNow() + 1'000'000'000);
+  EXPECT_GT(c.failovers, 0u);
+  EXPECT_GT(c.failover_gap.count, 0u);
+  EXPECT_LE(c.failover_gap.count, c.failovers);
+  EXPECT_EQ(p1.failover_gap.count, c.failover_gap.count);
+  EXPECT_EQ(p2c.failover_gap.count, 0u);
+  EXPECT_GT(p2c.failovers_in, 0u);
+  EXPECT_GT(c.failover_gap.max_ns, 0u);
+  ExpectWellFormed(c.failover_gap);
+  EXPECT_EQ(p1.latency.count + p2c.latency.count, p1.ios + p2c.ios - p1.in_flight - p2c.in_flight);
+  ExpectWellFormed(p1.latency);
 }
 
 TEST(ClientTest, NoPathTimeoutNamesEveryPathState) {
@@ -663,6 +746,13 @@ TEST(ClientTest, NoPathTimeoutNamesEveryPathState) {
   EXPECT_NE(st.message().find("connecting"), std::string::npos) << st.message();
   DeviceCounters c = dev->counters();
   EXPECT_EQ(c.no_path, 1u);
+  EXPECT_EQ(c.errors_by_class.no_path, 1u);
+  EXPECT_EQ(Sum(c.errors_by_class), c.errors);
+  EXPECT_EQ(c.last_error.error_class, "no_path");
+  EXPECT_NE(c.last_error.status.find("no usable path"), std::string::npos) << c.last_error.status;
+  EXPECT_LE(c.last_error.unix_ns, UnixNanosNow());
+  EXPECT_GE(c.last_error.unix_ns, UnixNanosNow() - 60'000'000'000);
+  EXPECT_EQ(c.failover_gap.count, 0u);
 }
 
 TEST(ClientTest, CloseDrainsIoInFlight) {

@@ -16,6 +16,7 @@
 // every scenario describes them (sim::TargetModel, sim::Fault played by sim::ApplyToTarget).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 #include <optional>
 
@@ -51,6 +52,10 @@ struct Outcome {
   uint64_t errors = 0;
   uint64_t app_errors = 0;
   uint64_t fenced = 0;
+  // The head's failover gaps (docs/ARCHITECTURE.md "Statistics"): a fenced write's starts when
+  // its connection was lost, so it spans the fence.
+  uint64_t gaps = 0;
+  uint64_t gap_max_ns = 0;
   bool checker_ok = false;
 
   Outcome& operator+=(const Outcome& o) {
@@ -59,6 +64,8 @@ struct Outcome {
     errors += o.errors;
     app_errors += o.app_errors;
     fenced += o.fenced;
+    gaps += o.gaps;
+    gap_max_ns = std::max(gap_max_ns, o.gap_max_ns);
     checker_ok = checker_ok && o.checker_ok;
     return *this;
   }
@@ -141,6 +148,9 @@ class StaleWriteRun {
       if (host::PathNs* p = host_->scanner(i)->path(1))
         out.fenced += p->TEST_Counters().fenced_writes;
     }
+    const mpath::HeadStats hs = host_->head(1)->TEST_Stats();
+    out.gaps = hs.failover_gap.count();
+    out.gap_max_ns = hs.failover_gap.max_ns();
     return out;
   }
 
@@ -237,6 +247,8 @@ TEST(StaleWriteTest, FenceOffTheVerifyWorkloadCatchesStaleOverwrites) {
   EXPECT_GT(o.mismatches, 0u)
       << "the late writes never overwrote newer data: the test shows nothing";
   EXPECT_EQ(o.fenced, 0u);
+  EXPECT_GT(o.gaps, 0u);
+  EXPECT_LT(o.gap_max_ns, static_cast<uint64_t>(kCqt.count())) << "nothing waited for a fence";
 }
 
 // With the target's CQT the lost writes wait out the quiesce time before failover: no stale
@@ -246,6 +258,8 @@ TEST(StaleWriteTest, FenceFromCqtPreventsStaleOverwrites) {
   EXPECT_EQ(o.mismatches, 0u);
   EXPECT_TRUE(o.checker_ok);
   EXPECT_GT(o.fenced, 0u) << "no write was fenced: the scenario did not lose any write";
+  // The fenced writes' failover gaps include the fence.
+  EXPECT_GE(o.gap_max_ns, static_cast<uint64_t>(kCqt.count()));
 }
 
 // The host ends the association itself (command timeout → reset): the fence runs from the
