@@ -690,10 +690,6 @@ TEST_P(TargetTest, DescribeStateAndControlErrors) {
       << bad.status().message();
 }
 
-std::string HarnessName(const ::testing::TestParamInfo<HarnessFactory>& info) {
-  return info.param()->name();
-}
-
 
 // ---- ports added and removed at run time (issue 14) ----
 
