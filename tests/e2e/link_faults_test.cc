@@ -545,21 +545,15 @@ TEST_F(LinkFaultsTest, Blktests058RapidNamespaceRemapping) {
   for (uint32_t nsid = 1; nsid <= 3; ++nsid) StartWorkload(host_->head(nsid), nsid, 256, 4);
   RunFor(300ms);
 
+  // The target as every scenario describes it: port index p is port ID p + 1, namespace index h
+  // is NSID h + 1 in ANA group h + 1, on its file. A remap is the vocabulary's NsRemapped: the
+  // namespace back on its file with new identifiers (ns_remove + ns_add with NGUID, EUI-64 and
+  // UUID), numbered here so each add is new.
+  model_ = sim::TargetModel::Make(kSubnqn, 6, 0, 3, 1 << 20, files);
+  uint32_t identity = 0;
+
   // The schedule runs on its own thread, as 058's shell runs beside the kernel host: the host
   // reacts to the AENs while the next change is already being made.
-  // The namespace `nsid` on its same file, with new random identifiers.
-  auto remapped = [&](uint32_t nsid, std::mt19937& rng) {
-    auto hex = [&](int digits) {
-      std::string h;
-      while (static_cast<int>(h.size()) < digits) h += fmt::format("{:x}", rng() % 16);
-      return h;
-    };
-    json ns = Namespace(nsid, nsid, files[nsid - 1]);
-    ns["uuid"] = fmt::format("{}-{}-4{}-8{}-{}", hex(8), hex(4), hex(3), hex(3), hex(12));
-    ns["nguid"] = hex(32);
-    ns["eui64"] = hex(16);
-    return ns;
-  };
   const unsigned seed = static_cast<unsigned>(std::random_device{}());
   std::cout << "058 schedule seed " << seed << "\n";
   std::atomic<bool> schedule_done{false};
@@ -569,18 +563,17 @@ TEST_F(LinkFaultsTest, Blktests058RapidNamespaceRemapping) {
     // 058's shell takes a few milliseconds per configfs write.
     auto pause = [&] { std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 20)); };
     for (int round = 0; round < kRounds && schedule_status.ok(); ++round) {
-      std::vector<uint32_t> order = {1, 2, 3};
+      std::vector<int> order = {0, 1, 2};
       std::shuffle(order.begin(), order.end(), rng);
-      for (uint32_t nsid : order) {
-        schedule_status = Rpc("ns_remove", {{"subsystem", kSubnqn}, {"nsid", nsid}});
+      for (int ns : order) {
+        schedule_status = PlayOnTarget(sim::fault::NsPresent{ns, false});
         if (!schedule_status.ok()) break;
         pause();
       }
       std::shuffle(order.begin(), order.end(), rng);
-      for (uint32_t nsid : order) {
+      for (int ns : order) {
         if (!schedule_status.ok()) break;
-        schedule_status =
-            Rpc("ns_add", {{"subsystem", kSubnqn}, {"namespace", remapped(nsid, rng)}});
+        schedule_status = PlayOnTarget(sim::fault::NsRemapped{ns, ++identity});
         pause();
       }
     }
@@ -595,9 +588,8 @@ TEST_F(LinkFaultsTest, Blktests058RapidNamespaceRemapping) {
   // the head still had a path with the old identifiers; Linux refuses it the same way and only
   // the next rescan retries). One settled remap then brings every path back: remove all three,
   // wait until every head has lost every path, re-add them.
-  std::mt19937 rng(seed + 1);
-  for (uint32_t nsid = 1; nsid <= 3; ++nsid) {
-    Status st = Rpc("ns_remove", {{"subsystem", kSubnqn}, {"nsid", nsid}});
+  for (int ns = 0; ns < 3; ++ns) {
+    Status st = PlayOnTarget(sim::fault::NsPresent{ns, false});
     ASSERT_TRUE(st.ok()) << st.ToString();
   }
   for (uint32_t nsid = 1; nsid <= 3; ++nsid) {
@@ -605,8 +597,8 @@ TEST_F(LinkFaultsTest, Blktests058RapidNamespaceRemapping) {
     ASSERT_TRUE(RunUntil([&] { return h->path_count() == 0; }, 20s))
         << "nsid " << nsid << " was removed but its head kept paths: " << h->DescribePathStates();
   }
-  for (uint32_t nsid = 1; nsid <= 3; ++nsid) {
-    Status st = Rpc("ns_add", {{"subsystem", kSubnqn}, {"namespace", remapped(nsid, rng)}});
+  for (int ns = 0; ns < 3; ++ns) {
+    Status st = PlayOnTarget(sim::fault::NsRemapped{ns, ++identity});
     ASSERT_TRUE(st.ok()) << st.ToString();
   }
   for (uint32_t nsid = 1; nsid <= 3; ++nsid) {
