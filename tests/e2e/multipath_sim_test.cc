@@ -8,8 +8,10 @@
 // stalled responses. Method: host (two reactors) and target (one reactor) share one
 // reactor::SimWorld; the target has one subsystem with one namespace behind two ports, ANA
 // optimized on port 1 and non-optimized on port 2. A VerifyWorkload with an InvariantChecker runs
-// on the head; faults are sim::Fault values played by sim::ApplyToTarget (the vocabulary and
-// translation the storms and the demo use); the virtual clock advances.
+// on the head; the virtual clock advances. The fault tests are schedules of sim::Faults with
+// per-step expectations, played by the scenario runner (sim::RunScenario) on sim::TcpFabric — the
+// same runner, vocabulary and translation to the target as the storms and the demo; the other
+// tests (bring-up, observers, Start) drive the host directly.
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>
@@ -54,6 +56,25 @@ target::NamespaceConfig Namespace(const std::string& file) {
   }
   return ns;
 }
+
+// What the tests read of the host: its one head (NSID 1) and its paths through port i.
+struct HostView {
+  mpath::MultipathHost* host;
+
+  mpath::Head* head() const { return host->head(1); }
+  host::PathNs* path(size_t i) const { return host->scanner(i)->path(1); }
+  bool Usable(size_t i) const {
+    host::PathNs* p = path(i);
+    if (!p) return false;
+    auto s = p->state();
+    return s.ctrl == CtrlState::kLive && s.ready && !s.ana_pending && nvme::AnaStateIsLive(s.ana);
+  }
+  bool BothUsable() const { return head() && Usable(0) && Usable(1) && head()->HasUsablePath(); }
+  uint64_t PathIos(size_t i) const {
+    host::PathNs* p = path(i);
+    return p ? p->TEST_Counters().submitted : 0;
+  }
+};
 
 class MultipathE2eTest : public ::testing::Test {
  protected:
@@ -127,28 +148,12 @@ class MultipathE2eTest : public ::testing::Test {
     ASSERT_TRUE(world_.RunUntil([&] { return BothUsable(); }, 5s)) << Describe();
   }
 
-  mpath::Head* head() const { return host_->head(1); }
-  host::PathNs* path(size_t i) const { return host_->scanner(i)->path(1); }
-  bool Usable(size_t i) const {
-    host::PathNs* p = path(i);
-    if (!p) return false;
-    auto s = p->state();
-    return s.ctrl == CtrlState::kLive && s.ready && !s.ana_pending && nvme::AnaStateIsLive(s.ana);
-  }
-  bool BothUsable() const { return head() && Usable(0) && Usable(1) && head()->HasUsablePath(); }
+  HostView view() const { return {host_.get()}; }
+  mpath::Head* head() const { return view().head(); }
+  host::PathNs* path(size_t i) const { return view().path(i); }
+  bool BothUsable() const { return view().BothUsable(); }
   std::string Describe() const { return head() ? head()->DescribePathStates() : "no head"; }
-  uint64_t PathIos(size_t i) const {
-    host::PathNs* p = path(i);
-    return p ? p->TEST_Counters().submitted : 0;
-  }
-
-  // Plays a fault on the target, in the vocabulary every scenario uses; it must be accepted.
-  void Play(const sim::Fault& fault) {
-    OnTarget([&] {
-      Status st = sim::ApplyToTarget(target_.get(), model_, fault);
-      ASSERT_TRUE(st.ok()) << sim::Describe(fault) << ": " << st.ToString();
-    });
-  }
+  uint64_t PathIos(size_t i) const { return view().PathIos(i); }
 
   void OnTarget(std::function<void()> fn) {
     bool done = false;
@@ -236,19 +241,11 @@ class FaultSchedule {
       : fabric_(Options(seed, std::move(adjust))) {}
 
   mpath::MultipathHost* host() const { return fabric_.host(); }
-  mpath::Head* head() const { return host()->head(1); }
-  host::PathNs* path(size_t i) const { return host()->scanner(i)->path(1); }
-  bool Usable(size_t i) const {
-    host::PathNs* p = path(i);
-    if (!p) return false;
-    auto s = p->state();
-    return s.ctrl == CtrlState::kLive && s.ready && !s.ana_pending && nvme::AnaStateIsLive(s.ana);
-  }
-  bool BothUsable() const { return head() && Usable(0) && Usable(1) && head()->HasUsablePath(); }
-  uint64_t PathIos(size_t i) const {
-    host::PathNs* p = path(i);
-    return p ? p->TEST_Counters().submitted : 0;
-  }
+  HostView view() const { return {host()}; }
+  mpath::Head* head() const { return view().head(); }
+  host::PathNs* path(size_t i) const { return view().path(i); }
+  bool BothUsable() const { return view().BothUsable(); }
+  uint64_t PathIos(size_t i) const { return view().PathIos(i); }
   uint64_t Completed() const { return head()->TEST_Stats().head.completed; }
   const std::string& file() const { return fabric_.model().ns[0].file; }
 
