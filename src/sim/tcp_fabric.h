@@ -75,9 +75,11 @@ class TcpFabric final : public Fabric {
   void AddTotals(ScenarioReport& report) override;
   Status Stop() override;
 
-  // For a schedule's expectations, read on the driving thread between model steps: the host
-  // (null before Start and after Stop) and the target's model as the faults have left it.
+  // For a schedule's expectations, read on the driving thread between model steps (every reactor
+  // of the simulated world runs on it): the host and the target (null before Start, after Stop,
+  // and the target while killed) and the target's model as the faults have left it.
   mpath::MultipathHost* host() const { return host_.get(); }
+  target::Target* target() const { return target_.get(); }
   const TargetModel& model() const { return model_; }
 
  private:
