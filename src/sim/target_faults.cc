@@ -291,8 +291,10 @@ target::NamespaceConfig TargetModel::NsConfig(int h, bool fresh) const {
 target::TargetConfig TargetModel::Config() const {
   target::TargetConfig c;
   for (int p = 0; p < ports(); ++p) {
-    c.ports.push_back(
-        {.id = PortId(p), .address = address, .port = tcp_ports[p], .enabled = enabled[p]});
+    c.ports.push_back({.id = PortId(p),
+                       .address = port_addresses.empty() ? address : port_addresses[p],
+                       .port = tcp_ports[p],
+                       .enabled = enabled[p]});
     for (int h = 0; h < namespaces(); ++h) {
       c.ana.push_back({.port_id = PortId(p), .group = Group(h), .state = ana[p][h]});
     }

@@ -38,6 +38,7 @@ struct TargetModel {
   std::string subnqn;
   std::string serial = "nvmpath-sim";
   std::string address = "127.0.0.1";
+  std::vector<std::string> port_addresses;  // [port] where each listens; empty: `address`
   uint32_t block_size = 512;
   Duration cqt{0};
   std::vector<uint16_t> tcp_ports;                // [port]; 0: any free port

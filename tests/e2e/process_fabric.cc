@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 #include "base/assert.h"
 #include "sim/runner.h"
@@ -16,6 +17,49 @@
 #include "target/control/rpc_client.h"
 
 namespace nvmpath::e2e {
+namespace {
+
+using namespace std::chrono_literals;
+
+Result<pid_t> Spawn(const std::vector<std::string>& argv, const std::string& log) {
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const pid_t pid = ::fork();
+  if (pid < 0) return ErrnoStatus("fork", errno);
+  if (pid == 0) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (fd >= 0) {
+      ::dup2(fd, STDOUT_FILENO);
+      ::dup2(fd, STDERR_FILENO);
+    }
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// Signals `pid` and reaps it; `expect` says how it must have ended.
+Status SignalAndReap(pid_t pid, int sig, const std::function<bool(int)>& expect) {
+  if (::kill(pid, sig) != 0) return ErrnoStatus("kill", errno);
+  int status = 0;
+  if (::waitpid(pid, &status, 0) != pid) return ErrnoStatus("waitpid", errno);
+  if (!expect(status)) {
+    return Status(Code::kInternal, fmt::format("the target ended with wait status {:#x}", status));
+  }
+  return Status::Ok();
+}
+
+Status KillHere(pid_t pid) {
+  return SignalAndReap(pid, SIGKILL,
+                       [](int st) { return WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL; });
+}
+
+Status StopHere(pid_t pid) {
+  return SignalAndReap(pid, SIGTERM, [](int st) { return WIFEXITED(st) && WEXITSTATUS(st) == 0; });
+}
+
+}  // namespace
 
 using namespace std::chrono_literals;
 
@@ -51,26 +95,12 @@ Status ProcessFabric::StartTarget() {
   const std::string path = o_.dir + "/target.json";
   std::ofstream(path) << config.dump(2);
   const std::string log = o_.dir + "/target.log";
-  pid_t pid = ::fork();
-  if (pid < 0) return ErrnoStatus("fork", errno);
-  if (pid == 0) {
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    if (fd >= 0) {
-      ::dup2(fd, STDOUT_FILENO);
-      ::dup2(fd, STDERR_FILENO);
-    }
-    const char* argv[] = {o_.nvmpath_binary.c_str(), "target", "--config", path.c_str(), nullptr};
-    ::execv(argv[0], const_cast<char* const*>(argv));
-    ::_exit(127);
-  }
-  pid_ = pid;
+  const std::vector<std::string> argv = {o_.nvmpath_binary, "target", "--config", path};
+  auto pid = o_.spawn ? o_.spawn(argv, log) : Spawn(argv, log);
+  if (!pid.ok()) return pid.status().WithContext("start the target");
+  pid_ = *pid;
   const auto deadline = std::chrono::steady_clock::now() + 10s;
   while (std::chrono::steady_clock::now() < deadline) {
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      return Status(Code::kInternal, "the target exited at start; it printed: " + TargetLog());
-    }
     if (target::control::RpcCall(socket_, "state", nlohmann::json::object(), 1s).ok()) {
       return Status::Ok();
     }
@@ -82,15 +112,8 @@ Status ProcessFabric::StartTarget() {
 
 Status ProcessFabric::KillTarget() {
   if (pid_ <= 0) return Status::Ok();
-  if (::kill(pid_, SIGKILL) != 0) return ErrnoStatus("kill", errno);
-  int status = 0;
-  if (::waitpid(pid_, &status, 0) != pid_) return ErrnoStatus("waitpid", errno);
-  pid_ = -1;
-  if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL) {
-    return Status(Code::kInternal, fmt::format("the target ended with status {}, not by SIGKILL",
-                                               status));
-  }
-  return Status::Ok();
+  const pid_t pid = std::exchange(pid_, -1);
+  return o_.kill ? o_.kill(pid) : KillHere(pid);
 }
 
 Status ProcessFabric::Rpc(const sim::TargetRpc& call) {
@@ -223,15 +246,9 @@ Status ProcessFabric::Stop() {
     host_.reset();
   }
   if (pid_ > 0) {
-    if (::kill(pid_, SIGTERM) != 0) return ErrnoStatus("kill", errno);
-    int status = 0;
-    if (::waitpid(pid_, &status, 0) != pid_) return ErrnoStatus("waitpid", errno);
-    pid_ = -1;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-      return Status(Code::kInternal,
-                    fmt::format("the target ended with status {}; it printed: {}", status,
-                                TargetLog()));
-    }
+    const pid_t pid = std::exchange(pid_, -1);
+    Status st = o_.stop ? o_.stop(pid) : StopHere(pid);
+    if (!st.ok()) return st.WithContext("the target's log: " + TargetLog());
   }
   return Status::Ok();
 }

@@ -30,6 +30,12 @@ struct ProcessFabricOptions {
   std::string dir;      // the config, the control socket and the target's log go here
   sim::TargetModel model;  // its tcp_ports must be fixed (a restart binds them again)
   mpath::MultipathHostOptions host;  // subnqn and paths included
+  // How the child is started (argv, with stdout and stderr to `log`), killed (SIGKILL, reaped)
+  // and stopped (SIGTERM, reaped, "exit 0" expected; else how it ended); unset: fork and exec
+  // here, and signal it here. A test whose target lives in a network namespace passes its own.
+  std::function<Result<pid_t>(const std::vector<std::string>& argv, const std::string& log)> spawn;
+  std::function<Status(pid_t)> kill;
+  std::function<Status(pid_t)> stop;
   // Link faults (sim::IsLinkFault); unset: refused as kUnsupported. `heal_links` undoes them.
   std::function<Status(const sim::Fault&)> play_link;
   std::function<Status()> heal_links;
