@@ -249,6 +249,7 @@ struct MemFabric::Applier {
   Status operator()(const fault::TargetKill&) { return NotHere("target to kill"); }
   Status operator()(const fault::TargetRestart&) { return NotHere("target to restart"); }
   Status operator()(const fault::LoseData&) { return NotHere("media to lose data from"); }
+  Status operator()(const fault::Checkpoint&) { return Status::Ok(); }
 };
 
 Status MemFabric::Apply(const Fault& fault) {

@@ -120,6 +120,7 @@ struct TargetApplier {
     if (n != static_cast<ssize_t>(zeroes.size())) return ErrnoStatus("pwrite " + file, err);
     return Status::Ok();
   }
+  Status operator()(const fault::Checkpoint&) { return Status::Ok(); }
   Status NotTheTargets(const Fault& f) {
     return Status(Code::kUnsupported,
                   fmt::format("\"{}\" is not the target's to play", Describe(f)));

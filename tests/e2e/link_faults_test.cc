@@ -525,67 +525,64 @@ TEST_F(LinkFaultsTest, QueueDepthMovesLoadOffARateLimitedLink) {
 // blktests nvme/057 "ANA failover during I/O", over two links: ports 1 and 2 on link 1, ports 3
 // and 4 on link 2, one namespace in ANA group 1. Failback state: 1 optimized, 2 non-optimized,
 // 3 and 4 inaccessible; failover state: 3 optimized, 4 non-optimized, 1 and 2 inaccessible.
-// Schedule (057: 5 s, flip, 10 s, flip back, 10 s), shortened 5x: 1 s, flip, 2 s, flip, 2 s.
+// Schedule (057: 5 s, flip, 10 s, flip back, 10 s), shortened 5x: 1 s, flip, 2 s, flip, 2 s,
+// played by the scenario runner with each phase's measurement as an expectation.
 TEST_F(LinkFaultsTest, Blktests057AnaFailoverDuringIo) {
   const std::vector<PortSpec> ports = {{.id = 1, .link = 0, .tcp_port = 4420},
                                        {.id = 2, .link = 0, .tcp_port = 4421},
                                        {.id = 3, .link = 1, .tcp_port = 4420},
                                        {.id = 4, .link = 1, .tcp_port = 4421}};
-  auto ana_state = [](const std::array<const char*, 4>& s) {
-    json a = json::array();
-    for (int p = 0; p < 4; ++p) a.push_back({{"port", p + 1}, {"group", 1}, {"state", s[p]}});
-    return a;
-  };
-  const std::array<const char*, 4> failback = {"optimized", "non-optimized", "inaccessible",
-                                               "inaccessible"};
-  const std::array<const char*, 4> failover = {"inaccessible", "inaccessible", "optimized",
-                                               "non-optimized"};
-  ASSERT_NO_FATAL_FAILURE(StartTarget(ports, json::array({Namespace(1, 1)}), ana_state(failback)));
-  ASSERT_NO_FATAL_FAILURE(StartHost(ports));
-  ASSERT_TRUE(RunUntil([&] { return Usable(0) && Usable(1); }, 10s));
-  mpath::Head* head = host_->head(1);
-  ASSERT_NE(head, nullptr);
-  StartWorkload(head, 1, 512, 8);
+  const std::vector<AnaState> failback = {AnaState::kOptimized, AnaState::kNonOptimized,
+                                          AnaState::kInaccessible, AnaState::kInaccessible};
+  const std::vector<AnaState> failover = {AnaState::kInaccessible, AnaState::kInaccessible,
+                                          AnaState::kOptimized, AnaState::kNonOptimized};
+  e2e::ProcessFabric f(FabricOptions(ports, failback));
 
-  // Applies a state port by port, as 057 writes the ports' ana_state files in turn.
-  model_ = sim::TargetModel::Make(kSubnqn, 4, 0, 1, 0);  // indices only: ports 1..4, group 1
-  auto flip = [&](const std::array<const char*, 4>& s) {
+  // I/O per port over `window`: the window's end minus its start.
+  auto per_port = [&] {
+    std::vector<uint64_t> v;
+    for (size_t i = 0; i < ports.size(); ++i) v.push_back(Ios(i));
+    return v;
+  };
+  auto window = [&](std::string what, Duration length,
+                    std::function<bool(const std::vector<uint64_t>&)> ok) {
+    return sim::Over(std::move(what), length, [&, ok] {
+      const std::vector<uint64_t> before = per_port();
+      return [&, ok, before] {
+        std::vector<uint64_t> d = per_port();
+        for (size_t i = 0; i < d.size(); ++i) d[i] -= before[i];
+        return ok(d);
+      };
+    });
+  };
+  auto pause = [](Duration d) {
+    return sim::Over(fmt::format("{} ms pass", ToMicros(d) / 1000), d,
+                     [] { return [] { return true; }; });
+  };
+  // A state applied port by port, as 057 writes the ports' ana_state files in turn; then the rest
+  // of the phase (the first part lets the host read the ANA log) and its measured window.
+  sim::Schedule s;
+  auto flip = [&](const std::vector<AnaState>& state, sim::Expectation measured) {
     for (int p = 0; p < 4; ++p) {
-      auto state = target::control::ParseAnaStateName(s[p], "state");
-      ASSERT_TRUE(state.ok()) << state.status().ToString();
-      Status st = PlayOnTarget(sim::fault::Ana{p, 0, *state});
-      ASSERT_TRUE(st.ok()) << st.ToString();
-      RunFor(2ms);
+      s.push_back({.at = 0ms, .fault = sim::fault::Ana{p, 0, state[p]}, .expect = {pause(2ms)}});
     }
+    s.back().expect.push_back(pause(500ms));
+    s.back().expect.push_back(std::move(measured));
   };
-  // I/O per port over the last `window` of a phase of `phase` (the first part lets the host read
-  // the ANA log).
-  auto phase = [&](Duration length, Duration window) {
-    RunFor(length - window);
-    auto before = AllIos();
-    RunFor(window);
-    auto after = AllIos();
-    for (size_t i = 0; i < after.size(); ++i) after[i] -= before[i];
-    return after;
-  };
-
-  auto d = phase(1s, 700ms);
-  EXPECT_GT(d[0], 20u) << "failback state: port 1 carried no I/O";
-  EXPECT_EQ(d[2] + d[3], 0u) << "I/O went to an inaccessible port";
-
-  ASSERT_NO_FATAL_FAILURE(flip(failover));
-  d = phase(2s, 1500ms);
-  EXPECT_GT(d[2], 20u) << "failover state: I/O did not move to port 3 (link 2)";
-  EXPECT_EQ(d[0] + d[1], 0u) << "I/O went to an inaccessible port";
-
-  ASSERT_NO_FATAL_FAILURE(flip(failback));
-  d = phase(2s, 1500ms);
-  EXPECT_GT(d[0], 20u) << "failback: I/O did not return to port 1 (link 1)";
-  EXPECT_EQ(d[2] + d[3], 0u) << "I/O went to an inaccessible port";
-
-  StopAndVerify();
+  // Failback state over [300 ms, 1 s) of the run.
+  s.push_back({.at = 300ms,
+               .fault = sim::fault::Checkpoint{},
+               .expect = {window("failback state: port 1 carried I/O, none went to an "
+                                 "inaccessible port",
+                                 700ms,
+                                 [](const auto& d) { return d[0] > 20 && d[2] + d[3] == 0; })}});
+  flip(failover, window("failover state: I/O moved to port 3 (link 2), none to an inaccessible "
+                        "port",
+                        1500ms, [](const auto& d) { return d[2] > 20 && d[0] + d[1] == 0; }));
+  flip(failback, window("failback: I/O returned to port 1 (link 1), none to an inaccessible port",
+                        1500ms, [](const auto& d) { return d[0] > 20 && d[2] + d[3] == 0; }));
   // 057 passes when fio verify sees no error: the head always had a path that could return.
-  EXPECT_EQ(TotalErrors(), 0u);
+  PlaySchedule(f, s, 512, 8);
 }
 
 // blktests nvme/058 "rapid namespace remapping", over two links: 6 ports (odd ones on link 1,

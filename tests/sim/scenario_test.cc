@@ -287,3 +287,26 @@ TEST(Runner, RemapPlaysOnBothFabrics) {
 
 }  // namespace
 }  // namespace nvmpath::sim
+
+namespace nvmpath::sim {
+namespace {
+
+// A checkpoint breaks nothing on any model: it only carries expectations.
+TEST(Fault, CheckpointPlaysAsNothingEverywhere) {
+  EXPECT_EQ(Describe(Fault(fault::Checkpoint{})), "checkpoint");
+  TargetModel m = TargetModel::Make("nqn.2026-11.io.nvmpath:t", 2, 4420, 1, 1 << 20);
+  auto calls = FaultToRpc(m, fault::Checkpoint{});
+  ASSERT_TRUE(calls.ok());
+  EXPECT_TRUE(calls->empty());
+  EXPECT_TRUE(ApplyToTarget(nullptr, m, fault::Checkpoint{}).ok());
+  MemFabric fabric(MemFabricOptions{.seed = 9});
+  bool checked = false;
+  Schedule s = {{.at = 100us, .fault = fault::Checkpoint{}}};
+  s[0].expect = {Eventually("checked", [&] { return checked = true; }, 0us)};
+  const ScenarioReport r = RunScenario(fabric, s, ScenarioOptions{.seed = 9});
+  EXPECT_TRUE(r.ok()) << r.violations[0];
+  EXPECT_TRUE(checked);
+}
+
+}  // namespace
+}  // namespace nvmpath::sim
