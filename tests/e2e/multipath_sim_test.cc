@@ -30,6 +30,7 @@
 #include "sim/runner.h"
 #include "sim/target_faults.h"
 #include "sim/tcp_fabric.h"
+#include "sim_e2e_fabric.h"
 #include "sim/verify_workload.h"
 #include "target/target.h"
 
@@ -238,7 +239,7 @@ TEST_F(MultipathE2eTest, BaselineVerifyPasses) {
 class FaultSchedule {
  public:
   explicit FaultSchedule(uint64_t seed, std::function<void(mpath::MultipathHostOptions&)> adjust = {})
-      : fabric_(Options(seed, std::move(adjust))) {}
+      : fabric_(e2e::SimE2eFabric(seed, 2, kNsBytes, kBs, Duration(0), std::move(adjust))) {}
 
   mpath::MultipathHost* host() const { return fabric_.host(); }
   HostView view() const { return {host()}; }
@@ -274,28 +275,6 @@ class FaultSchedule {
   }
 
  private:
-  static sim::TcpFabricOptions Options(uint64_t seed,
-                                       std::function<void(mpath::MultipathHostOptions&)> adjust) {
-    sim::TcpFabricOptions o{.seed = seed, .heads = 1, .ports = 2, .reactors = 2};
-    o.blocks = kNsBytes / kBs;
-    o.block_size = kBs;
-    o.qos = false;
-    o.adjust_model = [](sim::TargetModel& m) { m.cqt = Duration(0); };
-    o.adjust_host = [adjust = std::move(adjust)](mpath::MultipathHostOptions& h) {
-      // This file's host: Linux's defaults but for the timeouts below, not the storm's.
-      const mpath::MultipathHostOptions d;
-      h.controller = d.controller;
-      h.head = d.head;
-      h.start_timeout = d.start_timeout;
-      h.controller.reconnect_delay = 200ms;
-      h.controller.ctrl_loss_tmo = 60s;
-      h.controller.io_timeout = 1s;
-      h.controller.kato = 2s;
-      if (adjust) adjust(h);
-    };
-    return o;
-  }
-
   sim::TcpFabric fabric_;
 };
 

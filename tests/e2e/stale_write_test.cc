@@ -26,6 +26,7 @@
 #include "sim/fault.h"
 #include "sim/runner.h"
 #include "sim/tcp_fabric.h"
+#include "sim_e2e_fabric.h"
 
 namespace nvmpath {
 namespace {
@@ -66,23 +67,11 @@ enum class Loss { kTargetDrops, kHostTimesOut };  // how port 1's association en
 
 Outcome RunOne(uint64_t seed, Duration cqt, std::function<void(host::ControllerOptions&)> adjust,
                Loss loss) {
-  sim::TcpFabricOptions fo{.seed = seed, .heads = 1, .ports = 2, .reactors = 1};
-  fo.blocks = (1 << 20) / kBs;
-  fo.block_size = kBs;
-  fo.qos = false;
-  fo.adjust_model = [cqt](sim::TargetModel& m) { m.cqt = cqt; };
-  fo.adjust_host = [adjust](mpath::MultipathHostOptions& o) {
-    // This file's host: Linux's defaults (no fence delay) but for these timeouts.
-    const mpath::MultipathHostOptions d;
-    o.controller = d.controller;
-    o.head = d.head;
-    o.start_timeout = d.start_timeout;
-    o.controller.reconnect_delay = 200ms;
-    o.controller.ctrl_loss_tmo = 60s;
-    o.controller.io_timeout = 1s;
-    o.controller.kato = 2s;
-    if (adjust) adjust(o.controller);
-  };
+  // This file's host: no fence delay unless the test sets one.
+  const sim::TcpFabricOptions fo =
+      e2e::SimE2eFabric(seed, 1, 1 << 20, kBs, cqt, [adjust](mpath::MultipathHostOptions& o) {
+        if (adjust) adjust(o.controller);
+      });
   sim::TcpFabric f(fo);
   auto usable = [&f](size_t i) {
     host::PathNs* p = f.host()->scanner(i)->path(1);

@@ -130,6 +130,15 @@ class InitiatorConnectTest : public ::testing::TestWithParam<HarnessFactory> {
     for (size_t i = 0; i < w.hostid.size(); ++i) w.hostid[i] = static_cast<uint8_t>(0xA0 + i);
     return w;
   }
+  // The I/O queue's Connect of the same initiator: its KATO habit, the controller's CNTLID.
+  static WireConnect IoConnect(const Initiator& who, uint16_t cntlid, uint16_t sqsize) {
+    WireConnect w = AdminConnect(who, kOpen);
+    w.qid = 1;
+    w.sqsize = sqsize;
+    w.kato_ms = who.io_kato_ms;
+    w.cntlid = cntlid;
+    return w;
+  }
   nlohmann::json ControllerState(uint16_t cntlid) {
     const nlohmann::json state = target_->DescribeState();
     for (const auto& c : state["controllers"]) {
@@ -162,12 +171,7 @@ class InitiatorConnectTest : public ::testing::TestWithParam<HarnessFactory> {
     EXPECT_EQ(state["kato_ms"], who.admin_kato_ms);
 
     RawClient* io = NewClient();
-    WireConnect q = AdminConnect(who, kOpen);
-    q.qid = 1;
-    q.sqsize = io_sqsize;
-    q.kato_ms = who.io_kato_ms;
-    q.cntlid = cntlid;
-    auto ri = Send(io, q);
+    auto ri = Send(io, IoConnect(who, cntlid, io_sqsize));
     EXPECT_TRUE(ri && ri->cqe.status.ok())
         << "I/O Connect refused: " << (ri ? ri->cqe.status.ToString() : std::string("no reply"));
     // The I/O queue's KATO changes nothing: the controller keeps the admin queue's.
@@ -223,11 +227,7 @@ TEST_P(InitiatorConnectTest, IoQueueOfAnotherHostIsRefused) {
   RawClient* admin = NewClient();
   auto r = Send(admin, AdminConnect(kSpdkPerf, kOpen));
   ASSERT_TRUE(r && r->cqe.status.ok());
-  WireConnect q = AdminConnect(kLinux, kOpen);
-  q.qid = 1;
-  q.sqsize = 127;
-  q.cntlid = static_cast<uint16_t>(r->cqe.dw0 & 0xFFFF);
-  auto ri = Send(NewClient(), q);
+  auto ri = Send(NewClient(), IoConnect(kLinux, static_cast<uint16_t>(r->cqe.dw0 & 0xFFFF), 127));
   ASSERT_TRUE(ri.has_value());
   EXPECT_EQ(ri->cqe.status.code(), nvme::sc::kConnectInvalidParameters);
   EXPECT_EQ(ri->cqe.dw0, (1u << 16) | nvme::kConnectDataOffsetCntlid);
@@ -271,11 +271,7 @@ TEST_P(SmallQueuesTest, AdminQueueOf32EntriesWhateverMqes) {
   RawClient* admin = NewClient();
   auto r = Send(admin, AdminConnect(kLinux, kOpen));
   ASSERT_TRUE(r && r->cqe.status.ok()) << (r ? r->cqe.status.ToString() : "no reply");
-  WireConnect q = AdminConnect(kLinux, kOpen);
-  q.qid = 1;
-  q.sqsize = 16;
-  q.cntlid = static_cast<uint16_t>(r->cqe.dw0 & 0xFFFF);
-  auto ri = Send(NewClient(), q);
+  auto ri = Send(NewClient(), IoConnect(kLinux, static_cast<uint16_t>(r->cqe.dw0 & 0xFFFF), 16));
   ASSERT_TRUE(ri.has_value());
   EXPECT_EQ(ri->cqe.status.code(), nvme::sc::kConnectInvalidParameters);
   EXPECT_EQ(ri->cqe.dw0, uint32_t{nvme::kConnectOffsetSqsize});
