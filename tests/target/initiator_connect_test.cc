@@ -282,14 +282,8 @@ TEST_P(SmallQueuesTest, AdminQueueOf32EntriesWhateverMqes) {
   EXPECT_EQ(rb->cqe.dw0, uint32_t{nvme::kConnectOffsetSqsize});
 }
 
-INSTANTIATE_TEST_SUITE_P(Reactors, InitiatorConnectTest,
-                         ::testing::Values(&reactor::testing::MakeSimHarness,
-                                           &reactor::testing::MakeUringHarness),
-                         HarnessName);
-INSTANTIATE_TEST_SUITE_P(Reactors, SmallQueuesTest,
-                         ::testing::Values(&reactor::testing::MakeSimHarness,
-                                           &reactor::testing::MakeUringHarness),
-                         HarnessName);
+INSTANTIATE_TEST_SUITE_P(Reactors, InitiatorConnectTest, BothReactors(), HarnessName);
+INSTANTIATE_TEST_SUITE_P(Reactors, SmallQueuesTest, BothReactors(), HarnessName);
 
 }  // namespace
 }  // namespace nvmpath::target::testing

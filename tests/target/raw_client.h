@@ -85,6 +85,11 @@ class RawClient {
   uint32_t last_dw0_ = 0;
 };
 
+// Every target test runs on both reactors: the parameter values for INSTANTIATE_TEST_SUITE_P.
+inline auto BothReactors() {
+  return ::testing::Values(&reactor::testing::MakeSimHarness, &reactor::testing::MakeUringHarness);
+}
+
 // Names a parameterised target test's instance after its reactor ("Sim", "Uring").
 inline std::string HarnessName(
     const ::testing::TestParamInfo<reactor::testing::HarnessFactory>& info) {
