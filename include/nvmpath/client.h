@@ -46,10 +46,12 @@ namespace nvmpath {
 
 // One TCP endpoint of a path or a discovery controller.
 struct Endpoint {
-  std::string address;  // IPv4 address, e.g. "127.0.0.1"
+  std::string address;  // "127.0.0.1", "::1", or a host name ("array-a.example")
   uint16_t port = 4420;
 
-  // "127.0.0.1:4420". Parse accepts "ADDR:PORT" and "ADDR" (port 4420); errors name the text.
+  // "127.0.0.1:4420", "[::1]:4420", "array-a:4420". Parse accepts "ADDR:PORT", "[IPV6]:PORT",
+  // and an address alone (port 4420; a bare IPv6 address takes no port); a host name is looked
+  // up when the path connects (the first address it gives). Errors name the text.
   std::string ToString() const;
   static Result<Endpoint> Parse(std::string_view text);
   friend bool operator==(const Endpoint&, const Endpoint&) = default;
@@ -175,6 +177,10 @@ struct PathInfo {
   std::string ana_state;         // "optimized", "non-optimized", "inaccessible", "change", ...
   bool ready = false;            // the namespace is present and ready behind this controller
   bool usable = false;           // the Device may send I/O on it now
+  uint32_t ana_group = 0;        // the namespace's ANA group on this controller (0: none)
+  // Why the Device does not use it now ("" when usable): "controller connecting", "ANA
+  // inaccessible", "namespace not ready", "ANA state not read yet", "capacity differs".
+  std::string unusable_reason;
 };
 
 struct DeviceInfo {
@@ -261,6 +267,14 @@ class Device {
   virtual void SetPolicy(PathPolicy policy) = 0;
 };
 
+// Timeouts an operator may change while the client runs; nullopt leaves one as it is. Same
+// meanings as in ClientOptions.
+struct TimeoutChange {
+  std::optional<std::chrono::milliseconds> no_path_timeout;
+  std::optional<std::chrono::milliseconds> fast_io_fail_tmo;
+  std::optional<std::chrono::milliseconds> ctrl_loss_tmo;
+};
+
 class Client {
  public:
   // Connects every path (and reads the discovery log first, if asked) and waits until each path
@@ -282,6 +296,30 @@ class Client {
   virtual Result<Device*> OpenFirst() = 0;
   virtual std::vector<uint32_t> nsids() const = 0;
   virtual SubsystemInfo Describe() const = 0;
+
+  // ---- run-time changes (what `nvmpath host-ctl` drives); not on an I/O thread ----
+  // Adds a path: returns once it is live with its namespaces scanned (its new namespaces become
+  // Devices), or with why it is not, bounded by connect_timeout; a path that failed is not kept.
+  // Errors: kAlreadyExists, kInvalidArgument (too many paths; a host name that does not
+  // resolve), kCancelled (closed), or the connect error as Connect words it.
+  virtual Status AddPath(const Endpoint& path) = 0;
+  // Removes a path without an error reaching the application: no new I/O goes to it, what is in
+  // flight on it finishes there (at most `drain_timeout`, then it fails over), then its
+  // controller is deleted. A Device whose last path this was queues or fails its I/O by the
+  // options (queue_if_no_path, no_path_timeout) and stays. Errors: kNotFound naming the paths.
+  virtual Status RemovePath(const Endpoint& path,
+                            std::chrono::milliseconds drain_timeout = std::chrono::seconds(10)) = 0;
+  // Error recovery on one path now (its connection is dropped, its I/O fails over, it
+  // reconnects). Errors: kNotFound.
+  virtual Status ResetPath(const Endpoint& path) = 0;
+  // Every live controller reads its namespaces and ANA log again (new namespaces, resizes).
+  virtual void Rescan() = 0;
+  // Every Device's policy, and the policy of Devices that appear later.
+  virtual void SetPolicy(PathPolicy policy) = 0;
+  // Errors: kInvalidArgument (a negative no_path_timeout).
+  virtual Status SetTimeouts(const TimeoutChange& change) = 0;
+  // The paths now ("127.0.0.1:4420", ...), in the order they were added.
+  virtual std::vector<Endpoint> paths() const = 0;
 
   virtual unsigned io_threads() const = 0;
   // Runs `fn` on I/O thread `thread` (< io_threads()). For applications that drive their I/O

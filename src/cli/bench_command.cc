@@ -10,7 +10,7 @@
 
 #include "cli/bench_runner.h"
 #include "cli/connection_options.h"
-#include "target/control/json_fields.h"
+#include "control/json_fields.h"
 
 namespace nvmpath::cli {
 namespace {
@@ -36,7 +36,7 @@ Result<BenchOptions> ToBenchOptions(const BenchArgs& a) {
   auto w = ParseWorkload(a.workload);
   if (!w.ok()) return w.status();
   o.workload = *w;
-  auto bs = target::control::ParseSizeString(a.bs, "--bs");
+  auto bs = control::ParseSizeString(a.bs, "--bs");
   if (!bs.ok()) return bs.status();
   if (*bs == 0 || *bs > (uint64_t{1} << 30)) {
     return InvalidArgument(fmt::format("--bs {}: must be between 1 byte and 1GiB", a.bs));
@@ -51,7 +51,7 @@ Result<BenchOptions> ToBenchOptions(const BenchArgs& a) {
   }
   if (o.time.count() == 0) o.time = std::chrono::hours(24 * 365);  // bounded by --io-count only
   if (!a.size.empty()) {
-    auto size = target::control::ParseSizeString(a.size, "--size");
+    auto size = control::ParseSizeString(a.size, "--size");
     if (!size.ok()) return size.status();
     if (*size == 0) return InvalidArgument("--size 0: give a size, or leave it out for the device");
     o.size_bytes = *size;

@@ -12,6 +12,8 @@
 #include "base/log.h"
 #include "cli/connection_options.h"
 #include "cli/host_config.h"
+#include "cli/host_methods.h"
+#include "control/rpc_server.h"
 #include "cli/list_subsys_command.h"
 #include "export/host_service.h"
 
@@ -23,6 +25,7 @@ struct HostArgs {
   std::string config;
   std::vector<std::string> nbd;
   std::string fuse;
+  std::string control_socket;
 };
 
 // The shared connection flags that describe one subsystem; with --config each subsystem's entry
@@ -111,6 +114,20 @@ int RunHost(const HostArgs& args, CLI::App* cmd) {
     PrintError("host", service.status());
     return 1;
   }
+  // The control socket serves while the host runs and stops before it: a verb never runs into
+  // a stopping host.
+  control::RpcDispatcher dispatcher;
+  std::unique_ptr<control::RpcServer> control;
+  if (!args.control_socket.empty()) {
+    RegisterHostMethods(dispatcher, **service);
+    auto server = control::RpcServer::Start(dispatcher, {.socket_path = args.control_socket});
+    if (!server.ok()) {
+      PrintError("host", server.status().WithContext("--control-socket"));
+      (*service)->Stop().IgnoreError();
+      return 1;
+    }
+    control = std::move(server).value();
+  }
   PrintHeads(**service);
   const auto ports = (*service)->nbd_ports();
   for (size_t i = 0; i < nbd.size() && i < ports.size(); ++i) {
@@ -122,6 +139,7 @@ int RunHost(const HostArgs& args, CLI::App* cmd) {
     }
   }
   if (!fuse.empty()) std::printf("fuse: heads are files in %s\n", fuse.c_str());
+  if (control) std::printf("control: %s\n", control->socket_path().c_str());
   std::printf("ready\n");
   // Scripts wait for these lines; stdout may be a pipe or a file, which are not line-buffered.
   std::fflush(stdout);
@@ -140,6 +158,7 @@ int RunHost(const HostArgs& args, CLI::App* cmd) {
                  strsignal(again));
     _exit(130);
   }).detach();
+  if (control) control->Stop();
   Status st = (*service)->Stop();
   if (!st.ok()) {
     PrintError("host", st);
@@ -184,6 +203,8 @@ void AddHostCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--nbd", args->nbd,
                   "NBD export: unix:PATH or ADDR:PORT (repeat for several listeners)");
   cmd->add_option("--fuse", args->fuse, "FUSE export: a directory with one file per head");
+  cmd->add_option("--control-socket", args->control_socket,
+                  "Serve `nvmpath host-ctl` on this Unix socket (JSON-RPC 2.0, mode 0600)");
   cmd->callback([args, cmd, &exit_code] { exit_code = RunHost(*args, cmd); });
 }
 

@@ -13,23 +13,23 @@
 #include "cli/connection_options.h"
 #include "client/host_identity.h"
 #include "target/control/config_json.h"
-#include "target/control/json_fields.h"
+#include "control/json_fields.h"
 
 namespace nvmpath::cli {
 namespace {
 
 using target::control::CheckNqn;
-using target::control::CheckObject;
-using target::control::DescribeValue;
-using target::control::FieldError;
-using target::control::FieldPath;
-using target::control::IndexPath;
-using target::control::Json;
-using target::control::Member;
-using target::control::ParseJsonText;
-using target::control::ReadBool;
-using target::control::ReadString;
-using target::control::ReadUint;
+using control::CheckObject;
+using control::DescribeValue;
+using control::FieldError;
+using control::FieldPath;
+using control::IndexPath;
+using control::Json;
+using control::Member;
+using control::ParseJsonText;
+using control::ReadBool;
+using control::ReadString;
+using control::ReadUint;
 
 constexpr uint64_t kIoThreadsMax = 64;  // Client::Connect's limit
 constexpr size_t kUnixPathMaxBytes = sizeof(sockaddr_un::sun_path) - 1;
@@ -295,6 +295,15 @@ Result<HostConfig> ParseTop(const Json& j) {
 }
 
 }  // namespace
+
+Result<ClientOptions> ParseSubsystemJson(const nlohmann::json& j, std::string_view path) {
+  return ParseSubsystem(j, path, HostDefaults{});
+}
+
+Result<std::chrono::milliseconds> ReadDurationJson(const nlohmann::json& v, std::string_view path,
+                                                   bool allow_negative, bool positive) {
+  return ReadDuration(v, path, allow_negative, positive);
+}
 
 Status CheckNbdAddress(std::string_view text) {
   auto bad = [&](std::string_view what) {

@@ -9,6 +9,8 @@
 // The format is described for users in docs/host-config.md.
 #pragma once
 
+#include <chrono>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +33,14 @@ Result<HostConfig> ParseHostConfig(std::string_view text);
 
 // Reads the file and parses it; every error names the file ("host config /x.json: ...").
 Result<HostConfig> LoadHostConfig(const std::string& path);
+
+// One subsystem object of the config (also the params of the control socket's `connect`), with
+// the host-wide defaults left empty. Errors name the field under `path`.
+Result<ClientOptions> ParseSubsystemJson(const nlohmann::json& j, std::string_view path);
+// A duration field: whole seconds, or a string as the duration flags take ("500ms", "10s", "1m";
+// "-1" when `allow_negative`); `positive`: 0 is refused too.
+Result<std::chrono::milliseconds> ReadDurationJson(const nlohmann::json& v, std::string_view path,
+                                                   bool allow_negative, bool positive);
 
 // Validates an NBD listen address: "unix:PATH" (a Unix socket path, absolute or relative, at most
 // 107 bytes) or "ADDR:PORT" (a numeric IPv4 address and a port 1..65535). Used by the config

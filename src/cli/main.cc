@@ -5,6 +5,7 @@
 #include "cli/bench_command.h"
 #include "cli/demo_command.h"
 #include "cli/host_command.h"
+#include "cli/host_ctl_command.h"
 #include "cli/io_command.h"
 #include "cli/list_subsys_command.h"
 #include "cli/sim_command.h"
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
   nvmpath::cli::AddIoCommand(app, exit_code);
   nvmpath::cli::AddBenchCommand(app, exit_code);
   nvmpath::cli::AddHostCommand(app, exit_code);
+  nvmpath::cli::AddHostCtlCommand(app, exit_code);
   nvmpath::cli::AddTargetCommand(app, exit_code);
   nvmpath::cli::AddTargetCtlCommand(app, exit_code);
   nvmpath::cli::AddSimCommand(app, exit_code);

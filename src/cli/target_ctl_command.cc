@@ -11,8 +11,8 @@
 #include <string>
 #include <tuple>
 
-#include "target/control/json_fields.h"
-#include "target/control/rpc_client.h"
+#include "control/json_fields.h"
+#include "control/rpc_client.h"
 
 namespace nvmpath::cli {
 namespace {
@@ -53,7 +53,7 @@ struct CtlArgs {
 // Calls `method` and prints the result: `describe(result)` as one line, or raw JSON with --json.
 int Run(const CtlArgs& a, const std::string& verb, const std::string& method, const Json& params,
         const std::function<std::string(const Json&)>& describe) {
-  auto r = target::control::RpcCall(a.socket, method, params);
+  auto r = control::RpcCall(a.socket, method, params);
   if (!r.ok()) {
     std::fprintf(stderr, "nvmpath target-ctl %s: %s\n", verb.c_str(), r.status().message().c_str());
     return 1;
@@ -318,7 +318,7 @@ void AddTargetCtlCommand(CLI::App& app, int& exit_code) {
   v->callback([a, &ec] {
     Json params = Json::object();
     if (!a->params_text.empty()) {
-      auto p = target::control::ParseJsonText(a->params_text);
+      auto p = control::ParseJsonText(a->params_text);
       if (!p.ok()) {
         std::fprintf(stderr, "nvmpath target-ctl call: params: %s\n", p.status().message().c_str());
         ec = 2;

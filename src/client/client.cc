@@ -9,6 +9,7 @@
 #include "client/client_impl.h"
 #include "client/connect_failure.h"
 #include "client/discovery.h"
+#include "client/resolve_endpoint.h"
 #include "client/waiter.h"
 #include "mpath/path_set.h"
 
@@ -172,6 +173,8 @@ ClientImpl::ClientImpl(ClientOptions options, HostIdentity identity, std::vector
       owns_threads_(io_ == nullptr) {}
 
 namespace {
+Endpoint ToEndpoint(const mpath::PathAddress& a) { return Endpoint{a.address, a.port}; }
+
 blk::QosLimits ToBlkLimits(const QosLimits& q) {
   blk::QosLimits out;
   out.max_in_flight = q.depth;
@@ -194,7 +197,11 @@ Status ClientImpl::Start() {
   mo.subnqn = options_.subnqn;
   mo.hostnqn = identity_.hostnqn;
   mo.hostid = identity_.hostid;
-  for (const auto& e : paths_) mo.paths.push_back({e.address, e.port});
+  for (const auto& e : paths_) {
+    auto a = ResolvePathAddress(e);
+    if (!a.ok()) return a.status();
+    mo.paths.push_back(*a);
+  }
   host::ControllerOptions& c = mo.controller;
   c.kato = options_.keep_alive_tmo;
   c.reconnect_delay = options_.reconnect_delay;
@@ -247,7 +254,8 @@ Status ClientImpl::StartFailure(const Status& overall) const {
     ConnectFailure f =
         DescribeConnectFailure(st.ok() ? overall : st, options_.subnqn, identity_.hostnqn);
     if (i == 0) code = f.code;
-    msg += fmt::format("{}{}: {}", msg.empty() ? "" : "; ", paths_[i].ToString(), f.reason);
+    msg += fmt::format("{}{}: {}", msg.empty() ? "" : "; ", host_->path_address(i).ToString(),
+                       f.reason);
   }
   return Status(code, fmt::format("cannot connect to {}: {}", options_.subnqn, msg));
 }
@@ -350,7 +358,7 @@ DeviceInfo ClientImpl::DescribeDevice(uint32_t nsid) const {
     host::Controller* ctrl = host_->controller(i);
     PathInfo p;
     p.name = ctrl->name();
-    p.endpoint = paths_[i];
+    p.endpoint = ToEndpoint(host_->path_address(i));
     p.controller_state = blk::CtrlStateName(ctrl->state());
     p.ana_state = "unknown";
     if (host::PathNs* path = host_->scanner(i)->path(nsid)) {
@@ -358,6 +366,22 @@ DeviceInfo ClientImpl::DescribeDevice(uint32_t nsid) const {
       p.ana_state = s.ana_pending ? "pending" : nvme::AnaStateName(s.ana);
       p.ready = s.ready;
       p.usable = mpath::IsUsable(s, head->capacity_blocks());
+      if (const host::NamespaceInfo* ns = host_->scanner(i)->info(nsid)) p.ana_group = ns->anagrpid;
+      if (!p.usable) {
+        if (p.controller_state != "live") {
+          p.unusable_reason = "controller " + p.controller_state;
+        } else if (!s.ready) {
+          p.unusable_reason = "namespace not ready";
+        } else if (s.ana_pending) {
+          p.unusable_reason = "ANA state not read yet";
+        } else if (p.ana_state != "optimized" && p.ana_state != "non-optimized") {
+          p.unusable_reason = "ANA " + p.ana_state;
+        } else {
+          p.unusable_reason = "capacity differs from the head's";
+        }
+      }
+    } else {
+      p.unusable_reason = "namespace not on this controller";
     }
     d.paths.push_back(std::move(p));
   }
@@ -374,7 +398,7 @@ SubsystemInfo ClientImpl::Describe() const {
       host::Controller* ctrl = host->controller(i);
       ControllerInfo c;
       c.name = ctrl->name();
-      c.endpoint = paths_[i];
+      c.endpoint = ToEndpoint(host->path_address(i));
       c.state = blk::CtrlStateName(ctrl->state());
       c.cntlid = ctrl->cntlid();
       c.model = Trim(ctrl->identify().mn);
@@ -389,6 +413,124 @@ SubsystemInfo ClientImpl::Describe() const {
     for (const Status& e : host->errors()) info.problems.push_back(e.message());
   });
   return info;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Run-time changes
+
+void ClientImpl::MakeDevices() {
+  for (uint32_t nsid : host_->nsids()) DeviceFor(nsid, host_->head(nsid));
+}
+
+Status ClientImpl::AddPath(const Endpoint& path) {
+  auto address = ResolvePathAddress(path);
+  if (!address.ok()) return address.status();
+  Status out = Status(Code::kCancelled, options_.subnqn + ": the client is closed");
+  WithHostAsync([&](mpath::MultipathHost* host, std::function<void()> finished) {
+    if (host == nullptr) return finished();
+    host->AddController(*address, [this, &out, &address, finished](Status st) {
+      if (st.ok()) {
+        MakeDevices();
+        out = Status::Ok();
+      } else if (st.code() == Code::kAlreadyExists || st.code() == Code::kInvalidArgument ||
+                 st.code() == Code::kCancelled) {
+        out = st;
+      } else {
+        ConnectFailure f = DescribeConnectFailure(st, options_.subnqn, identity_.hostnqn);
+        out = Status(f.code, fmt::format("cannot connect to {} through {}: {}", options_.subnqn,
+                                         address->ToString(), f.reason));
+      }
+      finished();
+    });
+  });
+  return out;
+}
+
+Status ClientImpl::RemovePath(const Endpoint& path, std::chrono::milliseconds drain_timeout) {
+  auto address = ResolvePathAddress(path);
+  if (!address.ok()) return address.status();
+  if (drain_timeout < std::chrono::milliseconds::zero()) {
+    return InvalidArgument(
+        fmt::format("drain timeout {}ms: must not be negative", drain_timeout.count()));
+  }
+  Status out = Status(Code::kCancelled, options_.subnqn + ": the client is closed");
+  WithHostAsync([&](mpath::MultipathHost* host, std::function<void()> finished) {
+    if (host == nullptr) return finished();
+    host->RemoveController(*address, drain_timeout, [&out, finished](Status st) {
+      out = std::move(st);
+      finished();
+    });
+  });
+  return out;
+}
+
+Status ClientImpl::ResetPath(const Endpoint& path) {
+  auto address = ResolvePathAddress(path);
+  if (!address.ok()) return address.status();
+  Status out = Status(Code::kCancelled, options_.subnqn + ": the client is closed");
+  WithHost([&](mpath::MultipathHost* host) {
+    if (host == nullptr) return;
+    out = host->ResetController(*address, Status(Code::kCancelled, "reset by the operator"));
+  });
+  return out;
+}
+
+void ClientImpl::Rescan() {
+  WithHost([&](mpath::MultipathHost* host) {
+    if (host != nullptr) host->Rescan();
+  });
+}
+
+void ClientImpl::SetPolicy(PathPolicy policy) {
+  WithHost([&](mpath::MultipathHost* host) {
+    if (host != nullptr) host->SetPolicy(static_cast<mpath::Policy>(policy));
+  });
+}
+
+Status ClientImpl::SetTimeouts(const TimeoutChange& change) {
+  if (change.no_path_timeout && *change.no_path_timeout < std::chrono::milliseconds::zero()) {
+    return InvalidArgument(fmt::format("no_path_timeout {}ms: must not be negative",
+                                       change.no_path_timeout->count()));
+  }
+  WithHost([&](mpath::MultipathHost* host) {
+    if (host == nullptr) return;
+    if (change.no_path_timeout) host->SetNoPathTimeout(*change.no_path_timeout);
+    if (change.fast_io_fail_tmo || change.ctrl_loss_tmo) {
+      const host::ControllerOptions& c = host->options().controller;
+      host->SetLossTimeouts(change.ctrl_loss_tmo.value_or(
+                                std::chrono::duration_cast<std::chrono::milliseconds>(c.ctrl_loss_tmo)),
+                            change.fast_io_fail_tmo.value_or(
+                                std::chrono::duration_cast<std::chrono::milliseconds>(c.fast_io_fail_tmo)));
+    }
+  });
+  return Status::Ok();
+}
+
+std::vector<Endpoint> ClientImpl::paths() const {
+  std::vector<Endpoint> out;
+  WithHost([&](mpath::MultipathHost* host) {
+    if (host == nullptr) return;
+    for (size_t i = 0; i < host->controller_count(); ++i) {
+      out.push_back(ToEndpoint(host->path_address(i)));
+    }
+  });
+  return out;
+}
+
+PathPolicy ClientImpl::policy() const {
+  PathPolicy out = options_.policy;
+  WithHost([&](mpath::MultipathHost* host) {
+    if (host != nullptr) out = static_cast<PathPolicy>(host->options().head.policy);
+  });
+  return out;
+}
+
+mpath::MultipathHostCounters ClientImpl::host_counters() const {
+  mpath::MultipathHostCounters out;
+  WithHost([&](mpath::MultipathHost* host) {
+    if (host != nullptr) out = host->counters();
+  });
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -61,6 +61,22 @@ class ClientImpl final : public Client, private mpath::MultipathHostObserver {
   std::optional<unsigned> CurrentIoThread() const override { return io_->Current(); }
   void Close() override;
 
+  Status AddPath(const Endpoint& path) override;
+  Status RemovePath(const Endpoint& path, std::chrono::milliseconds drain_timeout) override;
+  Status ResetPath(const Endpoint& path) override;
+  void Rescan() override;
+  void SetPolicy(PathPolicy policy) override;
+  Status SetTimeouts(const TimeoutChange& change) override;
+  std::vector<Endpoint> paths() const override;
+  const std::string& subnqn() const { return options_.subnqn; }
+  const std::string& hostnqn() const { return identity_.hostnqn; }
+  const HostIdentity& identity() const { return identity_; }
+  const ClientOptions& options() const { return options_; }
+  // The multipath host's own counters (paths added, removed, ...). Not on an I/O thread.
+  mpath::MultipathHostCounters host_counters() const;
+  // The policy now (SetPolicy changes it). Not on an I/O thread.
+  PathPolicy policy() const;
+
   // ---- for DeviceImpl ----
   // Runs `fn` on home with the host, or with nullptr once the client is closed; waits for it.
   void WithHost(const std::function<void(mpath::MultipathHost*)>& fn) const;
@@ -82,6 +98,8 @@ class ClientImpl final : public Client, private mpath::MultipathHostObserver {
   Status Start();
   // Home: every path's failure in one message.
   Status StartFailure(const Status& overall) const;
+  // Home: a Device for every head that has none yet (after a path brought new namespaces).
+  void MakeDevices();
   // Home: the Device of `head`, made on first use.
   DeviceImpl* DeviceFor(uint32_t nsid, mpath::Head* head);
   // Home: a device's geometry from its head and the controllers' transfer limits.
@@ -94,7 +112,7 @@ class ClientImpl final : public Client, private mpath::MultipathHostObserver {
 
   const ClientOptions options_;  // subnqn resolved (discovery)
   const HostIdentity identity_;
-  const std::vector<Endpoint> paths_;
+  const std::vector<Endpoint> paths_;  // as connected first; host_ has the paths now
   std::shared_ptr<IoThreads> io_;
   const bool owns_threads_;  // made by Start, stopped by Close
 

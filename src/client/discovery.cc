@@ -8,6 +8,7 @@
 #include <set>
 
 #include "client/connect_failure.h"
+#include "client/resolve_endpoint.h"
 #include "host/controller.h"
 #include "reactor/uring.h"
 
@@ -61,10 +62,12 @@ Result<nvme::DiscoveryLog> ReadDiscoveryLog(const Endpoint& discovery, const Cli
   if (!ring.ok()) return ring.status().WithContext(where);
   reactor::Uring* r = ring->get();
 
+  auto address = ResolvePathAddress(discovery);
+  if (!address.ok()) return address.status().WithContext("discovery");
   host::ControllerOptions c;
   c.name = where;
-  c.address = discovery.address;
-  c.port = discovery.port;
+  c.address = address->address;
+  c.port = address->port;
   c.subnqn = kDiscoveryNqn;
   c.hostnqn = identity.hostnqn;
   c.hostid = identity.hostid;
@@ -165,14 +168,14 @@ Result<DiscoveredPaths> PathsFromDiscovery(const std::vector<DiscoveryEntry>& en
         e.endpoint.port == 0) {
       continue;
     }
-    if (!Endpoint::Parse(e.endpoint.address).ok()) continue;  // not IPv4
+    if (!Endpoint::Parse(e.endpoint.address).ok()) continue;  // not an IP address or name
     bool dup = false;
     for (const auto& p : out.paths) dup |= p == e.endpoint;
     if (!dup) out.paths.push_back(e.endpoint);
   }
   if (out.paths.empty()) {
     return NotFound(
-        fmt::format("discovery {} lists no TCP/IPv4 path to {} (NVM subsystems listed: {})",
+        fmt::format("discovery {} lists no TCP path to {} (NVM subsystems listed: {})",
                     discovery.ToString(), out.subnqn, Join(nvm_subsystems)));
   }
   return out;

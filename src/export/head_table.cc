@@ -32,10 +32,22 @@ std::optional<HeadId> ParseHeadName(std::string_view name) {
   return HeadId{static_cast<unsigned>(*s), static_cast<uint32_t>(*nsid)};
 }
 
+unsigned HeadTable::Add(Client* client) {
+  std::lock_guard<std::mutex> lock(mu_);
+  clients_.push_back(client);
+  return static_cast<unsigned>(clients_.size() - 1);
+}
+
+std::vector<Client*> HeadTable::clients() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return clients_;
+}
+
 std::vector<ExportedHead> HeadTable::List() const {
   std::vector<ExportedHead> out;
-  for (unsigned s = 0; s < clients_.size(); ++s) {
-    Client* c = clients_[s];
+  const std::vector<Client*> clients = this->clients();
+  for (unsigned s = 0; s < clients.size(); ++s) {
+    Client* c = clients[s];
     if (c == nullptr) continue;
     for (uint32_t nsid : c->nsids()) {
       auto dev = c->Open(nsid);
@@ -59,10 +71,11 @@ Result<ExportedHead> HeadTable::Find(std::string_view name) const {
     return all.front();
   }
   auto id = ParseHeadName(name);
-  if (!id || id->subsystem >= clients_.size() || clients_[id->subsystem] == nullptr) {
+  const std::vector<Client*> clients = this->clients();
+  if (!id || id->subsystem >= clients.size() || clients[id->subsystem] == nullptr) {
     return not_found();
   }
-  auto dev = clients_[id->subsystem]->Open(id->nsid);
+  auto dev = clients[id->subsystem]->Open(id->nsid);
   if (!dev.ok()) return not_found();
   return ExportedHead{std::string(name), *id, *dev};
 }

@@ -6,8 +6,10 @@
 // name the first time it is looked up.
 //
 // The table resolves names through the host's Clients (include/nvmpath/client.h); it never
-// copies a Device and holds no lock of its own: Devices belong to their Client and stay valid
-// until the Client is destroyed, which the host does only after every export is closed.
+// copies a Device: Devices belong to their Client and stay valid until the Client is destroyed,
+// which the host does only after every export is closed. A subsystem connected while the host
+// runs (host-ctl connect) is added at the end, so no head's name ever changes; the list of
+// clients is guarded by a mutex (control calls only).
 //
 // Thread: any. List and Find are control calls: they may wait for the home I/O thread (never
 // for the caller's own), so they belong in a handshake or a directory listing, not on the data
@@ -15,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -47,6 +50,9 @@ class HeadTable {
   // are allowed: a subsystem not connected).
   explicit HeadTable(std::vector<Client*> clients) : clients_(std::move(clients)) {}
 
+  // Adds subsystem S = the number of subsystems so far; returns S. REQUIRES: as above.
+  unsigned Add(Client* client);
+
   // Every head of every subsystem now, ordered by (subsystem, NSID).
   std::vector<ExportedHead> List() const;
   // The head called `name`; the empty name is the first head of List(). Errors: kNotFound
@@ -54,7 +60,11 @@ class HeadTable {
   Result<ExportedHead> Find(std::string_view name) const;
 
  private:
-  std::vector<Client*> clients_;
+  // A copy of the clients (the list only grows; each Client outlives the table's users).
+  std::vector<Client*> clients() const;
+
+  mutable std::mutex mu_;
+  std::vector<Client*> clients_;  // guarded by mu_
 };
 
 }  // namespace nvmpath::exports

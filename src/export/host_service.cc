@@ -8,6 +8,7 @@
 
 #include "base/log.h"
 #include "base/time.h"
+#include "client/discovery.h"
 
 namespace nvmpath::exports {
 
@@ -53,6 +54,118 @@ Result<std::unique_ptr<HostService>> HostService::Start(HostServiceOptions optio
 }
 
 HostService::~HostService() { Stop().IgnoreError(); }
+
+client::ClientImpl* HostService::client(unsigned subsystem) const {
+  std::lock_guard<std::mutex> lock(clients_mu_);
+  return clients_.at(subsystem).get();
+}
+
+size_t HostService::subsystem_count() const {
+  std::lock_guard<std::mutex> lock(clients_mu_);
+  return clients_.size();
+}
+
+std::optional<unsigned> HostService::FindSubsystem(const std::string& nqn) const {
+  std::lock_guard<std::mutex> lock(clients_mu_);
+  for (unsigned s = 0; s < clients_.size(); ++s) {
+    if (clients_[s]->subnqn() == nqn) return s;
+  }
+  return std::nullopt;
+}
+
+Result<HostService::ConnectResult> HostService::Connect(ClientOptions options) {
+  if (stopped_) return Status(Code::kCancelled, "the host is stopping");
+  options.recreate_lost_paths = true;
+  options.io_threads = options_.io_threads;
+  std::vector<Endpoint> wanted = options.paths;
+  std::string subnqn = options.subnqn;
+  if (options.discovery) {
+    auto entries = Client::Discover(*options.discovery, options);
+    if (!entries.ok()) return entries.status().WithContext("discovery");
+    auto found = client::PathsFromDiscovery(*entries, options.subnqn, *options.discovery);
+    if (!found.ok()) return found.status();
+    subnqn = found->subnqn;
+    for (const Endpoint& e : found->paths) {
+      if (std::find(wanted.begin(), wanted.end(), e) == wanted.end()) wanted.push_back(e);
+    }
+  }
+  ConnectResult out;
+  std::optional<unsigned> existing = FindSubsystem(subnqn);
+  if (!existing) {
+    options.subnqn = subnqn;
+    options.paths = wanted;
+    options.discovery.reset();
+    auto c = client::ClientImpl::ConnectOn(options, threads_);
+    if (!c.ok()) return c.status();
+    out.new_subsystem = true;
+    out.added = (*c)->paths();
+    client::ClientImpl* raw = c->get();
+    {
+      std::lock_guard<std::mutex> lock(clients_mu_);
+      clients_.push_back(std::move(c).value());
+    }
+    out.subsystem = heads_->Add(raw);
+    NVMP_LOG_INFO("{}: connected as subsystem {} ({} paths)", subnqn, out.subsystem,
+                  out.added.size());
+    return out;
+  }
+  out.subsystem = *existing;
+  client::ClientImpl* c = client(*existing);
+  Status first_failure;
+  size_t already = 0;
+  for (const Endpoint& e : wanted) {
+    Status st = c->AddPath(e);
+    if (st.ok()) {
+      out.added.push_back(e);
+    } else if (st.code() == Code::kAlreadyExists) {
+      ++already;
+    } else {
+      if (first_failure.ok()) first_failure = st;
+      out.errors.push_back(st.message());
+    }
+  }
+  if (out.added.empty()) {
+    if (!first_failure.ok()) return first_failure;
+    return Status(Code::kAlreadyExists,
+                  fmt::format("{}: every path given is already connected", subnqn));
+  }
+  return out;
+}
+
+Status HostService::DisconnectSubsystem(const std::string& nqn,
+                                        std::chrono::milliseconds drain_timeout) {
+  std::optional<unsigned> s = FindSubsystem(nqn);
+  if (!s) {
+    std::string names;
+    for (size_t i = 0; i < subsystem_count(); ++i) {
+      names += (names.empty() ? "" : ", ") + client(static_cast<unsigned>(i))->subnqn();
+    }
+    return NotFound(fmt::format("no subsystem {} (subsystems: {})", nqn,
+                                names.empty() ? "none" : names));
+  }
+  client::ClientImpl* c = client(*s);
+  std::string failed;
+  for (const Endpoint& e : c->paths()) {
+    Status st = c->RemovePath(e, drain_timeout);
+    if (!st.ok()) failed += (failed.empty() ? "" : "; ") + st.message();
+  }
+  if (!failed.empty()) return Status(Code::kIoError, fmt::format("{}: {}", nqn, failed));
+  return Status::Ok();
+}
+
+Status HostService::DisconnectPath(const Endpoint& path, std::chrono::milliseconds drain_timeout) {
+  std::string known;
+  for (size_t i = 0; i < subsystem_count(); ++i) {
+    client::ClientImpl* c = client(static_cast<unsigned>(i));
+    for (const Endpoint& e : c->paths()) {
+      known += fmt::format("{}{} ({})", known.empty() ? "" : ", ", e.ToString(), c->subnqn());
+    }
+    Status st = c->RemovePath(path, drain_timeout);
+    if (st.code() != Code::kNotFound) return st;
+  }
+  return NotFound(fmt::format("{} is not a path of this host (paths: {})", path.ToString(),
+                              known.empty() ? "none" : known));
+}
 
 std::vector<uint16_t> HostService::nbd_ports() const {
   return nbd_ ? nbd_->ports() : std::vector<uint16_t>{};
@@ -110,6 +223,7 @@ Status HostService::Stop() {
   nbd_.reset();
   fuse_.reset();
   for (auto& c : clients_) c->Close();
+  std::lock_guard<std::mutex> lock(clients_mu_);
   clients_.clear();
   if (threads_) threads_->StopAndJoin();
   if (!failed.empty()) return IoError("flush at stop failed: " + failed);

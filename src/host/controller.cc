@@ -394,6 +394,11 @@ void Controller::ScheduleReconnect() {
 
 void Controller::Reset(const Status& why) { ErrorRecovery(epoch_, why); }
 
+void Controller::SetLossTimeouts(Duration ctrl_loss_tmo, Duration fast_io_fail_tmo) {
+  options_.ctrl_loss_tmo = ctrl_loss_tmo;
+  options_.fast_io_fail_tmo = fast_io_fail_tmo;
+}
+
 void Controller::ErrorRecovery(uint64_t e, const Status& why) {
   if (e != epoch_) return;
   if (state_ == CtrlState::kConnecting) return AttemptFailed(e, why);

@@ -131,6 +131,11 @@ class Controller {
   // kDeletingNoIo; `done` runs then (on home). Calling it again while deleting is a no-op
   // except that `done` also runs.
   void Delete(std::function<void()> done);
+  // Changes ctrl_loss_tmo and fast_io_fail_tmo (an operator's set-timeout). Home only, where
+  // both are read: ctrl_loss_tmo counts at the next reconnect decision (a running reconnect loop
+  // included), fast_io_fail_tmo from the next loss of the connection on (a fast-fail timer
+  // already armed keeps its value).
+  void SetLossTimeouts(Duration ctrl_loss_tmo, Duration fast_io_fail_tmo);
 
   CtrlState state() const { return state_; }
   bool live() const { return state_ == CtrlState::kLive; }

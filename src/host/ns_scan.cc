@@ -49,6 +49,11 @@ NamespaceScanner::~NamespaceScanner() {
   ctrl_->SetObserver(nullptr);
 }
 
+const NamespaceInfo* NamespaceScanner::info(uint32_t nsid) const {
+  auto it = paths_.find(nsid);
+  return it == paths_.end() ? nullptr : &it->second.info;
+}
+
 PathNs* NamespaceScanner::path(uint32_t nsid) const {
   auto it = paths_.find(nsid);
   return it == paths_.end() ? nullptr : it->second.path.get();

@@ -116,6 +116,8 @@ class NamespaceScanner final : private ControllerObserver, private PathNsOwner {
   void RemoveAll(std::function<void()> done);
 
   PathNs* path(uint32_t nsid) const;
+  // What the last scan learned about `nsid` (nullptr: no path for it here).
+  const NamespaceInfo* info(uint32_t nsid) const;
   std::vector<uint32_t> nsids() const;
   size_t path_count() const { return paths_.size(); }
   bool scanning() const { return scanning_; }

@@ -204,8 +204,9 @@ void Head::Enqueue(Shard& s, Bio* bio) {
     s.queue_head = bio;
   }
   s.queue_tail = bio;
-  if (options_.queue_timeout.count() > 0 && s.deadline_timer == reactor::kNoTimer) {
-    s.deadline_timer = s.reactor->AddTimer(options_.queue_timeout, [this, &s] {
+  const Duration limit = QueueTimeout(s);
+  if (limit.count() > 0 && s.deadline_timer == reactor::kNoTimer) {
+    s.deadline_timer = s.reactor->AddTimer(limit, [this, &s] {
       s.deadline_timer = reactor::kNoTimer;
       CheckQueueDeadlines(s);
     });
@@ -232,7 +233,12 @@ void Head::RunRequeue(Shard& s) {
   }
 }
 
+Duration Head::QueueTimeout(const Shard& s) {
+  return s.set ? s.set->queue_timeout : Duration::zero();
+}
+
 void Head::CheckQueueDeadlines(Shard& s) {
+  const Duration limit = QueueTimeout(s);
   TimePoint now = s.reactor->now();
   Bio* list = s.queue_head;
   s.queue_head = s.queue_tail = nullptr;
@@ -241,7 +247,7 @@ void Head::CheckQueueDeadlines(Shard& s) {
     Bio* bio = list;
     list = bio->next_;
     bio->next_ = nullptr;
-    if (now - bio->queued_at_ >= options_.queue_timeout) {
+    if (limit.count() > 0 && now - bio->queued_at_ >= limit) {
       FailNoPath(s, bio, fmt::format("for {:.3g}s", ToSeconds(now - bio->queued_at_)));
     } else {
       earliest = std::min(earliest, bio->queued_at_);
@@ -254,8 +260,8 @@ void Head::CheckQueueDeadlines(Shard& s) {
       s.queue_tail = bio;
     }
   }
-  if (s.queue_head && s.deadline_timer == reactor::kNoTimer) {
-    s.deadline_timer = s.reactor->AddTimer(earliest + options_.queue_timeout - now, [this, &s] {
+  if (s.queue_head && limit.count() > 0 && s.deadline_timer == reactor::kNoTimer) {
+    s.deadline_timer = s.reactor->AddTimer(earliest + limit - now, [this, &s] {
       s.deadline_timer = reactor::kNoTimer;
       CheckQueueDeadlines(s);
     });
@@ -355,10 +361,17 @@ void Head::FailNoPath(Shard& s, Bio* bio, std::string_view why) {
 void Head::Install(Shard& s, std::shared_ptr<const PathSet> set) {
   NVMP_ASSERT(!s.set || set->generation > s.generation, "path sets installed out of order");
   if (s.set && s.set->policy != set->policy) s.cursor = PolicyCursor{};
+  const bool timeout_changed = s.set && s.set->queue_timeout != set->queue_timeout;
   s.set = std::move(set);
   s.generation = s.set->generation;
   s.numa_node = reactor::CurrentNumaNode();
   RunRequeue(s);
+  // A new no-path timeout counts from each queued Bio's own queueing time, not from now.
+  if (timeout_changed && s.deadline_timer != reactor::kNoTimer) {
+    s.reactor->CancelTimer(s.deadline_timer);
+    s.deadline_timer = reactor::kNoTimer;
+    CheckQueueDeadlines(s);
+  }
   uint64_t gen = s.generation;
   unsigned index = s.index;
   PostTo(home_, [this, index, gen] { OnInstalled(index, gen); });
@@ -467,6 +480,11 @@ void Head::SetPolicy(Policy policy) {
   Publish();
 }
 
+void Head::SetQueueTimeout(Duration queue_timeout) {
+  options_.queue_timeout = queue_timeout;
+  Publish();
+}
+
 void Head::Shutdown(std::function<void()> done) {
   live_ = false;
   Publish();
@@ -476,6 +494,7 @@ void Head::Shutdown(std::function<void()> done) {
 std::shared_ptr<PathSet> Head::BuildPathSet() const {
   auto set = std::make_shared<PathSet>();
   set->policy = static_cast<uint8_t>(options_.policy);
+  set->queue_timeout = options_.queue_timeout;
   set->head_live = live_;
   set->capacity_known = capacity_known_;
   set->capacity_blocks = capacity_blocks_;

@@ -103,6 +103,10 @@ class Head : private blk::PathObserver {
   // is in flight. The owner may destroy the path then.
   void RemovePath(blk::Path* path, std::function<void()> on_removed);
   void SetPolicy(Policy policy);
+  // How long an I/O with no usable path waits for one (0: as long as a path may return). Bios
+  // already queued keep their queueing time: the new limit counts from it.
+  void SetQueueTimeout(Duration queue_timeout);
+  const HeadOptions& options() const { return options_; }  // home
   // Marks the head gone: queued and new I/O fails with kNoPath. `done` runs on home after the
   // grace period, once every message the head posted between its reactors has been handled
   // (WhenQuiet): with nothing submitted since, the head may be destroyed then.
@@ -193,6 +197,8 @@ class Head : private blk::PathObserver {
   void ScheduleRequeue(Shard& s);
   void RunRequeue(Shard& s);
   void CheckQueueDeadlines(Shard& s);
+  // The no-path timeout of the set this reactor installed (0 before its first).
+  static Duration QueueTimeout(const Shard& s);
   void AttemptDone(Shard& s, uint16_t slot, blk::Bio* bio, nvme::NvmeStatus status);
   void Complete(Shard& s, blk::Bio* bio, Status status);
   void FailNoPath(Shard& s, blk::Bio* bio, std::string_view why);

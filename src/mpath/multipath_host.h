@@ -33,6 +33,9 @@ namespace nvmpath::mpath {
 struct PathAddress {
   std::string address;
   uint16_t port = 4420;
+  // "127.0.0.1:4420", "[::1]:4420": the controller's name.
+  std::string ToString() const;
+  friend bool operator==(const PathAddress&, const PathAddress&) = default;
 };
 
 struct MultipathHostOptions {
@@ -67,6 +70,8 @@ struct MultipathHostCounters {
   uint64_t identity_mismatches = 0;
   uint64_t identity_replaced = 0;  // a pathless head took a new namespace's identifiers
   uint64_t paths_recreated = 0;    // lost controllers made again (recreate_lost_paths)
+  uint64_t controllers_added = 0;  // AddController: paths added while running
+  uint64_t controllers_removed = 0;  // RemoveController: paths removed while running
 };
 
 // What the host's owner hears about, on home, as it happens.
@@ -106,6 +111,37 @@ class MultipathHost final : private host::NamespaceScanner::Listener {
   // message of its own in flight (Head::WhenQuiet): after Shutdown, and after whatever ran since
   // (CollectStats, I/O failed at submission), the host may be destroyed then.
   void WhenHeadsQuiet(std::function<void()> done);
+  // ---- run-time changes (an operator's host-ctl, persistent discovery) ----
+  // Adds a path (a controller at `address`) to the running host. `done` gets OK once it is live
+  // with its namespaces scanned and their ANA states read (bounded by start_ana_wait), or the
+  // reason it is not, within start_timeout (if set): the path is then removed again, as nvme-cli
+  // leaves nothing behind a failed connect. Errors: kAlreadyExists (already a path),
+  // kInvalidArgument (kMaxPaths paths already), kCancelled (shut down meanwhile), or the first
+  // association's error.
+  void AddController(PathAddress address, std::function<void(Status)> done);
+  // Removes the path at `address` without an error reaching any I/O: its namespaces leave their
+  // heads first (no new I/O picks it; what is in flight on it finishes there, while the
+  // controller is still up), then the controller is deleted. After `drain_timeout` (0: at once)
+  // the controller is deleted even if I/O is still in flight on it, which then fails over. A
+  // head whose last path this was queues or fails its I/O by its options. `done` runs once the
+  // path is gone. Errors: kNotFound naming the paths there are.
+  void RemoveController(const PathAddress& address, Duration drain_timeout,
+                        std::function<void(Status)> done);
+  // Every head's policy, now and for heads made later.
+  void SetPolicy(Policy policy);
+  // HeadOptions::queue_timeout of every head, now and later.
+  void SetNoPathTimeout(Duration timeout);
+  // ctrl_loss_tmo and fast_io_fail_tmo of every controller, now and later (Controller::
+  // SetLossTimeouts says when they take effect).
+  void SetLossTimeouts(Duration ctrl_loss_tmo, Duration fast_io_fail_tmo);
+  // Every live controller reads its namespace list and ANA log again.
+  void Rescan();
+  // Error recovery on the controller at `address` (as if its connection broke; its I/O fails
+  // over, it reconnects). Errors: kNotFound.
+  Status ResetController(const PathAddress& address, const Status& why);
+  // The index of the path at `address`, or -1.
+  int FindPath(const PathAddress& address) const;
+
   // Tells `observer` about geometry and transfer-limit changes (nullptr: nobody). REQUIRES: it
   // outlives the host or is removed first.
   void SetObserver(MultipathHostObserver* observer) { observer_ = observer; }
@@ -124,17 +160,21 @@ class MultipathHost final : private host::NamespaceScanner::Listener {
   // newest last.
   const std::vector<Status>& errors() const { return errors_; }
   const MultipathHostCounters& counters() const { return counters_; }
+  // The paths now, in the order they were added (a removed path's successors move down).
   size_t controller_count() const { return paths_.size(); }
-  host::Controller* controller(size_t i) const { return paths_.at(i).ctrl.get(); }
-  host::NamespaceScanner* scanner(size_t i) const { return paths_.at(i).scanner.get(); }
-  const PathAddress& path_address(size_t i) const { return options_.paths.at(i); }
+  host::Controller* controller(size_t i) const { return paths_.at(i)->ctrl.get(); }
+  host::NamespaceScanner* scanner(size_t i) const { return paths_.at(i)->scanner.get(); }
+  const PathAddress& path_address(size_t i) const { return paths_.at(i)->address; }
+  // True while RemoveController works on path i.
+  bool path_leaving(size_t i) const { return paths_.at(i)->leaving; }
   const MultipathHostOptions& options() const { return options_; }
   // Path i's result of Start: OK when it started live, its first association's error, or
   // kTimedOut at start_timeout. OK while Start is still waiting for it.
-  const Status& start_status(size_t i) const { return paths_.at(i).start_status; }
+  const Status& start_status(size_t i) const { return paths_.at(i)->start_status; }
 
  private:
   struct PathCtl {
+    PathAddress address;
     std::unique_ptr<host::Controller> ctrl;
     std::unique_ptr<host::NamespaceScanner> scanner;
     bool start_pending = false;  // counted in starts_pending_
@@ -145,6 +185,10 @@ class MultipathHost final : private host::NamespaceScanner::Listener {
     Status start_status;
     reactor::TimerId probe_timer = reactor::kNoTimer;
     bool probing = false;
+    // AddController: told once the path settles; the timer bounds it by start_timeout.
+    std::function<void(Status)> add_done;
+    reactor::TimerId add_timer = reactor::kNoTimer;
+    bool leaving = false;  // RemoveController works on it
   };
   struct HeadEntry {
     std::unique_ptr<Head> head;
@@ -163,17 +207,23 @@ class MultipathHost final : private host::NamespaceScanner::Listener {
   void OnError(host::NamespaceScanner* scanner, const Status& error) override;
 
   PathCtl* Find(host::NamespaceScanner* scanner);
-  // The controller and scanner of path i, made from the options (not started).
-  void MakePath(size_t i);
-  // recreate_lost_paths: probe path i's address after reconnect_delay; remake it if it answers.
-  void ScheduleProbe(size_t i);
-  void Probe(size_t i);
-  void Recreate(size_t i);
+  // The controller and scanner of `p`, made from the options (not started).
+  void MakePath(PathCtl& p);
+  // recreate_lost_paths: probe p's address after reconnect_delay; remake it if it answers.
+  void ScheduleProbe(PathCtl* p);
+  void Probe(PathCtl* p);
+  void Recreate(PathCtl* p);
+  // Whether p's bring-up has a result: false while it may still become live and scanned.
+  bool Settled(PathCtl& p);
   void MaybeFinishStart(PathCtl& p);
+  void MaybeFinishAdd(PathCtl* p);
+  // RemoveController's last step: p leaves paths_ for retired_.
+  void Retire(PathCtl* p);
+  void CancelTimer(reactor::TimerId& timer);
   // True once none of the path's namespaces waits for its ANA state (or the controller left
   // live, or start_ana_wait passed since its first scan).
   bool AnaKnown(PathCtl& p);
-  void OnAnaWaitOver(size_t i);
+  void OnAnaWaitOver(PathCtl* p);
   void FinishStart();
   void OnStartTimeout();
   void AddError(Status error);
@@ -181,10 +231,11 @@ class MultipathHost final : private host::NamespaceScanner::Listener {
   MultipathHostOptions options_;
   std::vector<reactor::Reactor*> reactors_;
   unsigned home_;
-  std::vector<PathCtl> paths_;
-  // Controllers (and their scanners) replaced by Recreate: kept until the host is destroyed, so
-  // nothing they still have posted or armed can find them gone.
-  std::vector<PathCtl> retired_;
+  // unique_ptr: timers and callbacks hold a PathCtl* across paths_ changing.
+  std::vector<std::unique_ptr<PathCtl>> paths_;
+  // Controllers (and their scanners) replaced by Recreate or removed by RemoveController: kept
+  // until the host is destroyed, so nothing they still have posted or armed can find them gone.
+  std::vector<std::unique_ptr<PathCtl>> retired_;
   std::map<uint32_t, HeadEntry> heads_;
   std::vector<Status> errors_;
   MultipathHostCounters counters_;

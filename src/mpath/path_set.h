@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "base/time.h"
 #include "blk/path.h"
 
 namespace nvmpath::mpath {
@@ -35,6 +36,9 @@ struct PathSet {
   uint32_t block_size = 512;
   bool any_usable = false;
   bool may_return = false;       // queue I/O rather than fail it when nothing is usable
+  // HeadOptions::queue_timeout as published with the set, so an operator can change it while
+  // the reactors read it (0: as long as a path may return).
+  Duration queue_timeout{0};
   std::vector<PathEntry> paths;
 };
 

@@ -30,9 +30,33 @@ TEST(Endpoint, ParseAndToString) {
   EXPECT_EQ(d->port, 4420);
 }
 
+TEST(Endpoint, ParsesIpv6AndHostNames) {
+  auto v6 = Endpoint::Parse("[::1]:4421");
+  ASSERT_TRUE(v6.ok()) << v6.status().ToString();
+  EXPECT_EQ(v6->address, "::1");
+  EXPECT_EQ(v6->port, 4421);
+  EXPECT_EQ(v6->ToString(), "[::1]:4421");
+  auto bare = Endpoint::Parse("fd00::2");
+  ASSERT_TRUE(bare.ok()) << bare.status().ToString();
+  EXPECT_EQ(bare->address, "fd00::2");
+  EXPECT_EQ(bare->port, 4420);
+  auto bracketed = Endpoint::Parse("[fd00::2]");
+  ASSERT_TRUE(bracketed.ok());
+  EXPECT_EQ(bracketed->port, 4420);
+  auto name = Endpoint::Parse("array-a.example:4430");
+  ASSERT_TRUE(name.ok()) << name.status().ToString();
+  EXPECT_EQ(name->address, "array-a.example");
+  EXPECT_EQ(name->port, 4430);
+  EXPECT_EQ(name->ToString(), "array-a.example:4430");
+  auto back = Endpoint::Parse(v6->ToString());
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(*back, *v6);
+}
+
 TEST(Endpoint, ParseErrorsNameTheText) {
   for (const char* bad : {"127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:", "127.0.0.1:x1",
-                          "host.example:4420", "", ":4420", "1.2.3:4420"}) {
+                          "host_x.example:4420", "", ":4420", "1.2.3:4420", "[::1", "[::1]4420",
+                          "[127.0.0.1]:4420", "::1:4420x", "-a.example", "a..b", "[::1]:0"}) {
     auto e = Endpoint::Parse(bad);
     ASSERT_FALSE(e.ok()) << bad;
     EXPECT_EQ(e.status().code(), Code::kInvalidArgument);

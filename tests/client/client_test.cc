@@ -526,7 +526,7 @@ TEST(ClientTest, SilentListenerTimesOutNamingThePath) {
 TEST(ClientTest, BadOptionsAreNamed) {
   ClientOptions o;
   o.subnqn = kSubnqn;
-  o.paths = {{"localhost", 4420}};
+  o.paths = {{"not_a_host_name", 4420}};
   auto c = Client::Connect(o);
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().code(), Code::kInvalidArgument);

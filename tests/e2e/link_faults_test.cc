@@ -47,7 +47,7 @@
 #include "sim/target_faults.h"
 #include "sim/verify_workload.h"
 #include "target/control/config_json.h"
-#include "target/control/rpc_client.h"
+#include "control/rpc_client.h"
 
 #ifndef NVMPATH_BINARY
 #error "NVMPATH_BINARY must name the nvmpath executable"
@@ -179,7 +179,7 @@ class LinkFaultsTest : public ::testing::Test {
       ASSERT_TRUE(net_->Running(target_pid_, &how))
           << "nvmpath target ended (" << how << ") at start; its log:\n"
           << TargetLog();
-      if (target::control::RpcCall(socket_, "state", json::object(), 2s).ok()) break;
+      if (control::RpcCall(socket_, "state", json::object(), 2s).ok()) break;
       ASSERT_LT(std::chrono::steady_clock::now(), deadline)
           << "nvmpath target's control socket did not answer; its log:\n"
           << TargetLog();
@@ -218,7 +218,7 @@ class LinkFaultsTest : public ::testing::Test {
 
   // One control call; an error names the method.
   Status Rpc(const std::string& method, const json& params) {
-    auto r = target::control::RpcCall(socket_, method, params, 10s);
+    auto r = control::RpcCall(socket_, method, params, 10s);
     if (!r.ok()) return Status(r.status().code(), method + ": " + r.status().message());
     return Status::Ok();
   }

@@ -9,10 +9,24 @@
 #include <map>
 #include <set>
 
-#include "target/control/json_fields.h"
+#include "control/json_fields.h"
 #include "target/port_address.h"
 
 namespace nvmpath::target::control {
+
+using nvmpath::control::FieldPath;
+using nvmpath::control::IndexPath;
+using nvmpath::control::DescribeValue;
+using nvmpath::control::FieldError;
+using nvmpath::control::ParseJsonText;
+using nvmpath::control::CheckObject;
+using nvmpath::control::Member;
+using nvmpath::control::ReadUint;
+using nvmpath::control::ReadString;
+using nvmpath::control::ReadBool;
+using nvmpath::control::ReadSize;
+using nvmpath::control::FormatSize;
+using nvmpath::control::Json;
 namespace {
 
 constexpr size_t kNqnMaxBytes = 223;

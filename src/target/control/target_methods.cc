@@ -7,10 +7,22 @@
 #include "nvme/opcodes.h"
 #include "nvme/status.h"
 #include "target/control/config_json.h"
-#include "target/control/json_fields.h"
+#include "control/json_fields.h"
 #include "target/port_address.h"
 
 namespace nvmpath::target::control {
+
+using nvmpath::control::RpcDispatcher;
+using nvmpath::control::DescribeValue;
+using nvmpath::control::FieldError;
+using nvmpath::control::CheckObject;
+using nvmpath::control::Member;
+using nvmpath::control::ReadUint;
+using nvmpath::control::ReadUintOrHexString;
+using nvmpath::control::ReadString;
+using nvmpath::control::ReadBool;
+using nvmpath::control::ReadSize;
+using nvmpath::control::Json;
 namespace {
 
 constexpr uint64_t kNsidMax = 0xFFFFFFFE;

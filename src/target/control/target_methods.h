@@ -14,14 +14,15 @@
 #include <string_view>
 
 #include "nvmpath/status.h"
-#include "target/control/rpc.h"
+#include "control/rpc.h"
 #include "target/target.h"
 
 namespace nvmpath::target::control {
 
 // REQUIRES: `target` outlives the dispatcher's use; handlers call it directly, so the server must
-// run them on the target's reactors[0] (RpcServerOptions::executor = ReactorExecutor(...)).
-void RegisterTargetMethods(RpcDispatcher& dispatcher, Target& target);
+// run them on the target's reactors[0] (RpcServerOptions::executor = ReactorExecutor(...), both
+// in control/rpc_server.h).
+void RegisterTargetMethods(nvmpath::control::RpcDispatcher& dispatcher, Target& target);
 
 // An NVMe status for fail_next: a number or numeric string (SCT << 8 | SC, e.g. 0x302) or a name
 // ("Asymmetric Access Inaccessible", its slug "asymmetric-access-inaccessible", or

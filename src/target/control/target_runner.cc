@@ -10,6 +10,10 @@
 #include "target/control/target_methods.h"
 
 namespace nvmpath::target::control {
+
+using nvmpath::control::RpcServerOptions;
+using nvmpath::control::RpcServer;
+using nvmpath::control::ReactorExecutor;
 namespace {
 
 constexpr unsigned kReactorsMax = 64;

@@ -20,8 +20,8 @@
 #include "nvmpath/status.h"
 #include "reactor/uring.h"
 #include "target/config.h"
-#include "target/control/rpc.h"
-#include "target/control/rpc_server.h"
+#include "control/rpc.h"
+#include "control/rpc_server.h"
 #include "target/target.h"
 
 namespace nvmpath::target::control {
@@ -44,7 +44,7 @@ class TargetRunner {
 
   // Errors: kInvalidArgument (reactors out of 1..64, or what Target::Create rejects); the
   // reactor's error when io_uring is unavailable; Target::Start's error ("port 2 (...): address
-  // in use"); RpcServer::Start's error. Nothing is left running after an error.
+  // in use"); nvmpath::control::RpcServer::Start's error. Nothing is left running after an error.
   static Result<std::unique_ptr<TargetRunner>> Start(TargetConfig config,
                                                      TargetRunnerOptions options);
   ~TargetRunner();
@@ -68,8 +68,8 @@ class TargetRunner {
 
   std::vector<std::unique_ptr<reactor::Uring>> reactors_;
   std::unique_ptr<Target> target_;
-  RpcDispatcher dispatcher_;
-  std::unique_ptr<RpcServer> server_;
+  nvmpath::control::RpcDispatcher dispatcher_;
+  std::unique_ptr<nvmpath::control::RpcServer> server_;
   std::vector<Port> ports_;
   std::string control_socket_;
   bool running_ = false;

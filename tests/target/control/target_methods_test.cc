@@ -14,13 +14,14 @@
 #include <filesystem>
 
 #include "target/control/config_json.h"
-#include "target/control/rpc_client.h"
+#include "control/rpc_client.h"
 #include "target/control/target_runner.h"
 
 namespace nvmpath::target::control {
 namespace {
 
 using Json = nlohmann::json;
+using nvmpath::control::RpcCall;
 constexpr const char* kNqn = "nqn.2026-11.io.nvmpath:demo";
 
 // Whether a TCP connection to 127.0.0.1:port is accepted.

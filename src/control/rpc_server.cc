@@ -1,4 +1,4 @@
-#include "target/control/rpc_server.h"
+#include "control/rpc_server.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -18,7 +18,7 @@
 
 #include "base/log.h"
 
-namespace nvmpath::target::control {
+namespace nvmpath::control {
 namespace {
 
 Result<sockaddr_un> UnixAddress(const std::string& path) {
@@ -107,8 +107,9 @@ Result<std::unique_ptr<RpcServer>> RpcServer::Start(const RpcDispatcher& dispatc
   const std::string& path = server->options_.socket_path;
   server->listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (server->listen_fd_ < 0) return ErrnoStatus("socket", errno);
-  // Only the owner may steer the target: control can delete namespaces.
-  mode_t old_mask = umask(077);
+  // Only the owner may steer the process (control can delete namespaces and paths): mode 0600,
+  // as the docs promise (a socket needs no execute bit).
+  mode_t old_mask = umask(0177);
   int rc = bind(server->listen_fd_, reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr);
   int err = errno;
   umask(old_mask);
@@ -269,4 +270,4 @@ RpcDispatcher::Executor ReactorExecutor(reactor::Reactor& reactor, Duration time
   };
 }
 
-}  // namespace nvmpath::target::control
+}  // namespace nvmpath::control

@@ -1,4 +1,4 @@
-#include "target/control/rpc_client.h"
+#include "control/rpc_client.h"
 
 #include <fmt/format.h>
 #include <poll.h>
@@ -9,10 +9,10 @@
 #include <cerrno>
 #include <cstring>
 
-#include "target/control/json_fields.h"
-#include "target/control/rpc.h"
+#include "control/json_fields.h"
+#include "control/rpc.h"
 
-namespace nvmpath::target::control {
+namespace nvmpath::control {
 namespace {
 
 // Closes the descriptor on every return path.
@@ -63,7 +63,7 @@ Status ErrorFromResponse(const Json& error) {
 }  // namespace
 
 Result<Json> RpcCall(const std::string& socket_path, const std::string& method, const Json& params,
-                     Duration timeout) {
+                     Duration timeout, std::string_view server) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (socket_path.empty() || socket_path.size() >= sizeof(addr.sun_path)) {
@@ -75,8 +75,8 @@ Result<Json> RpcCall(const std::string& socket_path, const std::string& method, 
   Fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) return ErrnoStatus("socket", errno);
   if (connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
-    return Unavailable(fmt::format("cannot connect to {}: {} (is `nvmpath target` running?)",
-                                   socket_path, std::strerror(errno)));
+    return Unavailable(fmt::format("cannot connect to {}: {} (is `{}` running?)", socket_path,
+                                   std::strerror(errno), server));
   }
   std::string request;
   try {
@@ -131,4 +131,4 @@ Result<Json> RpcCall(const std::string& socket_path, const std::string& method, 
   return *result;
 }
 
-}  // namespace nvmpath::target::control
+}  // namespace nvmpath::control

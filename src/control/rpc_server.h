@@ -25,9 +25,9 @@
 #include "base/time.h"
 #include "nvmpath/status.h"
 #include "reactor/reactor.h"
-#include "target/control/rpc.h"
+#include "control/rpc.h"
 
-namespace nvmpath::target::control {
+namespace nvmpath::control {
 
 struct RpcServerOptions {
   std::string socket_path;
@@ -77,4 +77,4 @@ class RpcServer {
 // 10 s"); it may still run later, on its own copies of its arguments.
 RpcDispatcher::Executor ReactorExecutor(reactor::Reactor& reactor, Duration timeout);
 
-}  // namespace nvmpath::target::control
+}  // namespace nvmpath::control

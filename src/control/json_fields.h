@@ -17,7 +17,7 @@
 
 #include "nvmpath/status.h"
 
-namespace nvmpath::target::control {
+namespace nvmpath::control {
 
 using Json = nlohmann::json;
 
@@ -63,4 +63,4 @@ Result<uint64_t> ParseSizeString(std::string_view text, std::string_view path);
 // "64MiB" for 64 << 20, "4096" when no unit divides evenly; the inverse of ParseSizeString.
 std::string FormatSize(uint64_t bytes);
 
-}  // namespace nvmpath::target::control
+}  // namespace nvmpath::control

@@ -2,7 +2,7 @@
 // temporary directory with test handlers (no Target): every error class gets its JSON-RPC code and
 // a message naming what is wrong; an over-long line, a second client, and a client vanishing
 // mid-line disturb nobody; ReactorExecutor runs handlers on the reactor's thread.
-#include "target/control/rpc.h"
+#include "control/rpc.h"
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
@@ -16,10 +16,10 @@
 #include <thread>
 
 #include "reactor/uring.h"
-#include "target/control/rpc_client.h"
-#include "target/control/rpc_server.h"
+#include "control/rpc_client.h"
+#include "control/rpc_server.h"
 
-namespace nvmpath::target::control {
+namespace nvmpath::control {
 namespace {
 
 using Json = nlohmann::json;
@@ -388,4 +388,4 @@ TEST_F(RpcSocketTest, ReactorExecutorTimesOutOnAStoppedReactor) {
 }
 
 }  // namespace
-}  // namespace nvmpath::target::control
+}  // namespace nvmpath::control

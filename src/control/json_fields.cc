@@ -1,4 +1,4 @@
-#include "target/control/json_fields.h"
+#include "control/json_fields.h"
 
 #include <fmt/format.h>
 
@@ -9,7 +9,7 @@
 
 #include "base/size_text.h"
 
-namespace nvmpath::target::control {
+namespace nvmpath::control {
 
 std::string FieldPath(std::string_view parent, std::string_view key) {
   if (parent.empty()) return std::string(key);
@@ -246,4 +246,4 @@ Result<uint64_t> ReadSize(const Json& v, std::string_view path) {
 
 std::string FormatSize(uint64_t bytes) { return FormatSizeText(bytes); }
 
-}  // namespace nvmpath::target::control
+}  // namespace nvmpath::control

@@ -21,7 +21,7 @@
 
 #include "nvmpath/status.h"
 
-namespace nvmpath::target::control {
+namespace nvmpath::control {
 
 namespace rpc_error {
 inline constexpr int kParseError = -32700;
@@ -65,4 +65,4 @@ class RpcDispatcher {
   std::map<std::string, Handler, std::less<>> handlers_;
 };
 
-}  // namespace nvmpath::target::control
+}  // namespace nvmpath::control

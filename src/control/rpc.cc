@@ -1,11 +1,11 @@
-#include "target/control/rpc.h"
+#include "control/rpc.h"
 
 #include <fmt/format.h>
 
 #include "base/assert.h"
-#include "target/control/json_fields.h"
+#include "control/json_fields.h"
 
-namespace nvmpath::target::control {
+namespace nvmpath::control {
 
 Json RpcErrorResponse(int code, std::string message, const Json& id, const Status* cause) {
   Json error = {{"code", code}, {"message", std::move(message)}};
@@ -136,4 +136,4 @@ std::string RpcDispatcher::HandleLine(std::string_view line, const Executor& exe
   }
 }
 
-}  // namespace nvmpath::target::control
+}  // namespace nvmpath::control
