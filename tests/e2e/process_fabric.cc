@@ -14,7 +14,7 @@
 #include "base/assert.h"
 #include "sim/runner.h"
 #include "target/control/config_json.h"
-#include "target/control/rpc_client.h"
+#include "control/rpc_client.h"
 
 namespace nvmpath::e2e {
 namespace {
@@ -101,7 +101,7 @@ Status ProcessFabric::StartTarget() {
   pid_ = *pid;
   const auto deadline = std::chrono::steady_clock::now() + 10s;
   while (std::chrono::steady_clock::now() < deadline) {
-    if (target::control::RpcCall(socket_, "state", nlohmann::json::object(), 1s).ok()) {
+    if (control::RpcCall(socket_, "state", nlohmann::json::object(), 1s).ok()) {
       return Status::Ok();
     }
     std::this_thread::sleep_for(10ms);
@@ -117,7 +117,7 @@ Status ProcessFabric::KillTarget() {
 }
 
 Status ProcessFabric::Rpc(const sim::TargetRpc& call) {
-  auto r = target::control::RpcCall(socket_, call.method, call.params, 10s);
+  auto r = control::RpcCall(socket_, call.method, call.params, 10s);
   if (!r.ok()) return Status(r.status().code(), call.method + ": " + r.status().message());
   return Status::Ok();
 }
