@@ -291,6 +291,7 @@ struct ControllerInfo {
   unsigned io_queues = 0;
   uint32_t reconnect_attempts = 0;  // failed attempts since it was last live
   uint64_t connect_attempts = 0;    // associations begun, the first included (reconnects: - 1)
+  uint64_t keep_alive_timeouts = 0;  // keep-alives unanswered within KATO (each ended one)
   std::string last_error;  // why it last left live, or why the last attempt failed; "" if none
 };
 

@@ -428,6 +428,7 @@ SubsystemInfo ClientImpl::Describe() const {
       c.io_queues = ctrl->live() ? ctrl->io_queue_count() : 0;
       c.reconnect_attempts = ctrl->reconnect_attempts();
       c.connect_attempts = ctrl->associations();
+      c.keep_alive_timeouts = ctrl->keep_alive_timeouts();
       if (!ctrl->last_error().ok()) c.last_error = ctrl->last_error().message();
       info.controllers.push_back(std::move(c));
     }

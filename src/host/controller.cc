@@ -120,7 +120,7 @@ void Controller::StartAttempt() {
       home_, QueueOptions(0),
       QueuePair::Events{
           .on_failed = [this, e](const Status& why) { ErrorRecovery(e, why); },
-          .on_timeout = [this, e](const Status& why) { ErrorRecovery(e, why); }});
+          .on_timeout = [this, e](const Status& why) { OnAdminTimeout(e, why); }});
   admin_->Connect(options_.address, options_.port, [this, e](Result<uint16_t> r) {
     if (e != epoch_) return;
     if (!r.ok()) {
@@ -335,10 +335,12 @@ void Controller::ScheduleKeepAlive(uint64_t e) {
     keepalive_timer_ = reactor::kNoTimer;
     if (e != epoch_ || state_ != CtrlState::kLive) return;
     ++keep_alives_;
+    keep_alive_deadlines_.push_back(home_->now() + options_.kato);
     // A keep-alive that does not come back within KATO means the association is gone.
     Status st = admin_->Submit(
         nvme::MakeKeepAlive(0), {},
         [this, e](const CommandResult& r) {
+          if (!keep_alive_deadlines_.empty()) keep_alive_deadlines_.pop_front();
           if (e != epoch_) return;
           if (!r.status.ok()) {
             ErrorRecovery(e, Unavailable(fmt::format("ctrl {}: keep-alive failed: {}",
@@ -352,6 +354,16 @@ void Controller::ScheduleKeepAlive(uint64_t e) {
 }
 
 // ---------------------------------------------------------------- recovery and deletion
+
+void Controller::OnAdminTimeout(uint64_t e, const Status& why) {
+  // The queue names only the command that timed out; a keep-alive still out past its own
+  // deadline is the one (what operators count as a keep-alive timeout).
+  if (e == epoch_ && !keep_alive_deadlines_.empty() &&
+      home_->now() >= keep_alive_deadlines_.front()) {
+    ++keep_alive_timeouts_;
+  }
+  ErrorRecovery(e, why);
+}
 
 void Controller::AttemptFailed(uint64_t e, const Status& why) {
   if (e != epoch_ || state_ != CtrlState::kConnecting) return;

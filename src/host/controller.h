@@ -28,8 +28,10 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -157,6 +159,8 @@ class Controller {
   uint32_t reconnect_attempts() const { return nr_reconnects_; }
   uint64_t associations() const { return associations_; }
   uint64_t keep_alives_sent() const { return keep_alives_; }
+  // Keep-alives that got no answer within KATO (each one ended an association).
+  uint64_t keep_alive_timeouts() const { return keep_alive_timeouts_; }
   // Why the controller last left live, or why the last attempt failed.
   const Status& last_error() const { return last_error_; }
   // How long a data-modifying command that completed with 0x371 (the connection was lost after
@@ -231,6 +235,8 @@ class Controller {
                     const char* what, std::function<void(const CommandResult&)> next);
   void ArmAer(uint64_t epoch);
   void ScheduleKeepAlive(uint64_t epoch);
+  // The admin queue's command timeout: counts a keep-alive timeout, then error recovery.
+  void OnAdminTimeout(uint64_t e, const Status& why);
   void ErrorRecovery(uint64_t epoch, const Status& why);
   // Fails and destroys every queue of the current association (bumps the epoch); `then` runs
   // on home once every reactor has done so.
@@ -265,6 +271,9 @@ class Controller {
   uint32_t nr_reconnects_ = 0;
   uint64_t associations_ = 0;
   uint64_t keep_alives_ = 0;
+  uint64_t keep_alive_timeouts_ = 0;
+  // When each keep-alive in flight must have answered, oldest first (they answer in order).
+  std::deque<TimePoint> keep_alive_deadlines_;
   bool connect_dnr_ = false;
   bool discovery_ = false;
   Status last_error_;

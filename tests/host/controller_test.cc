@@ -225,6 +225,22 @@ TEST_F(ControllerSimTest, KeepAliveKeepsTheAssociation) {
   EXPECT_EQ(ctrl_->state(), CtrlState::kLive);
   EXPECT_GE(ctrl_->keep_alives_sent(), 19u);
   EXPECT_EQ(ctrl_->associations(), 1u);
+  EXPECT_EQ(ctrl_->keep_alive_timeouts(), 0u);
+}
+
+// A target that stops answering: the keep-alive goes unanswered for KATO, which ends the
+// association (error recovery) and is counted as a keep-alive timeout.
+TEST_F(ControllerSimTest, UnansweredKeepAliveIsCountedAndEndsTheAssociation) {
+  opts_.kato = std::chrono::seconds(2);
+  ASSERT_TRUE(StartController().ok());
+  OnTarget([&] { ASSERT_TRUE(target_->SetStalled(std::nullopt, true).ok()); });
+  ASSERT_TRUE(world_.RunUntil([&] { return !ctrl_->live(); }, std::chrono::seconds(10)));
+  EXPECT_EQ(ctrl_->keep_alive_timeouts(), 1u);
+  EXPECT_NE(ctrl_->last_error().message().find("timed out"), std::string::npos)
+      << ctrl_->last_error().ToString();
+  OnTarget([&] { ASSERT_TRUE(target_->SetStalled(std::nullopt, false).ok()); });
+  ASSERT_TRUE(world_.RunUntil([&] { return ctrl_->live(); }, std::chrono::seconds(30)));
+  EXPECT_EQ(ctrl_->keep_alive_timeouts(), 1u) << "a reconnect is not a keep-alive timeout";
 }
 
 TEST_F(ControllerSimTest, DropConnectionsResetsAndReconnects) {
