@@ -10,6 +10,7 @@
 #include "cli/connection_options.h"
 #include "control/json_fields.h"
 #include "control/rpc_client.h"
+#include "export/counter_fields.h"
 
 namespace nvmpath::cli {
 namespace {
@@ -157,19 +158,76 @@ std::string FormatTopology(const Json& result) {
   return out;
 }
 
+namespace {
+
+// "errors 1 (no_path 1)": the total, and the classes that are not zero.
+std::string ErrorsText(const Json& counters) {
+  std::string classes;
+  const Json& by_class = counters["errors_by_class"];
+  for (const exports::ErrorClassField& f : exports::kErrorClassFields) {
+    const auto n = by_class.find(f.name);
+    if (n != by_class.end() && *n != 0) {
+      classes += fmt::format("{}{} {}", classes.empty() ? "" : ", ", f.name, Text(*n));
+    }
+  }
+  return fmt::format("errors {}{}", Text(counters["errors"]),
+                     classes.empty() ? "" : " (" + classes + ")");
+}
+
+// "read 10/40960 B write 5/20480 B other 1/0 B": I/Os / bytes by operation.
+std::string OpsText(const Json& ops) {
+  std::string out;
+  for (const exports::OpField& f : exports::kOpFields) {
+    const auto n = ops.find(f.name);
+    if (n == ops.end()) continue;
+    out += fmt::format("{}{} {}/{} B", out.empty() ? "" : " ", f.name, Text((*n)["ios"]),
+                       Text((*n)["bytes"]));
+  }
+  return out;
+}
+
+std::string Us(const Json& v) { return fmt::format("{:.1f}", v.get<double>()); }
+
+// "lat us p50 12.0 p99 40.0 p99.9 80.0 max 95.5; gap us p50 300.0 p99 900.0 max 950.0": the
+// failover gap only when some I/O failed over.
+std::string LatencyText(const Json& counters) {
+  const Json& l = counters["latency"];
+  std::string out = fmt::format("lat us p50 {} p99 {} p99.9 {} max {}", Us(l["p50_us"]),
+                                Us(l["p99_us"]), Us(l["p999_us"]), Us(l["max_us"]));
+  const Json& g = counters["failover_gap"];
+  if (g["count"] != 0) {
+    out += fmt::format("; gap us p50 {} p99 {} max {}", Us(g["p50_us"]), Us(g["p99_us"]),
+                       Us(g["max_us"]));
+  }
+  return out;
+}
+
+std::string LastErrorText(const Json& counters, const char* indent) {
+  const Json& e = counters["last_error"];
+  if (e.is_null()) return "";
+  return fmt::format("{}last error {} {}: {}\n", indent, Text(e["time"]), Text(e["class"]),
+                     Text(e["status"]));
+}
+
+}  // namespace
+
 std::string FormatStats(const Json& result) {
   std::string out;
   for (const Json& h : result["heads"]) {
     out += fmt::format(
-        "{} ({}): submitted {} completed {} errors {} failovers {} retries {} requeues {} "
-        "no_path {} in_flight {}\n",
+        "{} ({}): submitted {} completed {} {} failovers {} retries {} requeues {} no_path {} "
+        "in_flight {} | {} | {}\n",
         Text(h["name"]), Text(h["nqn"]), Text(h["submitted"]), Text(h["completed"]),
-        Text(h["errors"]), Text(h["failovers"]), Text(h["retries"]), Text(h["requeues"]),
-        Text(h["no_path"]), Text(h["in_flight"]));
+        ErrorsText(h), Text(h["failovers"]), Text(h["retries"]), Text(h["requeues"]),
+        Text(h["no_path"]), Text(h["in_flight"]), OpsText(h["ops"]), LatencyText(h));
+    out += LastErrorText(h, "  ");
     for (const Json& p : h["paths"]) {
-      out += fmt::format("  {}: ios {} bytes {} errors {} failovers {} retries {} in_flight {}\n",
-                         Text(p["path"]), Text(p["ios"]), Text(p["bytes"]), Text(p["errors"]),
-                         Text(p["failovers"]), Text(p["retries"]), Text(p["in_flight"]));
+      out += fmt::format(
+          "  {}: ios {} bytes {} {} failovers {} in {} retries {} in_flight {} | {} | {}\n",
+          Text(p["path"]), Text(p["ios"]), Text(p["bytes"]), ErrorsText(p), Text(p["failovers"]),
+          Text(p["failovers_in"]), Text(p["retries"]), Text(p["in_flight"]), OpsText(p["ops"]),
+          LatencyText(p));
+      out += LastErrorText(p, "    ");
     }
   }
   if (out.empty()) out = "(no heads)\n";
