@@ -189,9 +189,10 @@ std::string OpsText(const Json& ops) {
 std::string Us(const Json& v) { return fmt::format("{:.1f}", v.get<double>()); }
 
 // "lat us p50 12.0 p99 40.0 p99.9 80.0 max 95.5; gap us p50 300.0 p99 900.0 max 950.0": the
-// failover gap only when some I/O failed over.
+// failover gap only when some I/O failed over; "lat us -" before any I/O.
 std::string LatencyText(const Json& counters) {
   const Json& l = counters["latency"];
+  if (l["count"] == 0) return "lat us -";
   std::string out = fmt::format("lat us p50 {} p99 {} p99.9 {} max {}", Us(l["p50_us"]),
                                 Us(l["p99_us"]), Us(l["p999_us"]), Us(l["max_us"]));
   const Json& g = counters["failover_gap"];

@@ -240,6 +240,16 @@ TEST(HostMethods, StatsPerPath) {
   EXPECT_EQ(p2["last_error"]["class"], "host_aborted");
 }
 
+TEST(HostCtlFormat, StatsOfAPathWithoutIoHasNoPercentiles) {
+  SubsystemSnapshot s = Synthetic();
+  s.counters[0].second.paths[0].second.latency = LatencySummary{};
+  const std::string t = FormatStats(StatsJson({s}));
+  EXPECT_NE(t.find("  127.0.0.1:4420: ios 95 bytes 389120 errors 0 failovers 0 in 6 retries 0 "
+                   "in_flight 3 | read 60/245760 B write 35/143360 B other 0/0 B | lat us -\n"),
+            std::string::npos)
+      << t;
+}
+
 TEST(HostMethods, StatsOfNoHeads) {
   EXPECT_EQ(StatsJson({}), (Json{{"heads", Json::array()}}));
   EXPECT_EQ(FormatStats(StatsJson({})), "(no heads)\n");
