@@ -290,12 +290,14 @@ void RenderControllers(const HostSnapshot& snap, MetricsText& out) {
 HistogramData PowerOfTwoHistogram(const LatencySummary& l) {
   HistogramData h;
   h.count = l.count;
-  h.sum = static_cast<double>(l.sum_ns) * 1e-9;
+  // Seconds by division by 1e9 (an exact double), rounded once, so a bound is written as its
+  // exact decimal ("4.095e-06"); multiplying by 1e-9 (inexact) gives 4.095000000000001e-06.
+  h.sum = static_cast<double>(l.sum_ns) / 1e9;
   uint64_t below = 0;
   for (const LatencyBucket& b : l.buckets) {
     NVMP_ASSERT(b.count >= below && b.below_ns > 0, "latency buckets are not cumulative");
     // The values below 2^b ns are, in whole nanoseconds, those at most 2^b - 1 ns: `le` exact.
-    h.buckets.push_back(HistogramBucket{static_cast<double>(b.below_ns - 1) * 1e-9,
+    h.buckets.push_back(HistogramBucket{static_cast<double>(b.below_ns - 1) / 1e9,
                                         b.count - below});
     below = b.count;
   }

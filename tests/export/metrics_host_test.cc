@@ -187,6 +187,11 @@ TEST(MetricsHost, PowerOfTwoBucketsAreWrittenExactlyWithLeOneNanosecondBelow) {
       << t.text();
   EXPECT_NE(t.text().find("\nx_seconds_bucket{le=\"2.047e-06\"} 7\n"), std::string::npos);
   EXPECT_NE(t.text().find("\nx_seconds_bucket{le=\"68.719476735\"} 7\n"), std::string::npos);
+  // Every bound is written as its exact decimal (no 4.095000000000001e-06).
+  for (const HistogramBucket& b : h.buckets) {
+    const std::string le = FormatMetricValue(b.upper_bound);
+    EXPECT_LE(le.size(), 14u) << le;
+  }
   EXPECT_NE(t.text().find("\nx_seconds_bucket{le=\"+Inf\"} 9\n"), std::string::npos);
   // An empty summary: buckets of 0, count 0.
   const HistogramData empty = PowerOfTwoHistogram(LatencySummary{});
