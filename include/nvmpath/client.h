@@ -107,6 +107,12 @@ struct ClientOptions {
   // discovery controller's log becomes a path (both may be given; duplicates are merged).
   std::vector<Endpoint> paths;
   std::optional<Endpoint> discovery;
+  // With `discovery`: keep the discovery controller connected (keep-alive; reconnecting for as
+  // long as the client runs) and follow its log, as nvme-stas does for Linux: on each Discovery
+  // Log Change notice (and whenever it reconnects) the log is read again, paths of the subsystem
+  // it newly lists are added, and paths found through it that left it are drained and removed.
+  // Paths given in `paths` are never removed.
+  bool persistent_discovery = false;
 
   PathPolicy policy = PathPolicy::kNuma;
   unsigned io_threads = 1;

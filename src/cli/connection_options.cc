@@ -19,6 +19,10 @@ void AddConnectionOptions(CLI::App* cmd, ConnectionArgs* a) {
   cmd->add_option("--discovery", a->discovery,
                   "ADDR:PORT of a discovery controller: every path of the subsystem it lists")
       ->group(g);
+  cmd->add_flag("--persistent", a->persistent,
+                "With --discovery: stay connected to the discovery controller and follow its log "
+                "(paths added and removed as it changes)")
+      ->group(g);
   cmd->add_option("--nqn", a->nqn, "Subsystem NQN (optional with --discovery and one subsystem)")
       ->group(g);
   cmd->add_option("--hostnqn", a->hostnqn, "Host NQN (default: from --hostid)")->group(g);
@@ -118,6 +122,10 @@ Result<ClientOptions> ToClientOptions(const ConnectionArgs& a) {
     if (!ep.ok()) return ep.status().WithContext(fmt::format("--discovery '{}'", a.discovery));
     o.discovery = *ep;
   }
+  if (a.persistent && !o.discovery) {
+    return InvalidArgument("--persistent needs --discovery ADDR:PORT (the log to follow)");
+  }
+  o.persistent_discovery = a.persistent;
   if (o.paths.empty() && !o.discovery) {
     return InvalidArgument(
         "no path: give --path ADDR:PORT (once per path) or --discovery ADDR:PORT");

@@ -23,6 +23,7 @@ namespace nvmpath::cli {
 struct ConnectionArgs {
   std::vector<std::string> paths;  // --path, one per path
   std::string discovery;           // --discovery
+  bool persistent = false;         // --persistent: follow the discovery log while running
   std::string nqn;
   std::string hostnqn;
   std::string hostid;

@@ -32,7 +32,7 @@ struct HostArgs {
 // The shared connection flags that describe one subsystem; with --config each subsystem's entry
 // in the file says these, so a flag given beside it would be silently ignored: refused instead.
 constexpr const char* kPerSubsystemFlags[] = {
-    "--path", "--discovery", "--nqn", "--hostnqn", "--hostid", "--ns", "--policy",
+    "--path", "--discovery", "--persistent", "--nqn", "--hostnqn", "--hostid", "--ns", "--policy",
     "--hdr-digest", "--data-digest", "--queue-size", "--head-qos", "--path-qos",
     "--keep-alive-tmo", "--reconnect-delay", "--ctrl-loss-tmo", "--fast-io-fail-tmo",
     "--connect-timeout", "--io-timeout", "--no-path-timeout", "--fence-delay"};

@@ -94,7 +94,8 @@ Result<ClientOptions> ParseSubsystem(const Json& j, std::string_view path,
       j, path,
       {"nqn", "paths", "discovery", "hostnqn", "hostid", "policy", "hdr_digest", "data_digest",
        "queue_size", "keep_alive_tmo", "reconnect_delay", "ctrl_loss_tmo", "fast_io_fail_tmo",
-       "io_timeout", "no_path_timeout", "connect_timeout", "fence_delay", "queue_if_no_path", "head_qos", "path_qos"}));
+       "io_timeout", "no_path_timeout", "connect_timeout", "fence_delay", "queue_if_no_path",
+       "head_qos", "path_qos", "persistent_discovery"}));
   ClientOptions o;
   o.hostnqn = defaults.hostnqn;
   o.hostid = defaults.hostid;
@@ -172,7 +173,8 @@ Result<ClientOptions> ParseSubsystem(const Json& j, std::string_view path,
   };
   for (const BoolField& f :
        {BoolField{"hdr_digest", &o.hdr_digest}, BoolField{"data_digest", &o.data_digest},
-        BoolField{"queue_if_no_path", &o.queue_if_no_path}}) {
+        BoolField{"queue_if_no_path", &o.queue_if_no_path},
+        BoolField{"persistent_discovery", &o.persistent_discovery}}) {
     if (const Json* v = Member(j, f.key)) {
       auto b = ReadBool(*v, FieldPath(path, f.key));
       if (!b.ok()) return b.status();
@@ -205,6 +207,10 @@ Result<ClientOptions> ParseSubsystem(const Json& j, std::string_view path,
       if (!d.ok()) return d.status();
       *f.out = *d;
     }
+  }
+  if (o.persistent_discovery && !o.discovery) {
+    return FieldError(FieldPath(path, "persistent_discovery"),
+                      "needs \"discovery\" (the discovery controller whose log to follow)");
   }
   return o;
 }

@@ -77,6 +77,7 @@ Result<Json> ConnectParams(const ConnectionArgs& c, CLI::App* cmd) {
   if (!c.nqn.empty()) j["nqn"] = c.nqn;
   if (!c.paths.empty()) j["paths"] = c.paths;
   if (!c.discovery.empty()) j["discovery"] = c.discovery;
+  if (c.persistent) j["persistent_discovery"] = true;
   if (!c.hostnqn.empty()) j["hostnqn"] = c.hostnqn;
   if (!c.hostid.empty()) j["hostid"] = c.hostid;
   if (cmd->count("--policy") > 0) j["policy"] = c.policy;

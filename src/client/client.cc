@@ -135,6 +135,7 @@ Result<std::unique_ptr<ClientImpl>> ClientImpl::Make(const ClientOptions& option
 
   ClientOptions resolved = options;
   std::vector<Endpoint> paths;
+  std::vector<Endpoint> discovered;
   auto add_path = [&](const Endpoint& e) {
     if (std::find(paths.begin(), paths.end(), e) == paths.end()) paths.push_back(e);
   };
@@ -147,7 +148,10 @@ Result<std::unique_ptr<ClientImpl>> ClientImpl::Make(const ClientOptions& option
     auto found = PathsFromDiscovery(entries, options.subnqn, *options.discovery);
     if (!found.ok()) return found.status();
     resolved.subnqn = found->subnqn;
-    for (const auto& e : found->paths) add_path(e);
+    for (const auto& e : found->paths) {
+      if (std::find(paths.begin(), paths.end(), e) == paths.end()) discovered.push_back(e);
+      add_path(e);
+    }
   }
   if (paths.size() > static_cast<size_t>(mpath::kMaxPaths)) {
     return InvalidArgument(
@@ -156,10 +160,26 @@ Result<std::unique_ptr<ClientImpl>> ClientImpl::Make(const ClientOptions& option
 
   std::unique_ptr<ClientImpl> c(
       new ClientImpl(std::move(resolved), *identity, std::move(paths), std::move(threads)));
+  c->discovered_ = std::move(discovered);
   Status st = c->Start();
   if (!st.ok()) {
     c->Close();
     return st;
+  }
+  if (options.discovery && options.persistent_discovery) {
+    auto ctrl = DiscoveryControllerOptions(*options.discovery, options, *identity);
+    if (!ctrl.ok()) {
+      c->Close();
+      return ctrl.status();
+    }
+    DiscoveryFollower::Options f;
+    f.controller = *ctrl;
+    f.subnqn = c->options_.subnqn;
+    f.discovery = *options.discovery;
+    f.fixed = options.paths;
+    f.managed = c->discovered_;
+    c->follower_ = std::make_unique<DiscoveryFollower>(c.get(), c->io_.get(), std::move(f));
+    c->follower_->Start();
   }
   return c;
 }
@@ -571,6 +591,8 @@ void ClientImpl::WithHostAsync(
 void ClientImpl::Close() {
   NVMP_ASSERT(!io_ || !io_->Current().has_value(),
               "Client::Close on an I/O thread would wait for itself");
+  // Before the lock: the follower's thread may be inside AddPath, which takes it.
+  if (follower_) follower_->Stop();
   std::lock_guard<std::mutex> lock(control_mu_);
   if (closed_) return;
   closed_ = true;

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "client/device.h"
+#include "client/discovery_follower.h"
 #include "client/host_identity.h"
 #include "client/io_threads.h"
 #include "mpath/multipath_host.h"
@@ -119,6 +120,10 @@ class ClientImpl final : public Client, private mpath::MultipathHostObserver {
   // home
   std::unique_ptr<mpath::MultipathHost> host_;
   std::map<uint32_t, std::unique_ptr<DeviceImpl>> devices_;
+
+  // Persistent discovery, stopped first by Close (its thread calls AddPath / RemovePath).
+  std::unique_ptr<DiscoveryFollower> follower_;
+  std::vector<Endpoint> discovered_;  // the paths the discovery log gave at connect
 
   std::atomic<bool> closing_{false};
   mutable std::mutex control_mu_;

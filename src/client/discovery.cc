@@ -55,17 +55,13 @@ std::string Join(const std::set<std::string>& names) {
 
 }  // namespace
 
-Result<nvme::DiscoveryLog> ReadDiscoveryLog(const Endpoint& discovery, const ClientOptions& options,
-                                            const HostIdentity& identity) {
-  const std::string where = "discovery " + discovery.ToString();
-  auto ring = reactor::Uring::Create(0);
-  if (!ring.ok()) return ring.status().WithContext(where);
-  reactor::Uring* r = ring->get();
-
+Result<host::ControllerOptions> DiscoveryControllerOptions(const Endpoint& discovery,
+                                                          const ClientOptions& options,
+                                                          const HostIdentity& identity) {
   auto address = ResolvePathAddress(discovery);
   if (!address.ok()) return address.status().WithContext("discovery");
   host::ControllerOptions c;
-  c.name = where;
+  c.name = "discovery " + discovery.ToString();
   c.address = address->address;
   c.port = address->port;
   c.subnqn = kDiscoveryNqn;
@@ -77,7 +73,20 @@ Result<nvme::DiscoveryLog> ReadDiscoveryLog(const Endpoint& discovery, const Cli
   c.connect_timeout = options.connect_timeout;
   c.hdgst = options.hdr_digest;
   c.ddgst = options.data_digest;
-  c.retry_initial_connect = false;
+  c.reconnect_delay = options.reconnect_delay;
+  return c;
+}
+
+Result<nvme::DiscoveryLog> ReadDiscoveryLog(const Endpoint& discovery, const ClientOptions& options,
+                                            const HostIdentity& identity) {
+  const std::string where = "discovery " + discovery.ToString();
+  auto ring = reactor::Uring::Create(0);
+  if (!ring.ok()) return ring.status().WithContext(where);
+  reactor::Uring* r = ring->get();
+
+  auto c = DiscoveryControllerOptions(discovery, options, identity);
+  if (!c.ok()) return c.status();
+  c->retry_initial_connect = false;
 
   std::unique_ptr<host::Controller> ctrl;
   std::optional<Result<nvme::DiscoveryLog>> result;
@@ -87,7 +96,7 @@ Result<nvme::DiscoveryLog> ReadDiscoveryLog(const Endpoint& discovery, const Cli
     ctrl->Delete([&] { deleted = true; });
   };
   r->Post([&] {
-    ctrl = std::make_unique<host::Controller>(c, std::vector<reactor::Reactor*>{r}, 0);
+    ctrl = std::make_unique<host::Controller>(*c, std::vector<reactor::Reactor*>{r}, 0);
     ctrl->Start([&](Status st) {
       if (!st.ok()) {
         ConnectFailure f = DescribeConnectFailure(st, kDiscoveryNqn, identity.hostnqn);

@@ -10,12 +10,19 @@
 #include <vector>
 
 #include "client/host_identity.h"
+#include "host/controller.h"
 #include "nvme/discovery_log.h"
 #include "nvmpath/client.h"
 
 namespace nvmpath::client {
 
 inline constexpr char kDiscoveryNqn[] = "nqn.2014-08.org.nvmexpress.discovery";
+
+// The options of a controller of `discovery`'s discovery subsystem (a host name resolved),
+// from the client's timeouts and digests. Errors: a host name that does not resolve.
+Result<host::ControllerOptions> DiscoveryControllerOptions(const Endpoint& discovery,
+                                                          const ClientOptions& options,
+                                                          const HostIdentity& identity);
 
 // Connects to `discovery`, reads its whole log, disconnects. Errors name the endpoint:
 // "discovery 127.0.0.1:8009: connection refused", a rejected Connect, a timeout

@@ -104,9 +104,8 @@ Result<HostService::ConnectResult> HostService::Connect(ClientOptions options) {
   ConnectResult out;
   std::optional<unsigned> existing = FindSubsystem(subnqn);
   if (!existing) {
+    // The client reads the log once more (and follows it, with persistent_discovery).
     options.subnqn = subnqn;
-    options.paths = wanted;
-    options.discovery.reset();
     auto c = client::ClientImpl::ConnectOn(options, threads_);
     if (!c.ok()) return c.status();
     out.new_subsystem = true;

@@ -281,12 +281,17 @@ void ConnectData::Encode(std::span<uint8_t, kConnectDataSize> out) const {
 }
 
 namespace {
-Result<std::string> DecodeNqn(std::span<const uint8_t> in, size_t offset, const char* name) {
+enum class EmptyNqn { kRefused, kAllowed };
+
+Result<std::string> DecodeNqn(std::span<const uint8_t> in, size_t offset, const char* name,
+                              EmptyNqn empty) {
   std::string s = GetNulString(in, offset, kNqnFieldSize);
   if (s.size() == kNqnFieldSize) {
     return InvalidArgument(std::string("Connect data: ") + name + " is not NUL-terminated");
   }
-  if (s.empty()) return InvalidArgument(std::string("Connect data: ") + name + " is empty");
+  if (s.empty() && empty == EmptyNqn::kRefused) {
+    return InvalidArgument(std::string("Connect data: ") + name + " is empty");
+  }
   if (s.size() > kNqnMaxLength) {
     return InvalidArgument(std::string("Connect data: ") + name + " is longer than 223 bytes");
   }
@@ -302,9 +307,11 @@ Result<ConnectData> ConnectData::Decode(std::span<const uint8_t> in) {
   ConnectData d;
   GetBytes(in, kConnectDataOffsetHostId, d.hostid);
   d.cntlid = GetLe16(in, kConnectDataOffsetCntlid);
-  auto sub = DecodeNqn(in, kConnectDataOffsetSubnqn, "SUBNQN");
+  auto sub = DecodeNqn(in, kConnectDataOffsetSubnqn, "SUBNQN", EmptyNqn::kRefused);
   if (!sub.ok()) return sub.status();
-  auto host = DecodeNqn(in, kConnectDataOffsetHostnqn, "HOSTNQN");
+  // SPDK's initiator sends an empty HOSTNQN unless told one; whether that host may connect is
+  // the subsystem's allow-list's call, not the decoder's.
+  auto host = DecodeNqn(in, kConnectDataOffsetHostnqn, "HOSTNQN", EmptyNqn::kAllowed);
   if (!host.ok()) return host.status();
   d.subnqn = std::move(*sub);
   d.hostnqn = std::move(*host);

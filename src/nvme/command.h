@@ -202,7 +202,8 @@ struct PropertyFields {
 Command MakeDisconnect(uint16_t cid, uint16_t recfmt = 0);
 
 // The 1024-byte Connect command data: HOSTID @0 (16 B), CNTLID u16 @16, SUBNQN @256 (256 B),
-// HOSTNQN @512 (256 B). NQNs are NUL-terminated UTF-8 of at most 223 bytes.
+// HOSTNQN @512 (256 B). NQNs are NUL-terminated UTF-8 of at most 223 bytes; HOSTNQN may be
+// empty (SPDK's initiator sends it so by default).
 inline constexpr size_t kConnectDataSize = 1024;
 inline constexpr size_t kConnectDataOffsetHostId = 0;
 inline constexpr size_t kConnectDataOffsetCntlid = 16;
@@ -221,8 +222,9 @@ struct ConnectData {
 
   // REQUIRES: subnqn and hostnqn at most kNqnMaxLength bytes.
   void Encode(std::span<uint8_t, kConnectDataSize> out) const;
-  // Errors: kInvalidArgument naming SUBNQN / HOSTNQN when the field is empty, has no NUL
-  // terminator within its 256 bytes, or is longer than 223 bytes.
+  // Errors: kInvalidArgument naming SUBNQN / HOSTNQN when the field has no NUL terminator
+  // within its 256 bytes or is longer than 223 bytes, or SUBNQN is empty. An empty HOSTNQN
+  // decodes as "".
   static Result<ConnectData> Decode(std::span<const uint8_t> in);
 
   friend bool operator==(const ConnectData&, const ConnectData&) = default;

@@ -4,7 +4,9 @@
 //   MemFabric (mem_fabric.h)   heads over in-process MemPaths, on reactor::Sim;
 //   TcpFabric (tcp_fabric.h)   the real target and the multipath host over the simulated network;
 //   the demo's fabric (cli/demo_tcp.cc)  the real target on its own io_uring thread and the host
-//                              over real NVMe/TCP on 127.0.0.1, in real time.
+//                              over real NVMe/TCP on 127.0.0.1, in real time;
+//   e2e::ProcessFabric (tests/e2e/process_fabric.h)  `nvmpath target` as a child process (in a
+//                              network namespace, for the link tests) and the host, in real time.
 //
 // Threads: every method is called from the thread that drives the model, outside any reactor
 // callback; a fabric posts what must run on a reactor and runs the model until it has.

@@ -23,6 +23,10 @@ struct Describer {
     if (!f.present) return fmt::format("namespace {} removed from the subsystem", f.ns + 1);
     return fmt::format("namespace {} added back{}", f.ns + 1, f.fresh ? ", EMPTY (test: data lost)" : "");
   }
+  std::string operator()(const fault::NsRemapped& f) const {
+    return fmt::format("namespace {} remapped: back with new identifiers #{}", f.ns + 1,
+                       f.identity);
+  }
   std::string operator()(const fault::NsGrow& f) const {
     return fmt::format("namespace {} grows by {} blocks", f.ns + 1, f.blocks);
   }
@@ -68,6 +72,7 @@ struct Describer {
   }
   std::string operator()(const fault::TargetKill&) const { return "target killed"; }
   std::string operator()(const fault::TargetRestart&) const { return "target restarted"; }
+  std::string operator()(const fault::Checkpoint&) const { return "checkpoint"; }
   std::string operator()(const fault::LoseData& f) const {
     return fmt::format("TEST: namespace {} loses blocks {}..{}", f.ns + 1, f.lba,
                        f.lba + f.blocks - 1);

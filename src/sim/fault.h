@@ -44,6 +44,13 @@ struct NsPresent {
   bool present = false;
   bool fresh = false;
 };
+// The namespace comes back with its data and new identifiers (NGUID, EUI-64 and UUID, numbered
+// `identity` ≥ 1), as blktests nvme/058 remaps namespaces; if present, it is removed first. A
+// host must take it as a new namespace under the same NSID, never merge it into the old head.
+struct NsRemapped {
+  int ns = 0;
+  uint32_t identity = 1;
+};
 // The namespace grows by `blocks`.
 struct NsGrow {
   int ns = 0;
@@ -123,14 +130,19 @@ struct LoseData {
   uint32_t blocks = 1;
 };
 
+// Nothing breaks: a step that only carries expectations (expectation.h), for a schedule that
+// must measure before its first fault or between two. Every model plays it as nothing.
+struct Checkpoint {};
+
 }  // namespace fault
 
 using Fault =
     std::variant<fault::PortEnabled, fault::Ana, fault::NsAttached, fault::NsPresent,
-                 fault::NsGrow, fault::FailNext, fault::StallResponses, fault::DelayResponses,
-                 fault::DropConnections, fault::LateWrites, fault::LinkCut, fault::LinkRefuse,
-                 fault::LinkStall, fault::LinkLatency, fault::LinkDown, fault::LinkRate,
-                 fault::LinkChunking, fault::TargetKill, fault::TargetRestart, fault::LoseData>;
+                 fault::NsRemapped, fault::NsGrow, fault::FailNext, fault::StallResponses,
+                 fault::DelayResponses, fault::DropConnections, fault::LateWrites, fault::LinkCut,
+                 fault::LinkRefuse, fault::LinkStall, fault::LinkLatency, fault::LinkDown,
+                 fault::LinkRate, fault::LinkChunking, fault::TargetKill, fault::TargetRestart,
+                 fault::LoseData, fault::Checkpoint>;
 
 // One line for timelines: "port 2: namespace 1 ANA inaccessible" (ports and namespaces counted
 // from 1, as the target numbers them).

@@ -197,6 +197,14 @@ struct MemFabric::Applier {
     }
     return Status::Ok();
   }
+  // In-process paths carry no identifiers: a remap is every path leaving and coming back, the
+  // data kept.
+  Status operator()(const fault::NsRemapped& x) {
+    if (!At(0, x.ns)) return NoSuch(0, x.ns);
+    for (int p = 0; p < f.o_.ports; ++p) f.Detach(x.ns, p);
+    for (int p = 0; p < f.o_.ports; ++p) f.Attach(x.ns, p);
+    return Status::Ok();
+  }
   Status operator()(const fault::NsGrow& x) {
     if (!At(0, x.ns)) return NoSuch(0, x.ns);
     HeadRig& rig = f.heads_[x.ns];
@@ -241,6 +249,7 @@ struct MemFabric::Applier {
   Status operator()(const fault::TargetKill&) { return NotHere("target to kill"); }
   Status operator()(const fault::TargetRestart&) { return NotHere("target to restart"); }
   Status operator()(const fault::LoseData&) { return NotHere("media to lose data from"); }
+  Status operator()(const fault::Checkpoint&) { return Status::Ok(); }
 };
 
 Status MemFabric::Apply(const Fault& fault) {

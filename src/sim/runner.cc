@@ -30,6 +30,8 @@ class Runner {
   void StartWorkloads();
   // Runs `fn(workload, done)` for every workload on its reactor; true once all called done.
   bool OnEveryWorkload(const std::function<void(VerifyWorkload&, std::function<void()>)>& fn);
+  // The step's expectations, in order; each one not met is a violation naming the step.
+  void CheckExpectations(size_t step, const TimedFault& e);
   // False when the model spun without its clock reaching the next fault (a livelock).
   bool Play();
   ScenarioReport Hang(const std::string& phase);
@@ -87,6 +89,27 @@ void Runner::CheckAfterEvent() {
   }
 }
 
+void Runner::CheckExpectations(size_t step, const TimedFault& e) {
+  for (const Expectation& x : e.expect) {
+    const std::function<bool()> holds = x.arm();
+    if (x.after > Duration(0)) {
+      const TimePoint until = f_.now() + x.after;
+      f_.RunUntil([&] { return f_.now() >= until; }, x.after);
+    }
+    const bool met = holds() || (x.within > Duration(0) && f_.RunUntil(holds, x.within));
+    if (met) {
+      Line(fmt::format("expected after step {}: {} — met", step + 1, x.what));
+      continue;
+    }
+    Violation(fmt::format("after step {} (\"{}\"): expected {}, not met{}; paths: {}", step + 1,
+                          Describe(e), x.what,
+                          x.within > Duration(0)
+                              ? fmt::format(" within {:.0f} ms", ToMicros(x.within) / 1000)
+                              : std::string(),
+                          f_.DescribePaths()));
+  }
+}
+
 bool Runner::Play() {
   // Entries after the last event never play: the heal comes then and undoes everything.
   size_t end = schedule_.size();
@@ -107,6 +130,7 @@ bool Runner::Play() {
       ++report_.events;
       CheckAfterEvent();
     }
+    CheckExpectations(i, e);
   }
   const TimePoint run_end = t0_ + o_.run_for;
   if (f_.now() < run_end) {

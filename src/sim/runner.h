@@ -3,8 +3,8 @@
 //
 //   start the fabric → a verify workload per head per host reactor → play the schedule (each
 //   fault at its time; after each event, the invariant checker's new violations and the fabric's
-//   own checks) → heal → drain the workloads → every path back → read every block back once →
-//   quiesce check → one ScenarioReport.
+//   own checks, then the step's own expectations: expectation.h) → heal → drain the workloads →
+//   every path back → read every block back once → quiesce check → one ScenarioReport.
 //
 // A run on a simulated fabric is a pure function of (fabric, schedule, options): the seed that
 // drew the schedule and built the world replays it exactly. The runner itself draws nothing.
@@ -39,7 +39,8 @@ struct ScenarioReport {
   uint64_t associations = 0;   // controller associations, the first ones included
   uint64_t fenced_writes = 0;  // writes held for the write fence after a lost connection
   uint64_t run_us = 0;         // time the run took on the fabric's clock
-  // Faults the model refused, invariants broken, paths that did not come back, hangs.
+  // Faults the model refused, invariants broken, expectations not met, paths that did not come
+  // back, hangs.
   std::vector<std::string> violations;
   bool hung = false;  // the fabric could not be stopped: keep it alive
   bool ok() const { return violations.empty(); }

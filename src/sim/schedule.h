@@ -7,6 +7,11 @@
 // target down) is two entries: the fault and its undo, drawn together. `primary` marks the entries
 // the generator chose as events; their undo entries are not counted as events, and entries after
 // the last event never play: the runner heals everything at that point.
+//
+// An entry may carry expectations (expectation.h): what the host must do after its fault, checked
+// by the runner before the next entry. An entry plays at `at` or, if its predecessor's
+// expectations took the model past that, as soon as they are settled — so a test written as
+// "fault, wait for this, measure that, next fault" is a schedule whose later entries sit at 0.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +19,7 @@
 #include <vector>
 
 #include "base/time.h"
+#include "sim/expectation.h"
 #include "sim/fault.h"
 
 namespace nvmpath::sim {
@@ -23,6 +29,7 @@ struct TimedFault {
   Fault fault;
   bool primary = true;
   std::string note;  // shown after the fault in timelines: why it matters here
+  std::vector<Expectation> expect;  // checked in order once the fault has played
 };
 
 // Describe(fault), then the note in parentheses if there is one.

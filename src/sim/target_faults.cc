@@ -54,6 +54,18 @@ struct TargetApplier {
     if (!f.present) return t->RemoveNamespace(m.subnqn, m.Nsid(f.ns));
     return t->AddNamespace(m.subnqn, m.NsConfig(f.ns, f.fresh));
   }
+  Status operator()(const fault::NsRemapped& f) {
+    if (!Valid(m, 0, f.ns)) return NoSuch(m, 0, f.ns);
+    if (f.identity == 0) return Status(Code::kInvalidArgument, "a remap's identity counts from 1");
+    TargetModel::Namespace& ns = m.ns[f.ns];
+    const bool was_present = ns.present;
+    ns.present = true;
+    ns.identity = f.identity;
+    ns.attached.assign(m.ports(), true);
+    if (!t) return Status::Ok();
+    if (was_present) NVMP_RETURN_IF_ERROR(t->RemoveNamespace(m.subnqn, m.Nsid(f.ns)));
+    return t->AddNamespace(m.subnqn, m.NsConfig(f.ns));
+  }
   Status operator()(const fault::NsGrow& f) {
     if (!Valid(m, 0, f.ns)) return NoSuch(m, 0, f.ns);
     TargetModel::Namespace& ns = m.ns[f.ns];
@@ -108,6 +120,7 @@ struct TargetApplier {
     if (n != static_cast<ssize_t>(zeroes.size())) return ErrnoStatus("pwrite " + file, err);
     return Status::Ok();
   }
+  Status operator()(const fault::Checkpoint&) { return Status::Ok(); }
   Status NotTheTargets(const Fault& f) {
     return Status(Code::kUnsupported,
                   fmt::format("\"{}\" is not the target's to play", Describe(f)));
@@ -256,14 +269,33 @@ target::NamespaceConfig TargetModel::NsConfig(int h, bool fresh) const {
     c.backend = target::BackendKind::kFile;
     c.path = ns[h].file;
   }
+  if (const uint32_t id = ns[h].identity; id != 0) {
+    // Distinct for every (namespace, identity); the UUID is a version 4, variant 1 one.
+    std::array<uint8_t, 16> bytes{};
+    for (int i = 0; i < 4; ++i) bytes[i] = static_cast<uint8_t>(id >> (24 - 8 * i));
+    bytes[4] = static_cast<uint8_t>(h + 1);
+    bytes[5] = 0x5A;
+    c.nguid = bytes;
+    std::array<uint8_t, 16> uuid = bytes;
+    uuid[6] = 0x40 | (uuid[6] & 0x0F);
+    uuid[8] = 0x80 | (uuid[8] & 0x3F);
+    uuid[15] = 0xA5;
+    c.uuid = uuid;
+    std::array<uint8_t, 8> eui{};
+    std::copy(bytes.begin(), bytes.begin() + 8, eui.begin());
+    eui[7] = 0xE1;
+    c.eui64 = eui;
+  }
   return c;
 }
 
 target::TargetConfig TargetModel::Config() const {
   target::TargetConfig c;
   for (int p = 0; p < ports(); ++p) {
-    c.ports.push_back(
-        {.id = PortId(p), .address = address, .port = tcp_ports[p], .enabled = enabled[p]});
+    c.ports.push_back({.id = PortId(p),
+                       .address = port_addresses.empty() ? address : port_addresses[p],
+                       .port = tcp_ports[p],
+                       .enabled = enabled[p]});
     for (int h = 0; h < namespaces(); ++h) {
       c.ana.push_back({.port_id = PortId(p), .group = Group(h), .state = ana[p][h]});
     }

@@ -32,11 +32,13 @@ struct TargetModel {
     uint64_t size_bytes = 0;
     std::string file;  // file backend; empty: memory
     std::vector<bool> attached;  // [port]
+    uint32_t identity = 0;       // 0: the target's own identifiers; else NsRemapped's
   };
 
   std::string subnqn;
   std::string serial = "nvmpath-sim";
   std::string address = "127.0.0.1";
+  std::vector<std::string> port_addresses;  // [port] where each listens; empty: `address`
   uint32_t block_size = 512;
   Duration cqt{0};
   std::vector<uint16_t> tcp_ports;                // [port]; 0: any free port
@@ -58,6 +60,7 @@ struct TargetModel {
   static uint32_t Group(int h) { return static_cast<uint32_t>(h + 1); }
 
   // Namespace h as the target is told to serve it; `fresh`: an empty memory namespace instead.
+  // After an NsRemapped its identifiers are derived from (h, identity): unique per pair.
   target::NamespaceConfig NsConfig(int h, bool fresh = false) const;
   // The config a (re)started target comes up with.
   target::TargetConfig Config() const;

@@ -82,6 +82,7 @@ Status TcpFabric::MakeFiles() {
       model_.healed_ana[p][h] = p == h % o_.ports ? AnaState::kOptimized : AnaState::kNonOptimized;
     }
   }
+  if (o_.adjust_model) o_.adjust_model(model_);
   return Status::Ok();
 }
 
@@ -125,6 +126,7 @@ Status TcpFabric::StartHost() {
     o.path_qos.bytes_per_s = q.Between(16, 256) << 20;
   }
   o.start_timeout = 1s;
+  if (o_.adjust_host) o_.adjust_host(o);
   host_ = std::make_unique<mpath::MultipathHost>(o, host_reactors_, 0);
   std::optional<Status> started;
   host_reactors_[0]->Post([&] { host_->Start([&](Status s) { started = s; }); });

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -50,6 +51,11 @@ struct TcpFabricOptions {
   // a seed's schedule does not change with them); at quiesce every limiter must have every
   // ticket back and nobody waiting (a violation otherwise).
   bool qos = true;
+  // A test's own settings, applied after the fabric's: the target model (its CQT, say) before the
+  // target starts, and the host's options (Linux-like timeouts, queueing, policy) before the host
+  // starts. The ports, namespaces and their files stay the fabric's.
+  std::function<void(TargetModel&)> adjust_model;
+  std::function<void(mpath::MultipathHostOptions&)> adjust_host;
 };
 
 class TcpFabric final : public Fabric {
@@ -68,6 +74,13 @@ class TcpFabric final : public Fabric {
   std::string DescribePaths() const override;
   void AddTotals(ScenarioReport& report) override;
   Status Stop() override;
+
+  // For a schedule's expectations, read on the driving thread between model steps (every reactor
+  // of the simulated world runs on it): the host and the target (null before Start, after Stop,
+  // and the target while killed) and the target's model as the faults have left it.
+  mpath::MultipathHost* host() const { return host_.get(); }
+  target::Target* target() const { return target_.get(); }
+  const TargetModel& model() const { return model_; }
 
  private:
   Status MakeFiles();

@@ -36,6 +36,11 @@ void ExecuteIo(Core& core, Connection& conn, Controller& ctrl, std::shared_ptr<R
 // The discovery log (LID 70h) as the host `hostnqn` connected through `port_id` sees it.
 std::vector<uint8_t> BuildDiscoveryLog(Core& core, uint16_t port_id, std::string_view hostnqn);
 
+// The admin queue takes at least 32 entries (the Fabrics minimum for ASQSZ, and what Linux and
+// SPDK ask for) even when queue_size_max, which bounds I/O queues, is smaller.
+inline constexpr uint16_t kAdminQueueEntriesMin = 32;
+uint16_t AdminQueueEntriesMax(const TargetConfig& config);
+
 // Transfers larger than this are refused before any R2T when the subsystem sets no MDTS.
 inline constexpr uint32_t kMaxTransferNoMdts = 32u << 20;
 // The largest data transfer a command on a controller of `subsystem` may have.

@@ -30,7 +30,7 @@ nvme::DiscoveryLogEntry Entry(const PortConfig& port, const std::string& nqn, ui
 std::vector<uint8_t> BuildDiscoveryLog(Core& core, uint16_t port_id, std::string_view hostnqn) {
   nvme::DiscoveryLog log;
   log.genctr = core.genctr();
-  const uint16_t asqsz = core.config().queue_size_max;
+  const uint16_t asqsz = AdminQueueEntriesMax(core.config());
   const auto& ports = core.ports().all();
   // The bound address and port (a host name and a config port of 0 mean "look it up" and "any"),
   // so the entry names a reachable service.

@@ -1,4 +1,11 @@
 // Fabrics commands: Connect (admin and I/O queues), Property Get/Set, Disconnect.
+//
+// Connect takes what the Linux and SPDK initiators send (docs/target-config.md, "What Connect
+// accepts"): an empty HOSTNQN is a host like any other, allowed only where the subsystem allows
+// any host; KATO counts on the admin queue only (SPDK also sends it on I/O queues); CATTR's SQ
+// flow control bit is honoured and its priority class ignored; the admin queue always takes 32
+// entries, the minimum every initiator asks for, whatever MQES says.
+#include <algorithm>
 #include <string>
 
 #include "base/log.h"
@@ -31,6 +38,11 @@ uint64_t CapValue(const TargetConfig& c) {
 
 constexpr uint32_t kVersion = (1u << 16) | (4u << 8);  // NVMe 1.4: ANA, TBKAS
 
+// How a host names itself in the log: SPDK's initiator sends no HOSTNQN at all.
+std::string HostName(const std::string& hostnqn) {
+  return hostnqn.empty() ? "(empty HOSTNQN)" : hostnqn;
+}
+
 void Connect(Core& core, Connection& conn, const std::shared_ptr<Request>& req) {
   Completer done(conn.weak_from_this(), req);
   if (conn.state() != ConnectionState::kAwaitConnect) {
@@ -50,11 +62,12 @@ void Connect(Core& core, Connection& conn, const std::shared_ptr<Request>& req) 
   Subsystem* subsys = core.model().FindSubsystem(data->subnqn);
   if (subsys == nullptr) return done(InvalidParam(true, nvme::kConnectDataOffsetSubnqn));
   if (!subsys->HostAllowed(data->hostnqn)) {
-    NVMP_LOG_INFO("target: host {} is not allowed on {}", data->hostnqn, data->subnqn);
+    NVMP_LOG_INFO("target: host {} is not allowed on {}", HostName(data->hostnqn), data->subnqn);
     return done(CmdResult::Error(nvme::sc::kConnectInvalidHost));
   }
-  const uint16_t mqes = core.config().queue_size_max - 1u;
-  if (args.sqsize == 0 || args.sqsize > mqes) {
+  const uint16_t sqsize_max = args.qid == 0 ? AdminQueueEntriesMax(core.config()) - 1u
+                                            : core.config().queue_size_max - 1u;
+  if (args.sqsize == 0 || args.sqsize > sqsize_max) {
     return done(InvalidParam(false, nvme::kConnectOffsetSqsize));
   }
   const bool no_sqfc = args.cattr & nvme::kCattrDisableSqFlowControl;
@@ -126,6 +139,10 @@ void PropertySet(Core&, Connection& conn, const std::shared_ptr<Request>& req) {
 }
 
 }  // namespace
+
+uint16_t AdminQueueEntriesMax(const TargetConfig& config) {
+  return std::max(config.queue_size_max, kAdminQueueEntriesMin);
+}
 
 uint32_t MaxTransferBytes(const Subsystem& subsystem) {
   const uint32_t mdts = subsystem.config().mdts_pages;

@@ -102,10 +102,16 @@ TEST(ConnectionOptions, BadPortNamesTheFlagAndTheValue) {
 
 TEST(ConnectionOptions, BadAddressNamesTheFlag) {
   ConnectionArgs a = TwoPaths();
-  a.discovery = "nohost:8009";
+  a.discovery = "no_host:8009";
   auto o = ToClientOptions(a);
   ASSERT_FALSE(o.ok());
-  EXPECT_NE(o.status().message().find("--discovery 'nohost:8009'"), std::string::npos)
+  EXPECT_NE(o.status().message().find("--discovery 'no_host:8009'"), std::string::npos)
+      << o.status().message();
+  a.discovery.clear();
+  a.persistent = true;
+  o = ToClientOptions(a);
+  ASSERT_FALSE(o.ok());
+  EXPECT_NE(o.status().message().find("--persistent needs --discovery"), std::string::npos)
       << o.status().message();
 }
 

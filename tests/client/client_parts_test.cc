@@ -203,19 +203,21 @@ TEST(Discovery, PathsOfOneSubsystem) {
       Entry("nqn.a", "nvm", "tcp", "127.0.0.1", 4421),
       Entry("nqn.a", "nvm", "tcp", "127.0.0.1", 4421),   // listed twice: merged
       Entry("nqn.a", "nvm", "rdma", "127.0.0.1", 4422),  // not TCP
-      Entry("nqn.a", "nvm", "tcp", "fe80::1", 4423),     // not IPv4
+      Entry("nqn.a", "nvm", "tcp", "fd00::1", 4423),     // IPv6 serves too
+      Entry("nqn.a", "nvm", "tcp", "not an address", 4424),  // neither an address nor a name
       Entry("nqn.2014-08.org.nvmexpress.discovery", "current discovery", "tcp", "127.0.0.1", 8009),
   };
   auto p = client::PathsFromDiscovery(entries, "", disc);
   ASSERT_TRUE(p.ok()) << p.status().ToString();
   EXPECT_EQ(p->subnqn, "nqn.a");
-  EXPECT_EQ(p->paths, (std::vector<Endpoint>{{"127.0.0.1", 4420}, {"127.0.0.1", 4421}}));
+  EXPECT_EQ(p->paths, (std::vector<Endpoint>{
+                          {"127.0.0.1", 4420}, {"127.0.0.1", 4421}, {"fd00::1", 4423}}));
 
   auto none = client::PathsFromDiscovery(entries, "nqn.b", disc);
   ASSERT_FALSE(none.ok());
   EXPECT_EQ(none.status().code(), Code::kNotFound);
   EXPECT_EQ(none.status().message(),
-            "discovery 127.0.0.1:8009 lists no TCP/IPv4 path to nqn.b (NVM subsystems listed: "
+            "discovery 127.0.0.1:8009 lists no TCP path to nqn.b (NVM subsystems listed: "
             "nqn.a)");
 
   entries.push_back(Entry("nqn.b", "nvm", "tcp", "127.0.0.1", 4430));

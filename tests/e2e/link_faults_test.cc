@@ -34,13 +34,16 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "mpath/multipath_host.h"
 #include "netns_fixture.h"
+#include "process_fabric.h"
 #include "reactor/uring.h"
 #include "sim/fault.h"
 #include "sim/invariants.h"
+#include "sim/runner.h"
 #include "sim/target_faults.h"
 #include "sim/verify_workload.h"
 #include "target/control/config_json.h"
@@ -55,6 +58,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using nlohmann::json;
+using nvme::AnaState;
 
 constexpr char kSubnqn[] = "nqn.2024-01.io.nvmpath:e2e-links";
 constexpr char kHostnqn[] = "nqn.2024-01.io.nvmpath:e2e-links-host";
@@ -220,7 +224,8 @@ class LinkFaultsTest : public ::testing::Test {
   }
 
   // ---- the host ----
-  void StartHost(const std::vector<PortSpec>& ports, Duration io_timeout = 3s) {
+  mpath::MultipathHostOptions HostOptions(const std::vector<PortSpec>& ports,
+                                          Duration io_timeout) const {
     mpath::MultipathHostOptions o;
     o.subnqn = kSubnqn;
     o.hostnqn = kHostnqn;
@@ -232,23 +237,30 @@ class LinkFaultsTest : public ::testing::Test {
     o.controller.ctrl_loss_tmo = Duration(-1);
     o.controller.connect_timeout = 2s;
     o.controller.io_timeout = io_timeout;
-    host_ = std::make_unique<mpath::MultipathHost>(o, std::vector<reactor::Reactor*>{r_}, 0);
+    return o;
+  }
+  void StartHost(const std::vector<PortSpec>& ports, Duration io_timeout = 3s) {
+    host_ = std::make_unique<mpath::MultipathHost>(HostOptions(ports, io_timeout),
+                                                   std::vector<reactor::Reactor*>{r_}, 0);
     std::optional<Status> st;
     r_->Post([&] { host_->Start([&](Status s) { st = s; }); });
     ASSERT_TRUE(RunUntil([&] { return st.has_value(); }, 30s)) << "host start did not finish";
     ASSERT_TRUE(st->ok()) << st->ToString();
   }
 
+  // The host: the test's own, or the fabric's when the test is a schedule the runner plays.
+  mpath::MultipathHost* host() const { return host_ ? host_.get() : fabric_->host(); }
+
   // Path i (the i-th configured port) of namespace `nsid` can take I/O now.
   bool Usable(size_t i, uint32_t nsid = 1) const {
-    host::PathNs* p = host_->scanner(i)->path(nsid);
+    host::PathNs* p = host()->scanner(i)->path(nsid);
     if (p == nullptr) return false;
     auto s = p->state();
     return s.ctrl == blk::CtrlState::kLive && s.ready && !s.ana_pending &&
            (s.ana == nvme::AnaState::kOptimized || s.ana == nvme::AnaState::kNonOptimized);
   }
   uint64_t Ios(size_t i, uint32_t nsid = 1) const {
-    host::PathNs* p = host_->scanner(i)->path(nsid);
+    host::PathNs* p = host()->scanner(i)->path(nsid);
     return p ? p->TEST_Counters().submitted : 0;
   }
   std::vector<uint64_t> AllIos() const {
@@ -297,7 +309,85 @@ class LinkFaultsTest : public ::testing::Test {
     return n;
   }
 
+  // ---- schedules played by the scenario runner ----
+  // The fabric for `ports` (ANA per port for group 1, as `ana`) and one 1 MiB memory namespace:
+  // `nvmpath target` in the target namespace, started, killed and stopped through the netns
+  // pair; link faults on the veth links; the host as StartHost makes it.
+  e2e::ProcessFabricOptions FabricOptions(const std::vector<PortSpec>& ports,
+                                          const std::vector<nvme::AnaState>& ana,
+                                          Duration io_timeout = 3s) {
+    e2e::ProcessFabricOptions o;
+    o.nvmpath_binary = NVMPATH_BINARY;
+    o.dir = dir_;
+    o.model = sim::TargetModel::Make(kSubnqn, static_cast<int>(ports.size()), 0, 1, 1 << 20);
+    o.model.serial = "e2e-links";
+    o.model.tcp_ports.clear();
+    for (size_t p = 0; p < ports.size(); ++p) {
+      o.model.tcp_ports.push_back(ports[p].tcp_port);
+      o.model.port_addresses.push_back(PortAddress(ports[p]));
+      o.model.ana[p][0] = ana[p];
+    }
+    o.model.healed_ana = o.model.ana;
+    o.host = HostOptions(ports, io_timeout);
+    o.spawn = [this](const std::vector<std::string>& argv, const std::string& log) {
+      return net_->SpawnInTarget(argv, log);
+    };
+    auto ended = [](const std::string& how, const std::string& expected) {
+      if (how == expected) return Status::Ok();
+      return Status(Code::kInternal, "the target ended with " + how + ", not " + expected);
+    };
+    o.kill = [this, ended](pid_t pid) { return ended(net_->Kill(pid), "signal 9"); };
+    o.stop = [this, ended](pid_t pid) { return ended(net_->Stop(pid), "exit 0"); };
+    // The heal undoes only what is in effect (an nftables table that is not there cannot be
+    // deleted): which links are down or dropping.
+    auto broken = std::make_shared<std::set<std::pair<int, bool>>>();  // (link, dropping)
+    o.play_link = [this, broken](const sim::Fault& f) {
+      auto note = [&](int link, bool dropping, bool broken_now) {
+        if (broken_now) {
+          broken->insert({link, dropping});
+        } else {
+          broken->erase({link, dropping});
+        }
+      };
+      if (auto* d = std::get_if<sim::fault::LinkDown>(&f)) note(d->port, false, d->down);
+      if (auto* d = std::get_if<sim::fault::LinkStall>(&f)) note(d->port, true, d->stalled);
+      return PlayOnLink(f);
+    };
+    o.heal_links = [this, broken] {
+      for (const auto& [link, dropping] : *broken) {
+        NVMP_RETURN_IF_ERROR(dropping ? net_->SetDropped(link, false) : net_->SetLinkUp(link, true));
+      }
+      broken->clear();
+      return Status::Ok();
+    };
+    return o;
+  }
+
+  // Plays `schedule` with a verify workload of `blocks` blocks at `queue_depth` on each head, and
+  // checks what StopAndVerify checks, and that no application error happened.
+  sim::ScenarioReport PlaySchedule(e2e::ProcessFabric& fabric, const sim::Schedule& schedule,
+                                   uint64_t blocks, uint32_t queue_depth) {
+    fabric_ = &fabric;
+    sim::ScenarioOptions o{.seed = 1};
+    o.blocks = blocks;
+    o.max_blocks_per_io = 8;
+    o.queue_depth = queue_depth;
+    o.error_backoff = 1ms;
+    o.settle_limit = 60s;
+    o.on_line = [](const std::string& l) { std::cout << "  " << l << "\n"; };
+    sim::ScenarioReport r = sim::RunScenario(fabric, schedule, o);
+    fabric_ = nullptr;
+    EXPECT_TRUE(r.ok()) << ::testing::PrintToString(r.violations) << "\ntarget log:\n"
+                        << fabric.TargetLog();
+    EXPECT_FALSE(r.hung);
+    EXPECT_GT(r.ios, 50u);
+    EXPECT_EQ(r.mismatches, 0u);
+    EXPECT_EQ(r.app_errors, 0u) << "an application error although a path was usable throughout";
+    return r;
+  }
+
   std::unique_ptr<e2e::NetnsPair> net_;
+  e2e::ProcessFabric* fabric_ = nullptr;  // while PlaySchedule runs
   std::string dir_;
   std::string socket_;
   sim::TargetModel model_;  // the target's ports and namespaces by index, for PlayOnTarget
@@ -318,84 +408,80 @@ const json kTwoLinksAna = json::array({{{"port", 1}, {"group", 1}, {"state", "op
                                        {{"port", 2}, {"group", 1}, {"state", "non-optimized"}}});
 
 TEST_F(LinkFaultsTest, LinkDownMovesIoToTheOtherLinkAndBackAfterRestore) {
-  ASSERT_NO_FATAL_FAILURE(StartTarget(kTwoLinks, json::array({Namespace(1, 1)}), kTwoLinksAna));
-  ASSERT_NO_FATAL_FAILURE(StartHost(kTwoLinks));
-  ASSERT_TRUE(RunUntil([&] { return Usable(0) && Usable(1); }, 10s));
-  mpath::Head* head = host_->head(1);
-  ASSERT_NE(head, nullptr);
-  StartWorkload(head, 1, 256, 8);
-  RunFor(300ms);
-  ASSERT_GT(Ios(0), 20u) << "baseline: no I/O on link 1";
-  const uint64_t link2_baseline = Ios(1);
-  EXPECT_LT(link2_baseline, Ios(0) / 10 + 5) << "the non-optimized link carried I/O at baseline";
-
-  ASSERT_TRUE(PlayOnLink(sim::fault::LinkDown{0, true}).ok());
-  ASSERT_TRUE(RunUntil([&] { return !host_->controller(0)->live(); }, 20s))
-      << "controller 1 still live 20 s after its link went down";
-  std::cout << "link down noticed: " << host_->controller(0)->last_error().ToString() << "\n";
-  const uint64_t link1_cut = Ios(0), link2_cut = Ios(1);
-  RunFor(500ms);
-  EXPECT_EQ(Ios(0), link1_cut) << "I/O was sent on the link that is down";
-  EXPECT_GT(Ios(1), link2_cut + 20) << "I/O did not move to link 2";
-  EXPECT_TRUE(head->HasUsablePath());
-
-  ASSERT_TRUE(PlayOnLink(sim::fault::LinkDown{0, false}).ok());
-  ASSERT_TRUE(RunUntil([&] { return Usable(0); }, 30s))
-      << "link 1 not usable again 30 s after restore: " << head->DescribePathStates();
-  RunFor(100ms);
-  const uint64_t link1_back = Ios(0), link2_back = Ios(1);
-  RunFor(300ms);
-  EXPECT_GT(Ios(0), link1_back + 20) << "I/O did not return to link 1";
-  EXPECT_LT(Ios(1) - link2_back, (Ios(0) - link1_back) / 10 + 5)
-      << "I/O stayed on the non-optimized link after link 1 came back";
-
-  StopAndVerify();
-  EXPECT_EQ(TotalErrors(), 0u) << "an application error although link 2 was usable throughout";
+  e2e::ProcessFabric f(FabricOptions(kTwoLinks, {AnaState::kOptimized, AnaState::kNonOptimized}));
+  sim::Schedule s = {{.at = 300ms, .fault = sim::fault::LinkDown{0, true}},
+                     {.at = 0ms, .fault = sim::fault::LinkDown{0, false}}};
+  // Armed when the link has just gone down: what the links carried until then.
+  s[0].expect.push_back(sim::Over("at baseline, I/O on link 1 and next to none on link 2",
+                                  Duration(0), [&] {
+                                    const uint64_t a = Ios(0), b = Ios(1);
+                                    return [a, b] { return a > 20 && b < a / 10 + 5; };
+                                  }));
+  s[0].expect.push_back(sim::Eventually("controller 1 leaves live within 20 s of the link going down",
+                                        [&] { return !host()->controller(0)->live(); }, 20s));
+  s[0].expect.push_back(sim::Over(
+      "over 500 ms no I/O on the down link, 20 more on link 2, the head usable", 500ms, [&] {
+        std::cout << "link down noticed: " << host()->controller(0)->last_error().ToString()
+                  << "\n";
+        const uint64_t a = Ios(0), b = Ios(1);
+        return [&, a, b] { return Ios(0) == a && Ios(1) > b + 20 && host()->head(1)->HasUsablePath(); };
+      }));
+  s[1].expect.push_back(sim::Eventually("link 1 usable again within 30 s of the restore",
+                                        [&] { return Usable(0); }, 30s));
+  s[1].expect.push_back(sim::Over("100 ms pass", 100ms, [] { return [] { return true; }; }));
+  s[1].expect.push_back(sim::Over(
+      "over 300 ms I/O back on link 1 (20 more), next to none left on link 2", 300ms, [&] {
+        const uint64_t a = Ios(0), b = Ios(1);
+        return [&, a, b] { return Ios(0) > a + 20 && Ios(1) - b < (Ios(0) - a) / 10 + 5; };
+      }));
+  PlaySchedule(f, s, 256, 8);
 }
 
 TEST_F(LinkFaultsTest, SilentDropIsNoticedByKeepAliveAndIoMovesAndReturns) {
-  ASSERT_NO_FATAL_FAILURE(StartTarget(kTwoLinks, json::array({Namespace(1, 1)}), kTwoLinksAna));
   // I/O timeout well above keep-alive's, so the keep-alive is what notices the drop.
-  ASSERT_NO_FATAL_FAILURE(StartHost(kTwoLinks, /*io_timeout=*/8s));
-  ASSERT_TRUE(RunUntil([&] { return Usable(0) && Usable(1); }, 10s));
-  mpath::Head* head = host_->head(1);
-  ASSERT_NE(head, nullptr);
-  StartWorkload(head, 1, 256, 8);
-  RunFor(300ms);
-  ASSERT_GT(Ios(0), 20u) << "baseline: no I/O on link 1";
-
-  const uint64_t kas_before = host_->controller(0)->keep_alives_sent();
-  ASSERT_TRUE(PlayOnLink(sim::fault::LinkStall{0, true}).ok());
-  const TimePoint dropped_at = r_->now();
-  ASSERT_TRUE(RunUntil([&] { return !host_->controller(0)->live(); }, 20s))
-      << "controller 1 still live 20 s after its link started dropping everything";
-  const Duration noticed_after = r_->now() - dropped_at;
-  const Status why = host_->controller(0)->last_error();
-  std::cout << "silent drop noticed after " << ToSeconds(noticed_after) << " s: " << why.ToString()
-            << "\n";
+  e2e::ProcessFabric f(
+      FabricOptions(kTwoLinks, {AnaState::kOptimized, AnaState::kNonOptimized}, /*io_timeout=*/8s));
+  sim::Schedule s = {{.at = 300ms, .fault = sim::fault::LinkStall{0, true}},
+                     {.at = 0ms, .fault = sim::fault::LinkStall{0, false}}};
+  uint64_t kas_before = 0;
+  TimePoint dropped_at{};
+  s[0].expect.push_back(sim::Over("at baseline, I/O on link 1", Duration(0), [&] {
+    kas_before = host()->controller(0)->keep_alives_sent();
+    dropped_at = f.now();
+    const uint64_t a = Ios(0);
+    return [a] { return a > 20; };
+  }));
+  s[0].expect.push_back(
+      sim::Eventually("controller 1 leaves live within 20 s of its link dropping everything",
+                      [&] { return !host()->controller(0)->live(); }, 20s));
   // The link is up and nothing is refused, so no socket error can tell: the Keep Alive command
   // (opcode 0x18) timing out on the admin queue is what noticed.
-  EXPECT_EQ(why.code(), Code::kTimedOut) << why.ToString();
-  EXPECT_NE(why.message().find("command 0x18"), std::string::npos) << why.ToString();
-  EXPECT_GT(host_->controller(0)->keep_alives_sent(), kas_before);
-  const uint64_t link2_cut = Ios(1);
-  RunFor(500ms);
-  EXPECT_GT(Ios(1), link2_cut + 20) << "I/O did not move to link 2";
-
+  s[0].expect.push_back(sim::Over("the Keep Alive command timed out", Duration(0), [&] {
+    const Status why = host()->controller(0)->last_error();
+    std::cout << "silent drop noticed after " << ToSeconds(f.now() - dropped_at)
+              << " s: " << why.ToString() << "\n";
+    return [&, why] {
+      return why.code() == Code::kTimedOut &&
+             why.message().find("command 0x18") != std::string::npos &&
+             host()->controller(0)->keep_alives_sent() > kas_before;
+    };
+  }));
+  s[0].expect.push_back(sim::Over("over 500 ms, 20 more I/Os on link 2", 500ms, [&] {
+    const uint64_t b = Ios(1);
+    return [&, b] { return Ios(1) > b + 20; };
+  }));
   // While the drop lasts, reconnects time out; none may succeed.
-  RunFor(1s);
-  EXPECT_FALSE(host_->controller(0)->live()) << "reconnected through a link that drops everything";
-
-  ASSERT_TRUE(PlayOnLink(sim::fault::LinkStall{0, false}).ok());
-  ASSERT_TRUE(RunUntil([&] { return Usable(0); }, 30s))
-      << "link 1 not usable again 30 s after the drop ended: " << head->DescribePathStates();
-  RunFor(100ms);
-  const uint64_t link1_back = Ios(0);
-  RunFor(300ms);
-  EXPECT_GT(Ios(0), link1_back + 20) << "I/O did not return to link 1";
-
-  StopAndVerify();
-  EXPECT_EQ(TotalErrors(), 0u) << "an application error although link 2 was usable throughout";
+  s[0].expect.push_back(sim::Over("1 s on, no reconnect through the dropping link", 1s, [&] {
+    return [&] { return !host()->controller(0)->live(); };
+  }));
+  s[1].expect.push_back(sim::Eventually("link 1 usable again within 30 s of the drop ending",
+                                        [&] { return Usable(0); }, 30s));
+  s[1].expect.push_back(sim::Over("100 ms pass", 100ms, [] { return [] { return true; }; }));
+  s[1].expect.push_back(sim::Over("over 300 ms, I/O back on link 1 (20 more)", 300ms, [&] {
+    const uint64_t a = Ios(0);
+    return [&, a] { return Ios(0) > a + 20; };
+  }));
+  PlaySchedule(f, s, 256, 8);
 }
 
 TEST_F(LinkFaultsTest, QueueDepthMovesLoadOffARateLimitedLink) {
@@ -439,67 +525,64 @@ TEST_F(LinkFaultsTest, QueueDepthMovesLoadOffARateLimitedLink) {
 // blktests nvme/057 "ANA failover during I/O", over two links: ports 1 and 2 on link 1, ports 3
 // and 4 on link 2, one namespace in ANA group 1. Failback state: 1 optimized, 2 non-optimized,
 // 3 and 4 inaccessible; failover state: 3 optimized, 4 non-optimized, 1 and 2 inaccessible.
-// Schedule (057: 5 s, flip, 10 s, flip back, 10 s), shortened 5x: 1 s, flip, 2 s, flip, 2 s.
+// Schedule (057: 5 s, flip, 10 s, flip back, 10 s), shortened 5x: 1 s, flip, 2 s, flip, 2 s,
+// played by the scenario runner with each phase's measurement as an expectation.
 TEST_F(LinkFaultsTest, Blktests057AnaFailoverDuringIo) {
   const std::vector<PortSpec> ports = {{.id = 1, .link = 0, .tcp_port = 4420},
                                        {.id = 2, .link = 0, .tcp_port = 4421},
                                        {.id = 3, .link = 1, .tcp_port = 4420},
                                        {.id = 4, .link = 1, .tcp_port = 4421}};
-  auto ana_state = [](const std::array<const char*, 4>& s) {
-    json a = json::array();
-    for (int p = 0; p < 4; ++p) a.push_back({{"port", p + 1}, {"group", 1}, {"state", s[p]}});
-    return a;
-  };
-  const std::array<const char*, 4> failback = {"optimized", "non-optimized", "inaccessible",
-                                               "inaccessible"};
-  const std::array<const char*, 4> failover = {"inaccessible", "inaccessible", "optimized",
-                                               "non-optimized"};
-  ASSERT_NO_FATAL_FAILURE(StartTarget(ports, json::array({Namespace(1, 1)}), ana_state(failback)));
-  ASSERT_NO_FATAL_FAILURE(StartHost(ports));
-  ASSERT_TRUE(RunUntil([&] { return Usable(0) && Usable(1); }, 10s));
-  mpath::Head* head = host_->head(1);
-  ASSERT_NE(head, nullptr);
-  StartWorkload(head, 1, 512, 8);
+  const std::vector<AnaState> failback = {AnaState::kOptimized, AnaState::kNonOptimized,
+                                          AnaState::kInaccessible, AnaState::kInaccessible};
+  const std::vector<AnaState> failover = {AnaState::kInaccessible, AnaState::kInaccessible,
+                                          AnaState::kOptimized, AnaState::kNonOptimized};
+  e2e::ProcessFabric f(FabricOptions(ports, failback));
 
-  // Applies a state port by port, as 057 writes the ports' ana_state files in turn.
-  model_ = sim::TargetModel::Make(kSubnqn, 4, 0, 1, 0);  // indices only: ports 1..4, group 1
-  auto flip = [&](const std::array<const char*, 4>& s) {
+  // I/O per port over `window`: the window's end minus its start.
+  auto per_port = [&] {
+    std::vector<uint64_t> v;
+    for (size_t i = 0; i < ports.size(); ++i) v.push_back(Ios(i));
+    return v;
+  };
+  auto window = [&](std::string what, Duration length,
+                    std::function<bool(const std::vector<uint64_t>&)> ok) {
+    return sim::Over(std::move(what), length, [&, ok] {
+      const std::vector<uint64_t> before = per_port();
+      return [&, ok, before] {
+        std::vector<uint64_t> d = per_port();
+        for (size_t i = 0; i < d.size(); ++i) d[i] -= before[i];
+        return ok(d);
+      };
+    });
+  };
+  auto pause = [](Duration d) {
+    return sim::Over(fmt::format("{} ms pass", ToMicros(d) / 1000), d,
+                     [] { return [] { return true; }; });
+  };
+  // A state applied port by port, as 057 writes the ports' ana_state files in turn; then the rest
+  // of the phase (the first part lets the host read the ANA log) and its measured window.
+  sim::Schedule s;
+  auto flip = [&](const std::vector<AnaState>& state, sim::Expectation measured) {
     for (int p = 0; p < 4; ++p) {
-      auto state = target::control::ParseAnaStateName(s[p], "state");
-      ASSERT_TRUE(state.ok()) << state.status().ToString();
-      Status st = PlayOnTarget(sim::fault::Ana{p, 0, *state});
-      ASSERT_TRUE(st.ok()) << st.ToString();
-      RunFor(2ms);
+      s.push_back({.at = 0ms, .fault = sim::fault::Ana{p, 0, state[p]}, .expect = {pause(2ms)}});
     }
+    s.back().expect.push_back(pause(500ms));
+    s.back().expect.push_back(std::move(measured));
   };
-  // I/O per port over the last `window` of a phase of `phase` (the first part lets the host read
-  // the ANA log).
-  auto phase = [&](Duration length, Duration window) {
-    RunFor(length - window);
-    auto before = AllIos();
-    RunFor(window);
-    auto after = AllIos();
-    for (size_t i = 0; i < after.size(); ++i) after[i] -= before[i];
-    return after;
-  };
-
-  auto d = phase(1s, 700ms);
-  EXPECT_GT(d[0], 20u) << "failback state: port 1 carried no I/O";
-  EXPECT_EQ(d[2] + d[3], 0u) << "I/O went to an inaccessible port";
-
-  ASSERT_NO_FATAL_FAILURE(flip(failover));
-  d = phase(2s, 1500ms);
-  EXPECT_GT(d[2], 20u) << "failover state: I/O did not move to port 3 (link 2)";
-  EXPECT_EQ(d[0] + d[1], 0u) << "I/O went to an inaccessible port";
-
-  ASSERT_NO_FATAL_FAILURE(flip(failback));
-  d = phase(2s, 1500ms);
-  EXPECT_GT(d[0], 20u) << "failback: I/O did not return to port 1 (link 1)";
-  EXPECT_EQ(d[2] + d[3], 0u) << "I/O went to an inaccessible port";
-
-  StopAndVerify();
+  // Failback state over [300 ms, 1 s) of the run.
+  s.push_back({.at = 300ms,
+               .fault = sim::fault::Checkpoint{},
+               .expect = {window("failback state: port 1 carried I/O, none went to an "
+                                 "inaccessible port",
+                                 700ms,
+                                 [](const auto& d) { return d[0] > 20 && d[2] + d[3] == 0; })}});
+  flip(failover, window("failover state: I/O moved to port 3 (link 2), none to an inaccessible "
+                        "port",
+                        1500ms, [](const auto& d) { return d[2] > 20 && d[0] + d[1] == 0; }));
+  flip(failback, window("failback: I/O returned to port 1 (link 1), none to an inaccessible port",
+                        1500ms, [](const auto& d) { return d[0] > 20 && d[2] + d[3] == 0; }));
   // 057 passes when fio verify sees no error: the head always had a path that could return.
-  EXPECT_EQ(TotalErrors(), 0u);
+  PlaySchedule(f, s, 512, 8);
 }
 
 // blktests nvme/058 "rapid namespace remapping", over two links: 6 ports (odd ones on link 1,
@@ -545,21 +628,15 @@ TEST_F(LinkFaultsTest, Blktests058RapidNamespaceRemapping) {
   for (uint32_t nsid = 1; nsid <= 3; ++nsid) StartWorkload(host_->head(nsid), nsid, 256, 4);
   RunFor(300ms);
 
+  // The target as every scenario describes it: port index p is port ID p + 1, namespace index h
+  // is NSID h + 1 in ANA group h + 1, on its file. A remap is the vocabulary's NsRemapped: the
+  // namespace back on its file with new identifiers (ns_remove + ns_add with NGUID, EUI-64 and
+  // UUID), numbered here so each add is new.
+  model_ = sim::TargetModel::Make(kSubnqn, 6, 0, 3, 1 << 20, files);
+  uint32_t identity = 0;
+
   // The schedule runs on its own thread, as 058's shell runs beside the kernel host: the host
   // reacts to the AENs while the next change is already being made.
-  // The namespace `nsid` on its same file, with new random identifiers.
-  auto remapped = [&](uint32_t nsid, std::mt19937& rng) {
-    auto hex = [&](int digits) {
-      std::string h;
-      while (static_cast<int>(h.size()) < digits) h += fmt::format("{:x}", rng() % 16);
-      return h;
-    };
-    json ns = Namespace(nsid, nsid, files[nsid - 1]);
-    ns["uuid"] = fmt::format("{}-{}-4{}-8{}-{}", hex(8), hex(4), hex(3), hex(3), hex(12));
-    ns["nguid"] = hex(32);
-    ns["eui64"] = hex(16);
-    return ns;
-  };
   const unsigned seed = static_cast<unsigned>(std::random_device{}());
   std::cout << "058 schedule seed " << seed << "\n";
   std::atomic<bool> schedule_done{false};
@@ -569,18 +646,17 @@ TEST_F(LinkFaultsTest, Blktests058RapidNamespaceRemapping) {
     // 058's shell takes a few milliseconds per configfs write.
     auto pause = [&] { std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 20)); };
     for (int round = 0; round < kRounds && schedule_status.ok(); ++round) {
-      std::vector<uint32_t> order = {1, 2, 3};
+      std::vector<int> order = {0, 1, 2};
       std::shuffle(order.begin(), order.end(), rng);
-      for (uint32_t nsid : order) {
-        schedule_status = Rpc("ns_remove", {{"subsystem", kSubnqn}, {"nsid", nsid}});
+      for (int ns : order) {
+        schedule_status = PlayOnTarget(sim::fault::NsPresent{ns, false});
         if (!schedule_status.ok()) break;
         pause();
       }
       std::shuffle(order.begin(), order.end(), rng);
-      for (uint32_t nsid : order) {
+      for (int ns : order) {
         if (!schedule_status.ok()) break;
-        schedule_status =
-            Rpc("ns_add", {{"subsystem", kSubnqn}, {"namespace", remapped(nsid, rng)}});
+        schedule_status = PlayOnTarget(sim::fault::NsRemapped{ns, ++identity});
         pause();
       }
     }
@@ -595,9 +671,8 @@ TEST_F(LinkFaultsTest, Blktests058RapidNamespaceRemapping) {
   // the head still had a path with the old identifiers; Linux refuses it the same way and only
   // the next rescan retries). One settled remap then brings every path back: remove all three,
   // wait until every head has lost every path, re-add them.
-  std::mt19937 rng(seed + 1);
-  for (uint32_t nsid = 1; nsid <= 3; ++nsid) {
-    Status st = Rpc("ns_remove", {{"subsystem", kSubnqn}, {"nsid", nsid}});
+  for (int ns = 0; ns < 3; ++ns) {
+    Status st = PlayOnTarget(sim::fault::NsPresent{ns, false});
     ASSERT_TRUE(st.ok()) << st.ToString();
   }
   for (uint32_t nsid = 1; nsid <= 3; ++nsid) {
@@ -605,8 +680,8 @@ TEST_F(LinkFaultsTest, Blktests058RapidNamespaceRemapping) {
     ASSERT_TRUE(RunUntil([&] { return h->path_count() == 0; }, 20s))
         << "nsid " << nsid << " was removed but its head kept paths: " << h->DescribePathStates();
   }
-  for (uint32_t nsid = 1; nsid <= 3; ++nsid) {
-    Status st = Rpc("ns_add", {{"subsystem", kSubnqn}, {"namespace", remapped(nsid, rng)}});
+  for (int ns = 0; ns < 3; ++ns) {
+    Status st = PlayOnTarget(sim::fault::NsRemapped{ns, ++identity});
     ASSERT_TRUE(st.ok()) << st.ToString();
   }
   for (uint32_t nsid = 1; nsid <= 3; ++nsid) {

@@ -8,12 +8,16 @@
 // stalled responses. Method: host (two reactors) and target (one reactor) share one
 // reactor::SimWorld; the target has one subsystem with one namespace behind two ports, ANA
 // optimized on port 1 and non-optimized on port 2. A VerifyWorkload with an InvariantChecker runs
-// on the head; faults are sim::Fault values played by sim::ApplyToTarget (the vocabulary and
-// translation the storms and the demo use); the virtual clock advances.
+// on the head; the virtual clock advances. The fault tests are schedules of sim::Faults with
+// per-step expectations, played by the scenario runner (sim::RunScenario) on sim::TcpFabric — the
+// same runner, vocabulary and translation to the target as the storms and the demo; the other
+// tests (bring-up, observers, Start) drive the host directly.
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <fmt/format.h>
 
 #include <cstdio>
 #include <optional>
@@ -23,7 +27,10 @@
 #include "reactor/sim_network.h"
 #include "sim/fault.h"
 #include "sim/invariants.h"
+#include "sim/runner.h"
 #include "sim/target_faults.h"
+#include "sim/tcp_fabric.h"
+#include "sim_e2e_fabric.h"
 #include "sim/verify_workload.h"
 #include "target/target.h"
 
@@ -50,6 +57,25 @@ target::NamespaceConfig Namespace(const std::string& file) {
   }
   return ns;
 }
+
+// What the tests read of the host: its one head (NSID 1) and its paths through port i.
+struct HostView {
+  mpath::MultipathHost* host;
+
+  mpath::Head* head() const { return host->head(1); }
+  host::PathNs* path(size_t i) const { return host->scanner(i)->path(1); }
+  bool Usable(size_t i) const {
+    host::PathNs* p = path(i);
+    if (!p) return false;
+    auto s = p->state();
+    return s.ctrl == CtrlState::kLive && s.ready && !s.ana_pending && nvme::AnaStateIsLive(s.ana);
+  }
+  bool BothUsable() const { return head() && Usable(0) && Usable(1) && head()->HasUsablePath(); }
+  uint64_t PathIos(size_t i) const {
+    host::PathNs* p = path(i);
+    return p ? p->TEST_Counters().submitted : 0;
+  }
+};
 
 class MultipathE2eTest : public ::testing::Test {
  protected:
@@ -123,28 +149,12 @@ class MultipathE2eTest : public ::testing::Test {
     ASSERT_TRUE(world_.RunUntil([&] { return BothUsable(); }, 5s)) << Describe();
   }
 
-  mpath::Head* head() const { return host_->head(1); }
-  host::PathNs* path(size_t i) const { return host_->scanner(i)->path(1); }
-  bool Usable(size_t i) const {
-    host::PathNs* p = path(i);
-    if (!p) return false;
-    auto s = p->state();
-    return s.ctrl == CtrlState::kLive && s.ready && !s.ana_pending && nvme::AnaStateIsLive(s.ana);
-  }
-  bool BothUsable() const { return head() && Usable(0) && Usable(1) && head()->HasUsablePath(); }
+  HostView view() const { return {host_.get()}; }
+  mpath::Head* head() const { return view().head(); }
+  host::PathNs* path(size_t i) const { return view().path(i); }
+  bool BothUsable() const { return view().BothUsable(); }
   std::string Describe() const { return head() ? head()->DescribePathStates() : "no head"; }
-  uint64_t PathIos(size_t i) const {
-    host::PathNs* p = path(i);
-    return p ? p->TEST_Counters().submitted : 0;
-  }
-
-  // Plays a fault on the target, in the vocabulary every scenario uses; it must be accepted.
-  void Play(const sim::Fault& fault) {
-    OnTarget([&] {
-      Status st = sim::ApplyToTarget(target_.get(), model_, fault);
-      ASSERT_TRUE(st.ok()) << sim::Describe(fault) << ": " << st.ToString();
-    });
-  }
+  uint64_t PathIos(size_t i) const { return view().PathIos(i); }
 
   void OnTarget(std::function<void()> fn) {
     bool done = false;
@@ -216,148 +226,219 @@ TEST_F(MultipathE2eTest, BaselineVerifyPasses) {
   EXPECT_TRUE(host_->errors().empty());
 }
 
-// (b) Port 1 disabled: zero application errors, I/O moves to port 2; re-enabled: it comes back.
-TEST_F(MultipathE2eTest, PortDisabledFailsOverAndComesBack) {
-  StartTarget();
-  StartHost();
-  StartWorkload(2);
-  world_.RunFor(50ms);
-  Play(sim::fault::PortEnabled{0, false});
-  ASSERT_TRUE(world_.RunUntil([&] { return !host_->controller(0)->live(); }, 2s));
-  const uint64_t p2_before = PathIos(1);
-  world_.RunFor(300ms);
-  EXPECT_GT(PathIos(1), p2_before + 50) << "I/O did not move to port 2";
-  EXPECT_EQ(host_->controller(0)->state(), CtrlState::kConnecting);
+// ---- The fault tests: schedules the scenario runner plays on sim::TcpFabric ----
+//
+// Each test below is a schedule of sim::Faults whose steps carry the expectations the test makes
+// (sim::Expectation: "within 2 s", "over the next 300 ms"), played by sim::RunScenario on the same
+// world as above (the real target, the multipath host with this file's timeouts, 2 host reactors,
+// one namespace on a file behind two ports, port 1 optimized). The runner adds what every scenario
+// gets: the invariant checker after each event, the heal, a read-back of every block, and the
+// quiesce check. A step at 0 plays as soon as the previous step's expectations are settled.
 
-  Play(sim::fault::PortEnabled{0, true});
-  ASSERT_TRUE(world_.RunUntil([&] { return BothUsable(); }, 3s)) << Describe();
-  const uint64_t p1_back = PathIos(0);
-  world_.RunFor(100ms);
-  EXPECT_GT(PathIos(0), p1_back + 50) << "I/O did not return to the optimized path";
-  FinishWorkload();
-  EXPECT_GE(host_->controller(0)->associations(), 2u);
+// The fabric and the views the expectations read.
+class FaultSchedule {
+ public:
+  explicit FaultSchedule(uint64_t seed, std::function<void(mpath::MultipathHostOptions&)> adjust = {})
+      : fabric_(e2e::SimE2eFabric(seed, 2, kNsBytes, kBs, Duration(0), std::move(adjust))) {}
+
+  mpath::MultipathHost* host() const { return fabric_.host(); }
+  HostView view() const { return {host()}; }
+  mpath::Head* head() const { return view().head(); }
+  host::PathNs* path(size_t i) const { return view().path(i); }
+  bool BothUsable() const { return view().BothUsable(); }
+  uint64_t PathIos(size_t i) const { return view().PathIos(i); }
+  uint64_t Completed() const { return head()->TEST_Stats().head.completed; }
+  const std::string& file() const { return fabric_.model().ns[0].file; }
+
+  // Plays `schedule` and checks what every fault test checked at its end: enough I/O, no
+  // mismatch, every invariant and expectation kept, and (unless the schedule makes errors on
+  // purpose) no error reaching the application.
+  sim::ScenarioReport Play(const sim::Schedule& schedule, uint64_t seed,
+                           bool expect_no_errors = true) {
+    sim::ScenarioOptions o{.seed = seed};
+    o.blocks = 512;
+    o.block_size = kBs;
+    o.queue_depth = 8;
+    o.max_blocks_per_io = 8;
+    o.error_backoff = 1ms;
+    o.settle_limit = 60s;
+    o.on_line = [](const std::string& l) { std::printf("  %s\n", l.c_str()); };
+    sim::ScenarioReport r = sim::RunScenario(fabric_, schedule, o);
+    EXPECT_TRUE(r.ok()) << ::testing::PrintToString(r.violations);
+    EXPECT_GT(r.ios, 100u);
+    EXPECT_EQ(r.mismatches, 0u);
+    EXPECT_GT(r.readback_blocks, 0u);
+    if (expect_no_errors) {
+      EXPECT_EQ(r.app_errors, 0u);
+    }
+    return r;
+  }
+
+ private:
+  sim::TcpFabric fabric_;
+};
+
+// "`count` grows by more than `by` over `period`."
+sim::Expectation Grows(std::string what, Duration period, std::function<uint64_t()> count,
+                       uint64_t by) {
+  return sim::Over(std::move(what), period, [count = std::move(count), by] {
+    const uint64_t before = count();
+    return [count, by, before] { return count() > before + by; };
+  });
+}
+// "It holds now."
+sim::Expectation Now(std::string what, std::function<bool()> condition) {
+  return sim::Eventually(std::move(what), std::move(condition), Duration(0));
+}
+// The model runs on for `period` before the next step.
+sim::Expectation Pause(Duration period) {
+  return sim::Over(fmt::format("{} ms pass", ToMicros(period) / 1000), period,
+                   [] { return [] { return true; }; });
+}
+
+sim::TimedFault Step(Duration at, sim::Fault fault, std::vector<sim::Expectation> expect) {
+  return sim::TimedFault{.at = at, .fault = std::move(fault), .expect = std::move(expect)};
+}
+
+// (b) Port 1 disabled: zero application errors, I/O moves to port 2; re-enabled: it comes back.
+TEST(MultipathFaultSchedule, PortDisabledFailsOverAndComesBack) {
+  FaultSchedule f(2);
+  f.Play({Step(50ms, sim::fault::PortEnabled{0, false},
+               {sim::Eventually("port 1's controller leaves live",
+                                [&] { return !f.host()->controller(0)->live(); }, 2s),
+                Grows("I/O moves to port 2", 300ms, [&] { return f.PathIos(1); }, 50),
+                Now("port 1's controller is connecting",
+                    [&] { return f.host()->controller(0)->state() == CtrlState::kConnecting; })}),
+          Step(0ms, sim::fault::PortEnabled{0, true},
+               {sim::Eventually("both paths usable", [&] { return f.BothUsable(); }, 3s),
+                Grows("I/O returns to the optimized path", 100ms, [&] { return f.PathIos(0); }, 50),
+                Now("port 1 associated again",
+                    [&] { return f.host()->controller(0)->associations() >= 2; })})},
+         2);
 }
 
 // (c) ANA flips optimized <-> inaccessible on each port in turn.
-TEST_F(MultipathE2eTest, AnaFlipsOnEachPort) {
-  StartTarget();
-  StartHost();
-  StartWorkload(3);
-  world_.RunFor(30ms);
-  for (uint16_t port : {1, 2}) {
-    const size_t i = port - 1u;
+TEST(MultipathFaultSchedule, AnaFlipsOnEachPort) {
+  FaultSchedule f(3);
+  sim::Schedule s;
+  for (int port : {0, 1}) {
+    const size_t i = static_cast<size_t>(port);
     const size_t other = 1 - i;
-    const AnaState original = port == 1 ? AnaState::kOptimized : AnaState::kNonOptimized;
-    Play(sim::fault::Ana{port - 1, 0, AnaState::kInaccessible});
-    ASSERT_TRUE(world_.RunUntil([&] { return path(i)->state().ana == AnaState::kInaccessible; }, 1s));
-    const uint64_t before = PathIos(other);
-    const uint64_t mine = PathIos(i);
-    world_.RunFor(50ms);
-    EXPECT_GT(PathIos(other), before + 20) << "port " << port;
-    EXPECT_EQ(PathIos(i), mine) << "I/O sent to an inaccessible path";
-    Play(sim::fault::Ana{port - 1, 0, AnaState::kOptimized});
-    ASSERT_TRUE(world_.RunUntil([&] { return path(i)->state().ana == AnaState::kOptimized; }, 1s));
-    world_.RunFor(30ms);
-    Play(sim::fault::Ana{port - 1, 0, original});
-    world_.RunFor(30ms);
+    const AnaState original = port == 0 ? AnaState::kOptimized : AnaState::kNonOptimized;
+    s.push_back(Step(port == 0 ? 30ms : 0ms, sim::fault::Ana{port, 0, AnaState::kInaccessible},
+                     {sim::Eventually(
+                          "the path is inaccessible",
+                          [&f, i] { return f.path(i)->state().ana == AnaState::kInaccessible; }, 1s),
+                      sim::Over(fmt::format("I/O moves off port {} (20 more on the other), "
+                                            "none sent to it, over 50 ms",
+                                            port + 1),
+                                50ms, [&f, i, other] {
+                                  const uint64_t theirs = f.PathIos(other);
+                                  const uint64_t mine = f.PathIos(i);
+                                  return [&f, i, other, theirs, mine] {
+                                    return f.PathIos(other) > theirs + 20 && f.PathIos(i) == mine;
+                                  };
+                                })}));
+    s.push_back(Step(0ms, sim::fault::Ana{port, 0, AnaState::kOptimized},
+                     {sim::Eventually(
+                          "the path is optimized",
+                          [&f, i] { return f.path(i)->state().ana == AnaState::kOptimized; }, 1s),
+                      Pause(30ms)}));
+    s.push_back(Step(0ms, sim::fault::Ana{port, 0, original}, {Pause(30ms)}));
   }
-  FinishWorkload();
+  f.Play(s, 3);
 }
-
 // (d) The namespace removed from the subsystem and added back: I/O queues while no path exists
 // (queue_if_no_path) and resumes on the re-added namespace (file-backed, so the data stays).
-TEST_F(MultipathE2eTest, NamespaceRemovedAndReaddedQueuesThenResumes) {
-  StartTarget(/*file_backed=*/true);
-  StartHost([](mpath::MultipathHostOptions& o) { o.head.queue_if_no_path = true; });
-  StartWorkload(4);
-  world_.RunFor(30ms);
-  Play(sim::fault::NsPresent{0, false});
-  ASSERT_TRUE(world_.RunUntil([&] { return head()->path_count() == 0; }, 2s)) << Describe();
-  const uint64_t done_before = head()->TEST_Stats().head.completed;
-  world_.RunFor(100ms);
-  EXPECT_EQ(head()->TEST_Stats().head.completed, done_before) << "I/O completed with no path";
-  EXPECT_GT(head()->TEST_Stats().head.outstanding, 0u);
-  Play(sim::fault::NsPresent{0, true});
-  ASSERT_TRUE(world_.RunUntil([&] { return BothUsable(); }, 3s)) << Describe();
-  world_.RunFor(50ms);
-  EXPECT_GT(head()->TEST_Stats().head.completed, done_before + 50);
-  FinishWorkload();
-  EXPECT_EQ(host_->counters().paths_removed, 2u);
-  EXPECT_EQ(host_->counters().paths_added, 4u);
-  EXPECT_EQ(host_->counters().identity_mismatches, 0u);
+TEST(MultipathFaultSchedule, NamespaceRemovedAndReaddedQueuesThenResumes) {
+  FaultSchedule f(4, [](mpath::MultipathHostOptions& o) { o.head.queue_if_no_path = true; });
+  uint64_t done_before = 0;
+  f.Play({Step(30ms, sim::fault::NsPresent{0, false},
+               {sim::Eventually("the head has no path", [&] { return f.head()->path_count() == 0; },
+                                2s),
+                sim::Over("no I/O completes with no path, and some waits", 100ms,
+                          [&] {
+                            done_before = f.Completed();
+                            return [&] {
+                              return f.Completed() == done_before &&
+                                     f.head()->TEST_Stats().head.outstanding > 0;
+                            };
+                          })}),
+          Step(0ms, sim::fault::NsPresent{0, true},
+               {sim::Eventually("both paths usable", [&] { return f.BothUsable(); }, 3s),
+                sim::Over("I/O resumes on the re-added namespace", 50ms,
+                          [&] { return [&] { return f.Completed() > done_before + 50; }; }),
+                Now("2 paths removed, 4 added, no identity refused", [&] {
+                  const auto& c = f.host()->counters();
+                  return c.paths_removed == 2 && c.paths_added == 4 && c.identity_mismatches == 0;
+                })})},
+         4);
 }
 
 // (d'') The namespace detached behind port 1 only (the optimized path): that path leaves the
 // head, I/O moves to port 2 with zero errors; attached again, the path returns and I/O with it.
-TEST_F(MultipathE2eTest, NamespaceDetachedBehindOnePortFailsOverAndReturns) {
-  StartTarget();
-  StartHost();
-  StartWorkload(14);
-  world_.RunFor(30ms);
-  Play(sim::fault::NsAttached{0, 0, false});
-  ASSERT_TRUE(world_.RunUntil([&] { return head()->path_count() == 1; }, 2s)) << Describe();
-  EXPECT_EQ(path(0), nullptr);
-  ASSERT_NE(path(1), nullptr);
-  const uint64_t p2_before = PathIos(1);
-  world_.RunFor(100ms);
-  EXPECT_GT(PathIos(1), p2_before + 50) << "I/O did not move to port 2";
-  EXPECT_TRUE(host_->controller(0)->live()) << "the controller itself must stay up";
-
-  Play(sim::fault::NsAttached{0, 0, true});
-  ASSERT_TRUE(world_.RunUntil([&] { return BothUsable(); }, 3s)) << Describe();
-  const uint64_t p1_back = PathIos(0);
-  world_.RunFor(100ms);
-  EXPECT_GT(PathIos(0), p1_back + 50) << "I/O did not return to the optimized path";
-  FinishWorkload();
-  EXPECT_EQ(host_->counters().paths_removed, 1u);
-  EXPECT_EQ(host_->counters().paths_added, 3u);
-  EXPECT_EQ(host_->counters().identity_mismatches, 0u);
+TEST(MultipathFaultSchedule, NamespaceDetachedBehindOnePortFailsOverAndReturns) {
+  FaultSchedule f(14);
+  f.Play({Step(30ms, sim::fault::NsAttached{0, 0, false},
+               {sim::Eventually("one path left", [&] { return f.head()->path_count() == 1; }, 2s),
+                Now("port 1's path gone, port 2's there",
+                    [&] { return f.path(0) == nullptr && f.path(1) != nullptr; }),
+                Grows("I/O moves to port 2", 100ms, [&] { return f.PathIos(1); }, 50),
+                Now("the controller itself stays up",
+                    [&] { return f.host()->controller(0)->live(); })}),
+          Step(0ms, sim::fault::NsAttached{0, 0, true},
+               {sim::Eventually("both paths usable", [&] { return f.BothUsable(); }, 3s),
+                Grows("I/O returns to the optimized path", 100ms, [&] { return f.PathIos(0); }, 50),
+                Now("1 path removed, 3 added, no identity refused", [&] {
+                  const auto& c = f.host()->counters();
+                  return c.paths_removed == 1 && c.paths_added == 3 && c.identity_mismatches == 0;
+                })})},
+         14);
 }
 
-// (d') ... and if it never comes back, queued I/O fails with kNoPath after queue_timeout.
-TEST_F(MultipathE2eTest, NamespaceRemovedForGoodFailsWithNoPath) {
-  StartTarget();
-  StartHost([](mpath::MultipathHostOptions& o) {
+// (d') ... and if it never comes back, queued I/O fails with kNoPath after queue_timeout (errors
+// the application sees, allowed only while no path is usable). The runner's heal then adds it
+// back and reads every block.
+TEST(MultipathFaultSchedule, NamespaceRemovedForGoodFailsWithNoPath) {
+  FaultSchedule f(5, [](mpath::MultipathHostOptions& o) {
     o.head.queue_if_no_path = true;
     o.head.queue_timeout = 200ms;
   });
-  StartWorkload(5);
-  world_.RunFor(30ms);
-  Play(sim::fault::NsPresent{0, false});
-  ASSERT_TRUE(world_.RunUntil([&] { return head()->path_count() == 0; }, 2s));
-  world_.RunFor(500ms);
-  EXPECT_GT(head()->TEST_Stats().head.no_path, 0u);
-  bool stopped = false;
-  h0_->Post([&] { workload_->Stop([&] { stopped = true; }); });
-  ASSERT_TRUE(world_.RunUntil([&] { return stopped; }, 2s));
-  checker_.CheckQuiesced();
-  EXPECT_TRUE(checker_.ok()) << checker_.violations()[0];  // errors only while no usable path
-  EXPECT_GT(workload_->stats().errors, 0u);
+  const sim::ScenarioReport r = f.Play(
+      {Step(30ms, sim::fault::NsPresent{0, false},
+            {sim::Eventually("the head has no path", [&] { return f.head()->path_count() == 0; }, 2s),
+             sim::Over("queued I/O fails with no path after queue_timeout", 500ms,
+                       [&] { return [&] { return f.head()->TEST_Stats().head.no_path > 0; }; })})},
+      5, /*expect_no_errors=*/false);
+  EXPECT_GT(r.app_errors, 0u);
 }
 
 // (e) Resize (of a file-backed namespace, so the file grows): every path reports the new size
 // after the AEN and rescan; the head follows.
-TEST_F(MultipathE2eTest, ResizeHeadCapacityFollows) {
-  StartTarget(/*file_backed=*/true);
-  StartHost();
-  StartWorkload(6);
-  world_.RunFor(30ms);
-  Play(sim::fault::NsGrow{0, kNsBytes / kBs});  // to twice the size
-  ASSERT_TRUE(world_.RunUntil(
-      [&] {
-        return head()->capacity_blocks() == 2 * kNsBytes / kBs && BothUsable() &&
-               path(0)->state().capacity_blocks == 2 * kNsBytes / kBs &&
-               path(1)->state().capacity_blocks == 2 * kNsBytes / kBs;
-      },
-      2s))
-      << Describe();
-  EXPECT_EQ(host_->scanner(0)->counters().resizes, 1u);
-  EXPECT_EQ(host_->scanner(1)->counters().resizes, 1u);
-  struct stat st {};
-  ASSERT_EQ(::stat(file_.c_str(), &st), 0);
-  EXPECT_EQ(static_cast<uint64_t>(st.st_size), 2 * kNsBytes);
-  world_.RunFor(50ms);
-  FinishWorkload();
+TEST(MultipathFaultSchedule, ResizeHeadCapacityFollows) {
+  FaultSchedule f(6);
+  constexpr uint64_t kTwice = 2 * kNsBytes / kBs;
+  f.Play({Step(30ms, sim::fault::NsGrow{0, kNsBytes / kBs},  // to twice the size
+               {sim::Eventually("the head and both paths at the new capacity",
+                                [&] {
+                                  return f.head()->capacity_blocks() == kTwice && f.BothUsable() &&
+                                         f.path(0)->state().capacity_blocks == kTwice &&
+                                         f.path(1)->state().capacity_blocks == kTwice;
+                                },
+                                2s),
+                Now("each scanner saw one resize",
+                    [&] {
+                      return f.host()->scanner(0)->counters().resizes == 1 &&
+                             f.host()->scanner(1)->counters().resizes == 1;
+                    }),
+                Now("the file grew",
+                    [&] {
+                      struct stat st {};
+                      return ::stat(f.file().c_str(), &st) == 0 &&
+                             static_cast<uint64_t>(st.st_size) == 2 * kNsBytes;
+                    }),
+                Pause(50ms)})},
+         6);
 }
 
 // The host's observer hears a head's new capacity in the event in which the head took it — not
@@ -486,64 +567,62 @@ TEST_F(MultipathE2eTest, StartAnaWaitBoundsAnAnaLogThatDoesNotCome) {
 // transition status also marks the path pending and has the ANA log re-read, which brings the
 // path back; a plain path error leaves its state alone (the head passes it over until its next
 // path set), so the I/O moves to port 2.
-TEST_F(MultipathE2eTest, InjectedPathErrorsFailOver) {
-  StartTarget();
-  StartHost();
-  StartWorkload(7);
-  world_.RunFor(30ms);
-  auto fail_next = [&](uint16_t code, uint32_t count) {
-    Play(sim::fault::FailNext{.port = 0, .ns = 0, .status = NvmeStatus::Of(code), .count = count});
+TEST(MultipathFaultSchedule, InjectedPathErrorsFailOver) {
+  FaultSchedule f(7);
+  auto fail_next = [](uint16_t code) {
+    return sim::fault::FailNext{.port = 0, .ns = 0, .status = NvmeStatus::Of(code), .count = 3};
   };
-  const uint64_t ana_reads = host_->scanner(0)->counters().ana_reads;
-  fail_next(nvme::sc::kAnaTransition, 3);
-  world_.RunFor(50ms);
-  const uint64_t failovers = head()->TEST_Stats().head.failovers;
-  EXPECT_GE(failovers, 1u);
-  EXPECT_GT(host_->scanner(0)->counters().ana_reads, ana_reads) << "ANA error did not re-read the log";
-  ASSERT_TRUE(world_.RunUntil([&] { return BothUsable(); }, 1s)) << Describe();
-  const uint64_t p1 = PathIos(0);
-  world_.RunFor(50ms);
-  EXPECT_GT(PathIos(0), p1 + 20) << "port 1 not used again after the ANA log re-read";
-
-  fail_next(nvme::sc::kInternalPathError, 3);
-  const uint64_t p2 = PathIos(1);
-  world_.RunFor(50ms);
-  EXPECT_GT(head()->TEST_Stats().head.failovers, failovers);
-  EXPECT_GT(PathIos(1), p2) << "the failed-over I/O did not go to port 2";
-  FinishWorkload();
+  auto failovers = [&] { return f.head()->TEST_Stats().head.failovers; };
+  uint64_t failovers_after_ana = 0;
+  f.Play({Step(30ms, fail_next(nvme::sc::kAnaTransition),
+               {sim::Over("the ANA error fails over and has the ANA log re-read", 50ms,
+                          [&] {
+                            const uint64_t reads = f.host()->scanner(0)->counters().ana_reads;
+                            return [&, reads] {
+                              failovers_after_ana = failovers();
+                              return failovers_after_ana >= 1 &&
+                                     f.host()->scanner(0)->counters().ana_reads > reads;
+                            };
+                          }),
+                sim::Eventually("both paths usable", [&] { return f.BothUsable(); }, 1s),
+                Grows("port 1 used again after the ANA log re-read", 50ms,
+                      [&] { return f.PathIos(0); }, 20)}),
+          Step(0ms, fail_next(nvme::sc::kInternalPathError),
+               {sim::Over("the path error fails over to port 2", 50ms, [&] {
+                 const uint64_t p2 = f.PathIos(1);
+                 return [&, p2] { return failovers() > failovers_after_ana && f.PathIos(1) > p2; };
+               })})},
+         7);
 }
 
 // (g) The target drops every connection of port 1: the controller reconnects, no error.
-TEST_F(MultipathE2eTest, DroppedConnectionsReconnect) {
-  StartTarget();
-  StartHost();
-  StartWorkload(8);
-  world_.RunFor(30ms);
-  Play(sim::fault::DropConnections{0});
-  ASSERT_TRUE(world_.RunUntil([&] { return host_->controller(0)->associations() == 2 && BothUsable(); },
-                              3s))
-      << Describe();
-  world_.RunFor(50ms);
-  FinishWorkload();
+TEST(MultipathFaultSchedule, DroppedConnectionsReconnect) {
+  FaultSchedule f(8);
+  f.Play({Step(30ms, sim::fault::DropConnections{0},
+               {sim::Eventually("port 1 reconnected and both paths usable",
+                                [&] {
+                                  return f.host()->controller(0)->associations() == 2 &&
+                                         f.BothUsable();
+                                },
+                                3s),
+                Pause(50ms)})},
+         8);
 }
 
 // (h) Responses on port 1 stall past the I/O timeout: the controller resets, in-flight I/O fails
 // over to port 2, and port 1 comes back once responses flow again.
-TEST_F(MultipathE2eTest, StalledResponsesTimeOutResetAndFailOver) {
-  StartTarget();
-  StartHost();
-  StartWorkload(9);
-  world_.RunFor(30ms);
-  Play(sim::fault::StallResponses{0, true});
-  ASSERT_TRUE(world_.RunUntil([&] { return !host_->controller(0)->live(); }, 3s));
-  const uint64_t p2 = PathIos(1);
-  world_.RunFor(200ms);
-  EXPECT_GT(PathIos(1), p2 + 50);
-  Play(sim::fault::StallResponses{0, false});
-  ASSERT_TRUE(world_.RunUntil([&] { return BothUsable(); }, 15s)) << Describe();
-  world_.RunFor(50ms);
-  FinishWorkload();
-  EXPECT_GE(host_->controller(0)->associations(), 2u);
+TEST(MultipathFaultSchedule, StalledResponsesTimeOutResetAndFailOver) {
+  FaultSchedule f(9);
+  f.Play({Step(30ms, sim::fault::StallResponses{0, true},
+               {sim::Eventually("port 1's controller leaves live",
+                                [&] { return !f.host()->controller(0)->live(); }, 3s),
+                Grows("I/O moves to port 2", 200ms, [&] { return f.PathIos(1); }, 50)}),
+          Step(0ms, sim::fault::StallResponses{0, false},
+               {sim::Eventually("both paths usable", [&] { return f.BothUsable(); }, 15s),
+                Pause(50ms),
+                Now("port 1 associated again",
+                    [&] { return f.host()->controller(0)->associations() >= 2; })})},
+         9);
 }
 
 // Two targets serve the same subsystem NQN and NSID with different identifiers: the second

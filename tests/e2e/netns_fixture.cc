@@ -300,6 +300,18 @@ bool NetnsPair::Running(pid_t pid, std::string* how) {
   return false;
 }
 
+std::string NetnsPair::Kill(pid_t pid) {
+  if (std::find(children_.begin(), children_.end(), pid) == children_.end()) return "not running";
+  std::string how;
+  if (!Running(pid, &how)) return how;
+  kill(pid, SIGKILL);
+  int ws = 0;
+  while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
+  }
+  std::erase(children_, pid);
+  return DescribeWaitStatus(ws);
+}
+
 std::string NetnsPair::Stop(pid_t pid, Duration grace) {
   if (std::find(children_.begin(), children_.end(), pid) == children_.end()) return "not running";
   std::string how;

@@ -70,6 +70,9 @@ class NetnsPair {
   Result<pid_t> SpawnInTarget(const std::vector<std::string>& argv, const std::string& log_path);
   // SIGTERM, then SIGKILL after `grace`; returns how the child ended ("exit 0", "signal 9").
   std::string Stop(pid_t pid, Duration grace = std::chrono::seconds(10));
+  // SIGKILL now (a crash, as the scenario vocabulary's TargetKill); returns how the child ended
+  // ("signal 9", or how it had ended before).
+  std::string Kill(pid_t pid);
   // Whether the child still runs (reaps it if it ended; `how` says how).
   bool Running(pid_t pid, std::string* how = nullptr);
 

@@ -12,8 +12,10 @@
 // connection closes; then it drops port 1's connections. The host fails those writes over to
 // port 2, the workload keeps rewriting the same blocks, then stops and reads every block back.
 // Each run is deterministic (its own SimWorld and seed); a few seeds are summed so the "fence
-// off" assertion does not hang on one seed's timing. The target and its faults are described as
-// every scenario describes them (sim::TargetModel, sim::Fault played by sim::ApplyToTarget).
+// off" assertion does not hang on one seed's timing. Each run is a schedule of sim::Faults with
+// per-step expectations, played by the scenario runner on sim::TcpFabric like every scenario;
+// the runner adds the heal, the read-back of every block and the quiesce check.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -23,22 +25,17 @@
 #include "mpath/multipath_host.h"
 #include "reactor/sim.h"
 #include "sim/fault.h"
-#include "sim/invariants.h"
-#include "sim/target_faults.h"
-#include "sim/verify_workload.h"
-#include "target/target.h"
+#include "sim/runner.h"
+#include "sim/tcp_fabric.h"
+#include "sim_e2e_fabric.h"
 
 namespace nvmpath {
 namespace {
 
 using namespace std::chrono_literals;
 using blk::CtrlState;
-using nvme::AnaState;
 
-constexpr char kSubnqn[] = "nqn.2024-01.io.nvmpath:stale";
-constexpr char kHostnqn[] = "nqn.2024-01.io.nvmpath:stale-host";
 constexpr uint32_t kBs = 512;
-constexpr uint16_t kPort1 = 4420;  // port index 0 (port ID 1); port index 1 is kPort1 + 1
 // The target executes a parked write this long after its connection closed: inside the CQT it
 // reports (a controller honouring CQT has stopped every command by then).
 constexpr Duration kLateDelay = 100ms;
@@ -49,7 +46,6 @@ constexpr uint64_t kSeeds[] = {1, 2, 3};
 struct Outcome {
   uint64_t ios = 0;
   uint64_t mismatches = 0;
-  uint64_t errors = 0;
   uint64_t app_errors = 0;
   uint64_t fenced = 0;
   // The head's failover gaps (docs/ARCHITECTURE.md "Statistics"): a fenced write's starts when
@@ -61,7 +57,6 @@ struct Outcome {
   Outcome& operator+=(const Outcome& o) {
     ios += o.ios;
     mismatches += o.mismatches;
-    errors += o.errors;
     app_errors += o.app_errors;
     fenced += o.fenced;
     gaps += o.gaps;
@@ -71,167 +66,95 @@ struct Outcome {
   }
 };
 
-// One host + target world, one late-write scenario.
-class StaleWriteRun {
- public:
-  StaleWriteRun(uint64_t seed, Duration cqt, std::function<void(host::ControllerOptions&)> adjust)
-      : world_(seed), seed_(seed) {
-    h0_ = world_.AddReactor();
-    t_ = world_.AddReactor();
-    StartTarget(cqt);
-    StartHost(std::move(adjust));
-  }
+// One late-write scenario on its own world: a schedule the scenario runner plays on
+// sim::TcpFabric (the real target with the CQT given, the multipath host with this file's
+// timeouts and one reactor, one namespace behind two ports, port 1 optimized), with the steps'
+// expectations doing what this test used to do between faults.
+enum class Loss { kTargetDrops, kHostTimesOut };  // how port 1's association ends
 
-  ~StaleWriteRun() {
-    if (host_) {
-      bool done = false;
-      h0_->Post([&] { host_->Shutdown([&] { done = true; }); });
-      EXPECT_TRUE(world_.RunUntil([&] { return done; }, 30s)) << "host shutdown hung";
-      world_.RunFor(10ms);
-      host_.reset();
-    }
-    bool stopped = false;
-    target_->Stop([&] { stopped = true; });
-    world_.RunUntil([&] { return stopped; }, 5s);
-  }
-
-  // How port 1's association ends with the late writes outstanding.
-  enum class Loss { kTargetDrops, kHostTimesOut };
-
-  Outcome Run(Loss loss) {
-    Outcome out;
-    if (!started_) return out;
-    sim::VerifyWorkloadOptions w;
-    w.head_id = 1;
-    w.blocks = 16;  // few blocks: the workload soon rewrites the ones whose write went late
-    w.block_size = kBs;
-    w.max_blocks_per_io = 2;
-    w.queue_depth = 4;
-    w.seed = seed_;
-    w.error_backoff = 1ms;
-    workload_ =
-        std::make_unique<sim::VerifyWorkload>(*host_->head(1), *h0_, w, &checker_, &next_id_);
-    h0_->Post([this] { workload_->Start(); });
-    world_.RunFor(20ms);
-
-    Play(sim::fault::LateWrites{0, kLateWrites, kLateDelay});
-    // Drop the connection only once every late write is parked (none left for the reconnect).
-    bool parked = false;
-    for (int i = 0; i < 200 && !parked; ++i) {
-      world_.RunFor(1ms);
-      OnTarget([&] { parked = target_->DescribeState()["faults"]["late_writes"].empty(); });
-    }
-    EXPECT_TRUE(parked) << "the workload sent no write through port 1";
-    if (loss == Loss::kTargetDrops) {
-      Play(sim::fault::DropConnections{0});
-    } else {
-      // The parked writes outlast io_timeout: the host resets the controller and closes.
-      EXPECT_TRUE(world_.RunUntil([&] { return !Usable(0); }, 2s));
-    }
-    // Past the late writes' landing, the fence and port 1's reconnect.
-    world_.RunFor(600ms);
-    EXPECT_TRUE(world_.RunUntil([&] { return Usable(0) && Usable(1); }, 5s))
-        << host_->head(1)->DescribePathStates();
-    world_.RunFor(50ms);
-
-    bool verified = false;
-    h0_->Post([&] { workload_->Stop([&] { workload_->VerifyAll([&] { verified = true; }); }); });
-    EXPECT_TRUE(world_.RunUntil([&] { return verified; }, 60s));
-    checker_.CheckQuiesced();
-    const sim::VerifyStats& st = workload_->stats();
-    out.ios = st.ios;
-    out.mismatches = st.mismatches;
-    out.errors = st.errors;
-    out.app_errors = checker_.app_errors();
-    out.checker_ok = checker_.ok();
-    for (size_t i = 0; i < 2; ++i) {
-      if (host::PathNs* p = host_->scanner(i)->path(1))
-        out.fenced += p->TEST_Counters().fenced_writes;
-    }
-    const mpath::HeadStats hs = host_->head(1)->TEST_Stats();
-    out.gaps = hs.failover_gap.count();
-    out.gap_max_ns = hs.failover_gap.max_ns();
-    return out;
-  }
-
- private:
-  void StartTarget(Duration cqt) {
-    model_ = sim::TargetModel::Make(kSubnqn, 2, kPort1, 1, 1 << 20);
-    model_.block_size = kBs;
-    model_.cqt = cqt;
-    model_.ana[1][0] = AnaState::kNonOptimized;
-    auto t = target::Target::Create(model_.Config(), {t_});
-    ASSERT_TRUE(t.ok()) << t.status().ToString();
-    target_ = std::move(*t);
-    ASSERT_TRUE(target_->Start().ok());
-  }
-
-  void StartHost(std::function<void(host::ControllerOptions&)> adjust) {
-    mpath::MultipathHostOptions o;
-    o.subnqn = kSubnqn;
-    o.hostnqn = kHostnqn;
-    o.hostid[15] = 9;
-    o.paths = {{model_.address, model_.tcp_ports[0]}, {model_.address, model_.tcp_ports[1]}};
-    o.controller.reconnect_delay = 200ms;
-    o.controller.ctrl_loss_tmo = 60s;
-    o.controller.io_timeout = 1s;
-    o.controller.kato = 2s;
-    if (adjust) adjust(o.controller);
-    host_ = std::make_unique<mpath::MultipathHost>(o, std::vector<reactor::Reactor*>{h0_}, 0);
-    std::optional<Status> st;
-    h0_->Post([&] { host_->Start([&](Status s) { st = s; }); });
-    ASSERT_TRUE(world_.RunUntil([&] { return st.has_value(); }, 30s));
-    ASSERT_TRUE(st->ok()) << st->ToString();
-    ASSERT_TRUE(world_.RunUntil([&] { return host_->head(1) && Usable(0) && Usable(1); }, 5s));
-    started_ = true;
-  }
-
-  bool Usable(size_t i) const {
-    host::PathNs* p = host_->scanner(i)->path(1);
+Outcome RunOne(uint64_t seed, Duration cqt, std::function<void(host::ControllerOptions&)> adjust,
+               Loss loss) {
+  // This file's host: no fence delay unless the test sets one.
+  const sim::TcpFabricOptions fo =
+      e2e::SimE2eFabric(seed, 1, 1 << 20, kBs, cqt, [adjust](mpath::MultipathHostOptions& o) {
+        if (adjust) adjust(o.controller);
+      });
+  sim::TcpFabric f(fo);
+  auto usable = [&f](size_t i) {
+    host::PathNs* p = f.host()->scanner(i)->path(1);
     if (!p) return false;
     auto s = p->state();
     return s.ctrl == CtrlState::kLive && s.ready && !s.ana_pending && nvme::AnaStateIsLive(s.ana);
+  };
+  auto pause = [](Duration d) {
+    return sim::Over(fmt::format("{} ms pass", ToMicros(d) / 1000), d,
+                     [] { return [] { return true; }; });
+  };
+  // Past the late writes' landing, the fence and port 1's reconnect.
+  std::vector<sim::Expectation> settle = {
+      pause(600ms),
+      sim::Eventually("both paths usable again", [&] { return usable(0) && usable(1); }, 5s),
+      pause(50ms)};
+
+  sim::Schedule s = {{.at = 20ms, .fault = sim::fault::LateWrites{0, kLateWrites, kLateDelay}}};
+  // The connection is lost only once every late write is parked (none left for the reconnect).
+  s[0].expect.push_back(sim::Eventually(
+      "every late write parked (the workload sent writes through port 1)",
+      [&f] { return f.target()->DescribeState()["faults"]["late_writes"].empty(); }, 200ms));
+  if (loss == Loss::kTargetDrops) {
+    s.push_back({.at = 0ms, .fault = sim::fault::DropConnections{0}, .expect = settle});
+  } else {
+    // The parked writes outlast io_timeout: the host resets the controller and closes.
+    s[0].expect.push_back(
+        sim::Eventually("the host gives port 1 up", [&] { return !usable(0); }, 2s));
+    for (auto& e : settle) s[0].expect.push_back(e);
   }
 
-  // Plays a fault on the target, as every scenario does; it must be accepted.
-  void Play(const sim::Fault& fault) {
-    OnTarget([&] {
-      Status st = sim::ApplyToTarget(target_.get(), model_, fault);
-      EXPECT_TRUE(st.ok()) << sim::Describe(fault) << ": " << st.ToString();
-    });
-  }
+  // Once settled, the head's failover gaps (before the runner's own heal and teardown).
+  uint64_t gaps = 0;
+  uint64_t gap_max_ns = 0;
+  s.back().expect.push_back(sim::Eventually(
+      "the head's failover gaps read",
+      [&] {
+        const mpath::HeadStats hs = f.host()->head(1)->TEST_Stats();
+        gaps = hs.failover_gap.count();
+        gap_max_ns = hs.failover_gap.max_ns();
+        return true;
+      },
+      1s));
 
-  void OnTarget(std::function<void()> fn) {
-    bool done = false;
-    t_->Post([&] {
-      fn();
-      done = true;
-    });
-    ASSERT_TRUE(world_.RunUntil([&] { return done; }, 1s));
+  sim::ScenarioOptions o{.seed = seed};
+  o.blocks = 16;  // few blocks: the workload soon rewrites the ones whose write went late
+  o.block_size = kBs;
+  o.max_blocks_per_io = 2;
+  o.queue_depth = 4;
+  o.error_backoff = 1ms;
+  o.settle_limit = 60s;
+  const sim::ScenarioReport r = sim::RunScenario(f, s, o);
+  Outcome out;
+  out.ios = r.ios;
+  out.mismatches = r.mismatches;
+  out.app_errors = r.app_errors;
+  out.fenced = r.fenced_writes;
+  out.gaps = gaps;
+  out.gap_max_ns = gap_max_ns;
+  // A mismatch is a violation of its own; the others (expectations, invariants) must not be.
+  out.checker_ok = r.ok();
+  for (const std::string& v : r.violations) {
+    const bool data = v.rfind("verify: head 0: ", 0) == 0;  // the verify workload's own line
+    EXPECT_TRUE(data) << "seed " << seed << ": " << v;
   }
-
-  reactor::SimWorld world_;
-  const uint64_t seed_;
-  reactor::Sim* h0_;
-  reactor::Sim* t_;
-  sim::TargetModel model_;
-  std::unique_ptr<target::Target> target_;
-  std::unique_ptr<mpath::MultipathHost> host_;
-  bool started_ = false;
-  sim::InvariantChecker checker_;
-  uint64_t next_id_ = 1;
-  std::unique_ptr<sim::VerifyWorkload> workload_;
-};
+  EXPECT_FALSE(r.hung) << "seed " << seed;
+  return out;
+}
 
 Outcome RunSeeds(Duration cqt, std::function<void(host::ControllerOptions&)> adjust,
-                 StaleWriteRun::Loss loss = StaleWriteRun::Loss::kTargetDrops) {
+                 Loss loss = Loss::kTargetDrops) {
   Outcome total;
   total.checker_ok = true;
   for (uint64_t seed : kSeeds) {
-    StaleWriteRun run(seed, cqt, adjust);
-    Outcome o = run.Run(loss);
+    Outcome o = RunOne(seed, cqt, adjust, loss);
     EXPECT_GT(o.ios, 100u) << "seed " << seed;
-    EXPECT_EQ(o.errors, 0u) << "seed " << seed;
     EXPECT_EQ(o.app_errors, 0u) << "seed " << seed;
     std::printf("  seed %lu: ios %lu mismatches %lu fenced %lu\n", (unsigned long)seed,
                 (unsigned long)o.ios, (unsigned long)o.mismatches, (unsigned long)o.fenced);
@@ -267,9 +190,9 @@ TEST(StaleWriteTest, FenceFromCqtPreventsStaleOverwrites) {
 TEST(StaleWriteTest, FenceFromCqtCoversAHostReset) {
   Outcome off = RunSeeds(
       kCqt, [](host::ControllerOptions& c) { c.TEST_disable_write_fence = true; },
-      StaleWriteRun::Loss::kHostTimesOut);
+      Loss::kHostTimesOut);
   EXPECT_GT(off.mismatches, 0u);
-  Outcome on = RunSeeds(kCqt, {}, StaleWriteRun::Loss::kHostTimesOut);
+  Outcome on = RunSeeds(kCqt, {}, Loss::kHostTimesOut);
   EXPECT_EQ(on.mismatches, 0u);
   EXPECT_TRUE(on.checker_ok);
   EXPECT_GT(on.fenced, 0u);

@@ -7,11 +7,12 @@
 // nothing but a pause: zero verify mismatches, every Bio completed exactly once, and no
 // application error at all (queue_if_no_path and a ctrl_loss_tmo longer than the outage keep I/O
 // waiting while no path is usable).
-// Method: the real `nvmpath target --config FILE` runs as a child process, serving one file-backed
-// namespace (so the data survives) on two free ports of 127.0.0.1, ANA optimized on port 1 and
-// non-optimized on port 2. In this process an mpath::MultipathHost and a VerifyWorkload with an
-// InvariantChecker run on one reactor::Uring. The child is SIGKILLed by its PID, reaped, and
-// started again with the same config; twice. Only the child this test started is signalled.
+// Method: a schedule of TargetKill / TargetRestart with per-step expectations, played by the
+// scenario runner on e2e::ProcessFabric: the real `nvmpath target` as a child process serving one
+// file-backed namespace (so the data survives) on two free ports of 127.0.0.1, ANA optimized on
+// port 1 and non-optimized on port 2; in this process the multipath host and the runner's verify
+// workload on one reactor::Uring. The child is SIGKILLed by its PID, reaped, and started again
+// from the same model; twice. Only the child the fabric started is signalled.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -27,11 +28,9 @@
 #include <optional>
 #include <string>
 
-#include "mpath/multipath_host.h"
-#include "reactor/uring.h"
+#include "process_fabric.h"
 #include "sim/fault.h"
-#include "sim/invariants.h"
-#include "sim/verify_workload.h"
+#include "sim/runner.h"
 
 #ifndef NVMPATH_BINARY
 #error "NVMPATH_BINARY must name the nvmpath executable"
@@ -67,75 +66,32 @@ uint16_t FreePort() {
 
 // The `nvmpath target` child. Start waits until it printed a line for each port; the destructor
 // SIGKILLs and reaps it if it still runs.
-class TargetProcess {
- public:
-  explicit TargetProcess(std::string config) : config_(std::move(config)) {}
-  ~TargetProcess() {
-    if (pid_ > 0) Kill();
-    if (out_ >= 0) ::close(out_);
-  }
-
-  // Returns an empty string when the target is listening, else what went wrong.
-  std::string Start(int ports) {
-    int pipe_fds[2];
-    if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return "pipe failed";
-    pid_t pid = ::fork();
-    if (pid < 0) return "fork failed";
-    if (pid == 0) {
-      ::dup2(pipe_fds[1], STDOUT_FILENO);
-      const char* argv[] = {NVMPATH_BINARY, "target", "--config", config_.c_str(), nullptr};
-      ::execv(NVMPATH_BINARY, const_cast<char* const*>(argv));
-      ::_exit(127);
-    }
-    ::close(pipe_fds[1]);
-    if (out_ >= 0) ::close(out_);
-    out_ = pipe_fds[0];
-    pid_ = pid;
-    std::string seen;
-    int listening = 0;
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (listening < ports && std::chrono::steady_clock::now() < deadline) {
-      pollfd p{.fd = out_, .events = POLLIN, .revents = 0};
-      if (::poll(&p, 1, 100) <= 0) continue;
-      char buf[512];
-      ssize_t n = ::read(out_, buf, sizeof(buf));
-      if (n <= 0) return "the target exited before listening; it printed: " + seen;
-      seen.append(buf, static_cast<size_t>(n));
-      listening = 0;
-      for (size_t at = 0; (at = seen.find("listening on", at)) != std::string::npos; ++at) {
-        ++listening;
-      }
-    }
-    if (listening < ports) return "the target did not listen within 10 s; it printed: " + seen;
-    return "";
-  }
-
-  // SIGKILL by PID, then reap: when waitpid returns the process and its io_uring are gone, so
-  // nothing it had in flight can reach the file any more.
-  void Kill() {
-    ASSERT_GT(pid_, 0);
-    ASSERT_EQ(::kill(pid_, SIGKILL), 0);
-    int status = 0;
-    ASSERT_EQ(::waitpid(pid_, &status, 0), pid_);
-    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "status " << status;
-    pid_ = -1;
-  }
-
-  // A clean stop (SIGTERM) at the end of the test.
-  void Stop() {
-    ASSERT_GT(pid_, 0);
-    ASSERT_EQ(::kill(pid_, SIGTERM), 0);
-    int status = 0;
-    ASSERT_EQ(::waitpid(pid_, &status, 0), pid_);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
-    pid_ = -1;
-  }
-
- private:
-  std::string config_;
-  pid_t pid_ = -1;
-  int out_ = -1;
-};
+// The fabric: the target as a child process on two free ports, ANA optimized on port 1 and
+// non-optimized on port 2, one file-backed namespace; the host with queue_if_no_path and a
+// ctrl_loss_tmo far longer than the outage.
+e2e::ProcessFabricOptions Options(const std::string& dir) {
+  const std::string ns_file = dir + "/ns1";
+  std::ofstream(ns_file, std::ios::binary).close();
+  std::filesystem::resize_file(ns_file, kNsBytes);
+  e2e::ProcessFabricOptions o;
+  o.nvmpath_binary = NVMPATH_BINARY;
+  o.dir = dir;
+  o.model = sim::TargetModel::Make(kSubnqn, 2, 0, 1, kNsBytes, {ns_file});
+  o.model.block_size = kBs;
+  o.model.tcp_ports = {FreePort(), FreePort()};
+  o.model.ana[1][0] = nvme::AnaState::kNonOptimized;
+  o.model.healed_ana = o.model.ana;
+  o.host.subnqn = kSubnqn;
+  o.host.hostnqn = kHostnqn;
+  o.host.hostid[15] = 9;
+  for (uint16_t port : o.model.tcp_ports) o.host.paths.push_back({"127.0.0.1", port});
+  o.host.controller.reconnect_delay = 100ms;
+  o.host.controller.ctrl_loss_tmo = 60s;  // far longer than the outage
+  o.host.controller.io_timeout = 2s;
+  o.host.controller.kato = 5s;
+  o.host.head.queue_if_no_path = true;
+  return o;
+}
 
 class TargetRestartTest : public ::testing::Test {
  protected:
@@ -143,171 +99,90 @@ class TargetRestartTest : public ::testing::Test {
     char tmpl[] = "/tmp/nvmpath-restart-XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
-    const std::string ns_file = dir_ + "/ns1";
-    {
-      std::ofstream f(ns_file, std::ios::binary);
-      ASSERT_TRUE(f.good());
-    }
-    std::filesystem::resize_file(ns_file, kNsBytes);
-    p1_ = FreePort();
-    p2_ = FreePort();
-    ASSERT_TRUE(p1_ != 0 && p2_ != 0 && p1_ != p2_);
-    config_ = dir_ + "/target.json";
-    std::ofstream c(config_);
-    c << R"({
-  "ports": [
-    {"id": 1, "address": "127.0.0.1", "port": )"
-      << p1_ << R"(},
-    {"id": 2, "address": "127.0.0.1", "port": )"
-      << p2_ << R"(}
-  ],
-  "subsystems": [
-    {"nqn": ")"
-      << kSubnqn << R"(",
-     "namespaces": [{"nsid": 1, "backend": "file", "path": ")"
-      << ns_file << R"(",
-                     "block_size": 512, "ana_group": 1}]}
-  ],
-  "ana": [{"port": 1, "group": 1, "state": "optimized"},
-          {"port": 2, "group": 1, "state": "non-optimized"}]
-}
-)";
-    ASSERT_TRUE(c.good());
-    auto u = reactor::Uring::Create(0);
-    ASSERT_TRUE(u.ok()) << u.status().ToString();
-    r_ = std::move(*u);
   }
-
   void TearDown() override {
-    if (host_) {
-      bool done = false;
-      r_->Post([&] { host_->Shutdown([&] { done = true; }); });
-      EXPECT_TRUE(RunUntil([&] { return done; }, 20s)) << "host shutdown hung";
-      host_.reset();
-    }
-    workload_.reset();
-    target_.reset();  // SIGKILLs a child still running
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
   }
-
-  bool RunUntil(const std::function<bool()>& done, Duration limit) {
-    const TimePoint end = r_->now() + limit;
-    while (!done() && r_->now() < end) r_->RunOnce(2ms);
-    return done();
-  }
-  void RunFor(Duration d) {
-    RunUntil([] { return false; }, d);
-  }
-
-  mpath::Head* head() const { return host_->head(1); }
-  bool Usable(size_t i) const {
-    host::PathNs* p = host_->scanner(i)->path(1);
-    if (!p) return false;
-    blk::PathState s = p->state();
-    return s.ctrl == blk::CtrlState::kLive && s.ready && !s.ana_pending &&
-           nvme::AnaStateIsLive(s.ana);
-  }
-  bool BothUsable() const { return head() && Usable(0) && Usable(1); }
-  // The scenario vocabulary's target faults, played on the child process: a kill is SIGKILL, a
-  // restart starts it again from the same config.
-  void Play(const sim::Fault& fault) {
-    SCOPED_TRACE(sim::Describe(fault));
-    if (std::holds_alternative<sim::fault::TargetKill>(fault)) {
-      target_->Kill();
-    } else if (std::holds_alternative<sim::fault::TargetRestart>(fault)) {
-      ASSERT_EQ(target_->Start(2), "");
-    } else {
-      FAIL() << "not played on a target process: " << sim::Describe(fault);
-    }
-  }
-
-  uint64_t Completed() const { return head()->TEST_Stats().head.completed; }
-
-  void StartHost() {
-    mpath::MultipathHostOptions o;
-    o.subnqn = kSubnqn;
-    o.hostnqn = kHostnqn;
-    o.hostid[15] = 9;
-    o.paths = {{"127.0.0.1", p1_}, {"127.0.0.1", p2_}};
-    o.controller.reconnect_delay = 100ms;
-    o.controller.ctrl_loss_tmo = 60s;  // far longer than the outage
-    o.controller.io_timeout = 2s;
-    o.controller.kato = 5s;
-    o.head.queue_if_no_path = true;
-    host_ = std::make_unique<mpath::MultipathHost>(o, std::vector<reactor::Reactor*>{r_.get()}, 0);
-    std::optional<Status> st;
-    r_->Post([&] { host_->Start([&](Status s) { st = s; }); });
-    ASSERT_TRUE(RunUntil([&] { return st.has_value(); }, 10s));
-    ASSERT_TRUE(st->ok()) << st->ToString();
-    ASSERT_TRUE(RunUntil([&] { return BothUsable(); }, 5s)) << head()->DescribePathStates();
-  }
-
   std::string dir_;
-  std::string config_;
-  uint16_t p1_ = 0, p2_ = 0;
-  std::unique_ptr<reactor::Uring> r_;
-  std::unique_ptr<TargetProcess> target_;
-  std::unique_ptr<mpath::MultipathHost> host_;
-  sim::InvariantChecker checker_;
-  uint64_t next_id_ = 1;
-  std::unique_ptr<sim::VerifyWorkload> workload_;
 };
 
+// Two rounds of: the target SIGKILLed (both controllers lose their association, no path is
+// usable, no I/O completes while it is dead), then started again (both paths back, two new
+// associations, I/O resumes). Then the runner's heal, read-back of every block and quiesce
+// check: zero mismatches, zero application errors, every Bio completed once.
 TEST_F(TargetRestartTest, KilledAndRestartedTargetLosesNoWriteAndNoIo) {
-  target_ = std::make_unique<TargetProcess>(config_);
-  ASSERT_EQ(target_->Start(2), "");
-  StartHost();
-
-  sim::VerifyWorkloadOptions w;
-  w.head_id = 1;
-  w.blocks = 512;
-  w.block_size = kBs;
-  w.max_blocks_per_io = 8;
-  w.queue_depth = 8;
-  w.seed = 42;
-  w.error_backoff = 1ms;
-  workload_ = std::make_unique<sim::VerifyWorkload>(*head(), *r_, w, &checker_, &next_id_);
-  r_->Post([this] { workload_->Start(); });
-  RunFor(200ms);
-  ASSERT_GT(Completed(), 50u) << "no I/O before the first kill";
-
+  e2e::ProcessFabric f(Options(dir_));
+  ASSERT_TRUE(f.model().tcp_ports[0] != 0 && f.model().tcp_ports[1] != 0 &&
+              f.model().tcp_ports[0] != f.model().tcp_ports[1]);
+  auto head = [&f] { return f.host()->head(1); };
+  auto completed = [&] { return head()->TEST_Stats().head.completed; };
+  auto associations = [&f] {
+    return f.host()->controller(0)->associations() + f.host()->controller(1)->associations();
+  };
+  auto both_usable = [&f] { return f.AllPathsBack(); };
+  uint64_t associations_before_kill = 0;
+  sim::Schedule s;
   for (int round = 1; round <= 2; ++round) {
-    SCOPED_TRACE("round " + std::to_string(round));
-    const uint64_t associations =
-        host_->controller(0)->associations() + host_->controller(1)->associations();
-    Play(sim::fault::TargetKill{});
-    // Both controllers lose their connections and keep trying; I/O waits for a path.
-    ASSERT_TRUE(RunUntil(
-        [&] { return !host_->controller(0)->live() && !host_->controller(1)->live(); }, 5s));
-    RunFor(300ms);
-    EXPECT_FALSE(head()->HasUsablePath());
-    const uint64_t during = Completed();
-    RunFor(200ms);
-    EXPECT_EQ(Completed(), during) << "I/O completed while the target was dead";
-
-    ASSERT_NO_FATAL_FAILURE(Play(sim::fault::TargetRestart{}));
-    ASSERT_TRUE(RunUntil([&] { return BothUsable(); }, 10s)) << head()->DescribePathStates();
-    EXPECT_GE(host_->controller(0)->associations() + host_->controller(1)->associations(),
-              associations + 2);
-    const uint64_t resumed = Completed();
-    RunFor(200ms);
-    EXPECT_GT(Completed(), resumed + 50) << "I/O did not resume after the restart";
+    sim::TimedFault kill{.at = round == 1 ? Duration(200ms) : Duration(0),
+                         .fault = sim::fault::TargetKill{}};
+    kill.note = "round " + std::to_string(round);
+    if (round == 1) {
+      // Armed the moment the target died: no reactor turn has passed since.
+      kill.expect.push_back(sim::Over("I/O before the first kill (> 50 completed)", Duration(0),
+                                      [&] {
+                                        const uint64_t before = completed();
+                                        return [before] { return before > 50; };
+                                      }));
+    }
+    kill.expect.push_back(sim::Over("the associations counted at the kill", Duration(0), [&] {
+      associations_before_kill = associations();
+      return [] { return true; };
+    }));
+    kill.expect.push_back(sim::Eventually(
+        "both controllers lose their association",
+        [&f] { return !f.host()->controller(0)->live() && !f.host()->controller(1)->live(); },
+        5s));
+    kill.expect.push_back(sim::Over("no usable path 300 ms on", 300ms, [&] {
+      return [&] { return !head()->HasUsablePath(); };
+    }));
+    kill.expect.push_back(sim::Over("no I/O completes while the target is dead", 200ms, [&] {
+      const uint64_t during = completed();
+      return [&, during] { return completed() == during; };
+    }));
+    sim::TimedFault restart{.at = Duration(0), .fault = sim::fault::TargetRestart{}};
+    restart.note = "round " + std::to_string(round);
+    restart.expect.push_back(sim::Eventually("both paths usable", both_usable, 10s));
+    restart.expect.push_back(sim::Over("two new associations", Duration(0), [&] {
+      return [&] { return associations() >= associations_before_kill + 2; };
+    }));
+    restart.expect.push_back(sim::Over("I/O resumes after the restart", 200ms, [&] {
+      const uint64_t resumed = completed();
+      return [&, resumed] { return completed() > resumed + 50; };
+    }));
+    s.push_back(std::move(kill));
+    s.push_back(std::move(restart));
   }
 
-  bool verified = false;
-  r_->Post([&] { workload_->Stop([&] { workload_->VerifyAll([&] { verified = true; }); }); });
-  ASSERT_TRUE(RunUntil([&] { return verified; }, 30s)) << head()->DescribePathStates();
-  checker_.CheckQuiesced();
-  const sim::VerifyStats& st = workload_->stats();
-  std::printf("target restart: %lu I/Os, %lu blocks verified, %lu mismatches, %lu errors\n", st.ios,
-              st.blocks_verified, st.mismatches, st.errors);
-  EXPECT_EQ(st.mismatches, 0u);
-  EXPECT_EQ(st.errors, 0u);
-  EXPECT_EQ(checker_.app_errors(), 0u);
-  EXPECT_GE(st.blocks_verified, w.blocks);
-  EXPECT_TRUE(checker_.ok()) << checker_.violations().front();
-  target_->Stop();
+  sim::ScenarioOptions o{.seed = 42};
+  o.blocks = 512;
+  o.block_size = kBs;
+  o.max_blocks_per_io = 8;
+  o.queue_depth = 8;
+  o.error_backoff = 1ms;
+  o.settle_limit = 30s;
+  o.on_line = [](const std::string& l) { std::printf("  %s\n", l.c_str()); };
+  const sim::ScenarioReport r = sim::RunScenario(f, s, o);
+  std::printf("target restart: %lu I/Os, %lu blocks verified, %lu mismatches, %lu errors\n",
+              (unsigned long)r.ios, (unsigned long)r.blocks_verified,
+              (unsigned long)r.mismatches, (unsigned long)r.app_errors);
+  EXPECT_TRUE(r.ok()) << ::testing::PrintToString(r.violations) << "\ntarget log:\n"
+                      << f.TargetLog();
+  EXPECT_FALSE(r.hung);
+  EXPECT_EQ(r.mismatches, 0u);
+  EXPECT_EQ(r.app_errors, 0u);
+  EXPECT_EQ(r.target_restarts, 2u);
+  EXPECT_GE(r.readback_blocks, o.blocks);
 }
 
 }  // namespace

@@ -192,12 +192,27 @@ TEST(ConnectData, RejectsBadNqns) {
   auto r = ConnectData::Decode(unterminated);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("SUBNQN"), std::string::npos);
-  auto empty_host = raw;
-  empty_host[512] = 0;
-  r = ConnectData::Decode(empty_host);
+  auto empty_sub = raw;
+  empty_sub[256] = 0;
+  r = ConnectData::Decode(empty_sub);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("SUBNQN"), std::string::npos);
+  auto long_host = raw;
+  std::fill(long_host.begin() + 512, long_host.begin() + 512 + 224, 'h');
+  r = ConnectData::Decode(long_host);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("HOSTNQN"), std::string::npos);
   EXPECT_FALSE(ConnectData::Decode(std::span<const uint8_t>(raw).first(1000)).ok());
+}
+
+// SPDK's initiator leaves HOSTNQN empty unless told one; the target's allow-list decides.
+TEST(ConnectData, EmptyHostNqnDecodesAsEmpty) {
+  std::array<uint8_t, 1024> raw{};
+  ConnectData{{}, 0xFFFF, "nqn.2024-01.io.nvmpath:s", ""}.Encode(raw);
+  auto r = ConnectData::Decode(raw);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->hostnqn, "");
+  EXPECT_EQ(r->subnqn, "nqn.2024-01.io.nvmpath:s");
 }
 
 }  // namespace

@@ -168,3 +168,145 @@ TEST(TargetFaults, FaultsSaidAsControlRequests) {
 
 }  // namespace
 }  // namespace nvmpath::sim
+
+namespace nvmpath::sim {
+namespace {
+
+// Expectations attached to schedule steps: a met one leaves the report clean and shows in the
+// timeline; one not met is a violation that names its step, its fault and what was expected, and
+// the run goes on to the next step (both failures are reported).
+TEST(Runner, StepExpectationsMetAndNotMet) {
+  MemFabric fabric(MemFabricOptions{.seed = 6});
+  auto head_ios = [&fabric] {
+    uint64_t n = 0;
+    for (mpath::Head* h : fabric.heads()) n += h->TEST_Stats().head.completed;
+    return n;
+  };
+  Schedule s = {{100us, fault::Ana{0, 0, nvme::AnaState::kNonOptimized}, true, {}, {}},
+                {200us, fault::Ana{0, 0, nvme::AnaState::kOptimized}, true, {}, {}}};
+  s[0].expect.push_back(Over("I/O goes on over 2 ms", 2ms, [&] {
+    const uint64_t before = head_ios();
+    return [&, before] { return head_ios() > before; };
+  }));
+  s[0].expect.push_back(Eventually("the clock reaches 1 ms", [&] { return true; }, 1ms));
+  std::vector<std::string> lines;
+  ScenarioOptions o{.seed = 6};
+  o.on_line = [&](const std::string& l) { lines.push_back(l); };
+  ScenarioReport r = RunScenario(fabric, s, o);
+  EXPECT_TRUE(r.ok()) << r.violations[0];
+  EXPECT_EQ(r.events, 2u);
+  int met = 0;
+  for (const std::string& l : lines) met += l.find("I/O goes on over 2 ms — met") != std::string::npos;
+  EXPECT_EQ(met, 1);
+
+  // The same schedule with expectations that cannot hold.
+  MemFabric again(MemFabricOptions{.seed = 6});
+  s[0].expect = {Eventually("no head ever completes an I/O again", [] { return false; }, 3ms)};
+  s[1].expect = {Over("I/O stops", 1ms, [] { return [] { return false; }; })};
+  r = RunScenario(again, s, ScenarioOptions{.seed = 6});
+  ASSERT_EQ(r.violations.size(), 2u) << ::testing::PrintToString(r.violations);
+  EXPECT_NE(r.violations[0].find("after step 1 (\"port 1: namespace 1 ANA non-optimized\"): "
+                                 "expected no head ever completes an I/O again, not met within 3 ms"),
+            std::string::npos)
+      << r.violations[0];
+  EXPECT_NE(r.violations[1].find("after step 2"), std::string::npos) << r.violations[1];
+  EXPECT_NE(r.violations[1].find("expected I/O stops, not met;"), std::string::npos);
+  EXPECT_FALSE(r.hung);
+}
+
+// A step waits for its predecessor's expectations: entries at 0 play one after the other.
+TEST(Runner, StepsAtZeroPlayAfterThePreviousExpectations) {
+  MemFabric fabric(MemFabricOptions{.seed = 8});
+  std::vector<TimePoint> played;
+  Schedule s = {{100us, fault::Ana{0, 0, nvme::AnaState::kNonOptimized}, true, {}, {}},
+                {0us, fault::Ana{0, 0, nvme::AnaState::kOptimized}, true, {}, {}}};
+  s[0].expect = {Over("5 ms pass", 5ms, [] { return [] { return true; }; })};
+  ScenarioOptions o{.seed = 8};
+  o.before_fault = [&](const TimedFault&) { played.push_back(fabric.now()); };
+  const ScenarioReport r = RunScenario(fabric, s, o);
+  EXPECT_TRUE(r.ok()) << r.violations[0];
+  ASSERT_EQ(played.size(), 2u);
+  EXPECT_GE(played[1] - played[0], 5ms);
+}
+
+// A remap: the namespace back with new identifiers, derived from (namespace, identity), on the
+// same file; said to a target process as ns_remove + ns_add carrying the identifiers.
+TEST(TargetFaults, RemappedNamespaceComesBackWithNewIdentifiers) {
+  TargetModel m = TargetModel::Make("nqn.2026-11.io.nvmpath:t", 2, 4420, 2, 1 << 20,
+                                    {"/tmp/ns1", "/tmp/ns2"});
+  EXPECT_FALSE(m.NsConfig(0).nguid.has_value());  // the target's own identifiers until a remap
+  auto calls = FaultToRpc(m, fault::NsRemapped{0, 1});
+  ASSERT_TRUE(calls.ok()) << calls.status().ToString();
+  ASSERT_EQ(calls->size(), 2u);
+  EXPECT_EQ((*calls)[0].method, "ns_remove");
+  EXPECT_EQ((*calls)[1].method, "ns_add");
+  const nlohmann::json first = (*calls)[1].params["namespace"];
+  EXPECT_EQ(first["path"], "/tmp/ns1");
+  ASSERT_TRUE(first.contains("nguid") && first.contains("uuid") && first.contains("eui64"));
+  const target::NamespaceConfig one = m.NsConfig(0);
+  EXPECT_EQ((*one.uuid)[6] >> 4, 4);  // a version 4 UUID
+  EXPECT_EQ((*one.uuid)[8] >> 6, 2);  // variant 1
+
+  // Removed first, then remapped: only the add; another identity, other identifiers; the other
+  // namespace with the same identity number differs too.
+  ASSERT_TRUE(FaultToRpc(m, fault::NsPresent{0, false}).ok());
+  calls = FaultToRpc(m, fault::NsRemapped{0, 2});
+  ASSERT_TRUE(calls.ok());
+  ASSERT_EQ(calls->size(), 1u);
+  EXPECT_EQ((*calls)[0].method, "ns_add");
+  const nlohmann::json second = (*calls)[0].params["namespace"];
+  EXPECT_NE(second["nguid"], first["nguid"]);
+  EXPECT_NE(second["uuid"], first["uuid"]);
+  EXPECT_NE(second["eui64"], first["eui64"]);
+  ASSERT_TRUE(ApplyToTarget(nullptr, m, fault::NsRemapped{1, 2}).ok());
+  EXPECT_NE(m.NsConfig(1).nguid, m.NsConfig(0).nguid);
+  // A restarted target comes up with the identifiers of the last remap.
+  EXPECT_EQ(m.Config().subsystems[0].namespaces[0].nguid, m.NsConfig(0).nguid);
+  EXPECT_EQ(ApplyToTarget(nullptr, m, fault::NsRemapped{0, 0}).code(), Code::kInvalidArgument);
+}
+
+// Both models play a remap: in-process paths leave and come back; on the real target the host
+// takes the new identifiers into the same head, I/O and data intact.
+TEST(Runner, RemapPlaysOnBothFabrics) {
+  const Schedule s = {{200us, fault::NsRemapped{0, 1}, true, {}, {}},
+                      {2ms, fault::NsRemapped{0, 2}, true, {}, {}}};
+  MemFabric mem(MemFabricOptions{.seed = 3});
+  ScenarioReport r = RunScenario(mem, s, ScenarioOptions{.seed = 3});
+  EXPECT_TRUE(r.ok()) << r.violations[0];
+  EXPECT_EQ(r.mismatches, 0u);
+
+  TcpFabric tcp(TcpFabricOptions{.seed = 3});
+  Schedule t = s;
+  t[1].expect = {Eventually("every path back under the new identifiers",
+                            [&tcp] { return tcp.AllPathsBack(); }, 2s)};
+  r = RunScenario(tcp, t, ScenarioOptions{.seed = 3, .run_for = 5ms});
+  EXPECT_TRUE(r.ok()) << r.violations[0];
+  EXPECT_EQ(r.mismatches, 0u);
+  EXPECT_GT(r.readback_blocks, 0u);
+}
+
+}  // namespace
+}  // namespace nvmpath::sim
+
+namespace nvmpath::sim {
+namespace {
+
+// A checkpoint breaks nothing on any model: it only carries expectations.
+TEST(Fault, CheckpointPlaysAsNothingEverywhere) {
+  EXPECT_EQ(Describe(Fault(fault::Checkpoint{})), "checkpoint");
+  TargetModel m = TargetModel::Make("nqn.2026-11.io.nvmpath:t", 2, 4420, 1, 1 << 20);
+  auto calls = FaultToRpc(m, fault::Checkpoint{});
+  ASSERT_TRUE(calls.ok());
+  EXPECT_TRUE(calls->empty());
+  EXPECT_TRUE(ApplyToTarget(nullptr, m, fault::Checkpoint{}).ok());
+  MemFabric fabric(MemFabricOptions{.seed = 9});
+  bool checked = false;
+  Schedule s = {{.at = 100us, .fault = fault::Checkpoint{}}};
+  s[0].expect = {Eventually("checked", [&] { return checked = true; }, 0us)};
+  const ScenarioReport r = RunScenario(fabric, s, ScenarioOptions{.seed = 9});
+  EXPECT_TRUE(r.ok()) << r.violations[0];
+  EXPECT_TRUE(checked);
+}
+
+}  // namespace
+}  // namespace nvmpath::sim

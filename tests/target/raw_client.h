@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include "../reactor/reactor_harness.h"
 #include "nvme/command.h"
 #include "nvme/completion.h"
@@ -82,5 +84,16 @@ class RawClient {
   nvme::NvmeStatus last_status_;
   uint32_t last_dw0_ = 0;
 };
+
+// Every target test runs on both reactors: the parameter values for INSTANTIATE_TEST_SUITE_P.
+inline auto BothReactors() {
+  return ::testing::Values(&reactor::testing::MakeSimHarness, &reactor::testing::MakeUringHarness);
+}
+
+// Names a parameterised target test's instance after its reactor ("Sim", "Uring").
+inline std::string HarnessName(
+    const ::testing::TestParamInfo<reactor::testing::HarnessFactory>& info) {
+  return info.param()->name();
+}
 
 }  // namespace nvmpath::target::testing

@@ -690,10 +690,6 @@ TEST_P(TargetTest, DescribeStateAndControlErrors) {
       << bad.status().message();
 }
 
-std::string HarnessName(const ::testing::TestParamInfo<HarnessFactory>& info) {
-  return info.param()->name();
-}
-
 
 // ---- ports added and removed at run time (issue 14) ----
 
@@ -878,14 +874,8 @@ TEST_P(TargetNamedPortsTest, ConfiguredNamesAndIpv6Listen) {
   EXPECT_NE(b.cntlid, 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Reactors, TargetTest,
-                         ::testing::Values(&reactor::testing::MakeSimHarness,
-                                           &reactor::testing::MakeUringHarness),
-                         HarnessName);
-INSTANTIATE_TEST_SUITE_P(Reactors, TargetNamedPortsTest,
-                         ::testing::Values(&reactor::testing::MakeSimHarness,
-                                           &reactor::testing::MakeUringHarness),
-                         HarnessName);
+INSTANTIATE_TEST_SUITE_P(Reactors, TargetTest, BothReactors(), HarnessName);
+INSTANTIATE_TEST_SUITE_P(Reactors, TargetNamedPortsTest, BothReactors(), HarnessName);
 
 }  // namespace
 }  // namespace nvmpath::target::testing
