@@ -59,6 +59,15 @@ if hctl connect --nqn "$NQN" --path 127.0.0.1:1 --connect-timeout 2 2> "$WORK/re
 fi
 grep -q "127.0.0.1:1" "$WORK/refused.err" || die "refused connect: $(cat "$WORK/refused.err")"
 [ "$(hctl list-subsys --json | jq '.[0].Subsystems[0].Paths | length')" = 3 ] || die "a failed connect left a path"
+# An IPv6 path: the target adds a port on ::1, the host connects it by "[::1]:PORT".
+"$NVMPATH" target-ctl --socket "$TSOCK" port-add 4 '[::1]:0' > /dev/null || die "port-add on ::1"
+P4=$("$NVMPATH" target-ctl --socket "$TSOCK" --json state | jq -r '.ports[] | select(.id == 4) | .port')
+hctl connect --nqn "$NQN" --path "[::1]:$P4" > "$WORK/v6.out" || die "IPv6 connect: $(cat "$WORK/v6.out")"
+hctl show-topology --json | jq -e --arg p "[::1]:$P4" \
+  'any(.subsystems[0].heads[0].paths[]; .path == $p and .usable)' > /dev/null \
+  || die "the IPv6 path is not usable: $(hctl show-topology)"
+hctl disconnect --path "[::1]:$P4" > /dev/null || die "IPv6 disconnect"
+"$NVMPATH" target-ctl --socket "$TSOCK" port-remove 4 > /dev/null
 hctl set-policy round-robin > /dev/null
 [ "$(hctl list-subsys --json | jq -r '.[0].Subsystems[0].IOPolicy')" = round-robin ] || die "set-policy"
 echo "connect: third path live and usable; duplicates and dead paths refused"
