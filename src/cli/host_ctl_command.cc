@@ -161,17 +161,26 @@ std::string FormatTopology(const Json& result) {
 
 namespace {
 
+// j[key], or null when j is not an object or has no such key: the answer comes from another
+// process (maybe another version), and a missing key must not be undefined behaviour.
+const Json& At(const Json& j, const char* key) {
+  static const Json kNull;
+  if (!j.is_object()) return kNull;
+  const auto it = j.find(key);
+  return it == j.end() ? kNull : *it;
+}
+
 // "errors 1 (no_path 1)": the total, and the classes that are not zero.
 std::string ErrorsText(const Json& counters) {
   std::string classes;
-  const Json& by_class = counters["errors_by_class"];
+  const Json& by_class = At(counters, "errors_by_class");
   for (const exports::ErrorClassField& f : exports::kErrorClassFields) {
-    const auto n = by_class.find(f.name);
-    if (n != by_class.end() && *n != 0) {
-      classes += fmt::format("{}{} {}", classes.empty() ? "" : ", ", f.name, Text(*n));
+    const Json& n = At(by_class, f.name);
+    if (!n.is_null() && n != 0) {
+      classes += fmt::format("{}{} {}", classes.empty() ? "" : ", ", f.name, Text(n));
     }
   }
-  return fmt::format("errors {}{}", Text(counters["errors"]),
+  return fmt::format("errors {}{}", Text(At(counters, "errors")),
                      classes.empty() ? "" : " (" + classes + ")");
 }
 
@@ -179,36 +188,41 @@ std::string ErrorsText(const Json& counters) {
 std::string OpsText(const Json& ops) {
   std::string out;
   for (const exports::OpField& f : exports::kOpFields) {
-    const auto n = ops.find(f.name);
-    if (n == ops.end()) continue;
-    out += fmt::format("{}{} {}/{} B", out.empty() ? "" : " ", f.name, Text((*n)["ios"]),
-                       Text((*n)["bytes"]));
+    const Json& n = At(ops, f.name);
+    if (n.is_null()) continue;
+    out += fmt::format("{}{} {}/{} B", out.empty() ? "" : " ", f.name, Text(At(n, "ios")),
+                       Text(At(n, "bytes")));
   }
   return out;
 }
 
-std::string Us(const Json& v) { return fmt::format("{:.1f}", v.get<double>()); }
+std::string Us(const Json& v) {
+  return v.is_number() ? fmt::format("{:.1f}", v.get<double>()) : Text(v);
+}
 
 // "lat us p50 12.0 p99 40.0 p99.9 80.0 max 95.5; gap us p50 300.0 p99 900.0 max 950.0": the
 // failover gap only when some I/O failed over; "lat us -" before any I/O.
 std::string LatencyText(const Json& counters) {
-  const Json& l = counters["latency"];
-  if (l["count"] == 0) return "lat us -";
-  std::string out = fmt::format("lat us p50 {} p99 {} p99.9 {} max {}", Us(l["p50_us"]),
-                                Us(l["p99_us"]), Us(l["p999_us"]), Us(l["max_us"]));
-  const Json& g = counters["failover_gap"];
-  if (g["count"] != 0) {
-    out += fmt::format("; gap us p50 {} p99 {} max {}", Us(g["p50_us"]), Us(g["p99_us"]),
-                       Us(g["max_us"]));
+  const Json& l = At(counters, "latency");
+  const Json& count = At(l, "count");
+  if (count.is_null() || count == 0) return "lat us -";
+  std::string out =
+      fmt::format("lat us p50 {} p99 {} p99.9 {} max {}", Us(At(l, "p50_us")),
+                  Us(At(l, "p99_us")), Us(At(l, "p999_us")), Us(At(l, "max_us")));
+  const Json& g = At(counters, "failover_gap");
+  const Json& gaps = At(g, "count");
+  if (!gaps.is_null() && gaps != 0) {
+    out += fmt::format("; gap us p50 {} p99 {} max {}", Us(At(g, "p50_us")),
+                       Us(At(g, "p99_us")), Us(At(g, "max_us")));
   }
   return out;
 }
 
 std::string LastErrorText(const Json& counters, const char* indent) {
-  const Json& e = counters["last_error"];
-  if (e.is_null()) return "";
-  return fmt::format("{}last error {} {}: {}\n", indent, Text(e["time"]), Text(e["class"]),
-                     Text(e["status"]));
+  const Json& e = At(counters, "last_error");
+  if (!e.is_object()) return "";
+  return fmt::format("{}last error {} {}: {}\n", indent, Text(At(e, "time")),
+                     Text(At(e, "class")), Text(At(e, "status")));
 }
 
 }  // namespace
@@ -221,14 +235,14 @@ std::string FormatStats(const Json& result) {
         "in_flight {} | {} | {}\n",
         Text(h["name"]), Text(h["nqn"]), Text(h["submitted"]), Text(h["completed"]),
         ErrorsText(h), Text(h["failovers"]), Text(h["retries"]), Text(h["requeues"]),
-        Text(h["no_path"]), Text(h["in_flight"]), OpsText(h["ops"]), LatencyText(h));
+        Text(h["no_path"]), Text(h["in_flight"]), OpsText(At(h, "ops")), LatencyText(h));
     out += LastErrorText(h, "  ");
     for (const Json& p : h["paths"]) {
       out += fmt::format(
           "  {}: ios {} bytes {} {} failovers {} in {} retries {} in_flight {} | {} | {}\n",
           Text(p["path"]), Text(p["ios"]), Text(p["bytes"]), ErrorsText(p), Text(p["failovers"]),
-          Text(p["failovers_in"]), Text(p["retries"]), Text(p["in_flight"]), OpsText(p["ops"]),
-          LatencyText(p));
+          Text(At(p, "failovers_in")), Text(p["retries"]), Text(p["in_flight"]),
+          OpsText(At(p, "ops")), LatencyText(p));
       out += LastErrorText(p, "    ");
     }
   }

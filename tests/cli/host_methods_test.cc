@@ -250,6 +250,26 @@ TEST(HostCtlFormat, StatsOfAPathWithoutIoHasNoPercentiles) {
       << t;
 }
 
+TEST(HostCtlFormat, StatsFromAHostWithoutTheNewKeysStillPrints) {
+  // An older host's answer: the keys this version added are missing, or of another type.
+  Json old = StatsJson({Synthetic()});
+  Json& h = old["heads"][0];
+  for (const char* key : {"ops", "errors_by_class", "latency", "failover_gap", "last_error"}) {
+    h.erase(key);
+  }
+  h["paths"][0].erase("failovers_in");
+  h["paths"][0]["latency"] = {{"count", 1}, {"p50_us", "x"}};
+  h["paths"][1]["last_error"] = 7;
+  const std::string t = FormatStats(old);
+  EXPECT_NE(t.find("nvmpath2n3 (nqn.2026-12.io.nvmpath:m): submitted 100 completed 98 errors 2 "
+                   "failovers 6"),
+            std::string::npos)
+      << t;
+  EXPECT_NE(t.find("lat us -"), std::string::npos) << t;
+  EXPECT_NE(t.find("in null"), std::string::npos) << t;
+  EXPECT_NE(t.find("lat us p50 x p99 null"), std::string::npos) << t;
+}
+
 TEST(HostMethods, StatsOfNoHeads) {
   EXPECT_EQ(StatsJson({}), (Json{{"heads", Json::array()}}));
   EXPECT_EQ(FormatStats(StatsJson({})), "(no heads)\n");
