@@ -10,6 +10,7 @@
 #include "cli/connection_options.h"
 #include "control/json_fields.h"
 #include "control/rpc_client.h"
+#include "export/counter_fields.h"
 
 namespace nvmpath::cli {
 namespace {
@@ -158,19 +159,91 @@ std::string FormatTopology(const Json& result) {
   return out;
 }
 
+namespace {
+
+// j[key], or null when j is not an object or has no such key: the answer comes from another
+// process (maybe another version), and a missing key must not be undefined behaviour.
+const Json& At(const Json& j, const char* key) {
+  static const Json kNull;
+  if (!j.is_object()) return kNull;
+  const auto it = j.find(key);
+  return it == j.end() ? kNull : *it;
+}
+
+// "errors 1 (no_path 1)": the total, and the classes that are not zero.
+std::string ErrorsText(const Json& counters) {
+  std::string classes;
+  const Json& by_class = At(counters, "errors_by_class");
+  for (const exports::ErrorClassField& f : exports::kErrorClassFields) {
+    const Json& n = At(by_class, f.name);
+    if (!n.is_null() && n != 0) {
+      classes += fmt::format("{}{} {}", classes.empty() ? "" : ", ", f.name, Text(n));
+    }
+  }
+  return fmt::format("errors {}{}", Text(At(counters, "errors")),
+                     classes.empty() ? "" : " (" + classes + ")");
+}
+
+// "read 10/40960 B write 5/20480 B other 1/0 B": I/Os / bytes by operation.
+std::string OpsText(const Json& ops) {
+  std::string out;
+  for (const exports::OpField& f : exports::kOpFields) {
+    const Json& n = At(ops, f.name);
+    if (n.is_null()) continue;
+    out += fmt::format("{}{} {}/{} B", out.empty() ? "" : " ", f.name, Text(At(n, "ios")),
+                       Text(At(n, "bytes")));
+  }
+  return out;
+}
+
+std::string Us(const Json& v) {
+  return v.is_number() ? fmt::format("{:.1f}", v.get<double>()) : Text(v);
+}
+
+// "lat us p50 12.0 p99 40.0 p99.9 80.0 max 95.5; gap us p50 300.0 p99 900.0 max 950.0": the
+// failover gap only when some I/O failed over; "lat us -" before any I/O.
+std::string LatencyText(const Json& counters) {
+  const Json& l = At(counters, "latency");
+  const Json& count = At(l, "count");
+  if (count.is_null() || count == 0) return "lat us -";
+  std::string out =
+      fmt::format("lat us p50 {} p99 {} p99.9 {} max {}", Us(At(l, "p50_us")),
+                  Us(At(l, "p99_us")), Us(At(l, "p999_us")), Us(At(l, "max_us")));
+  const Json& g = At(counters, "failover_gap");
+  const Json& gaps = At(g, "count");
+  if (!gaps.is_null() && gaps != 0) {
+    out += fmt::format("; gap us p50 {} p99 {} max {}", Us(At(g, "p50_us")),
+                       Us(At(g, "p99_us")), Us(At(g, "max_us")));
+  }
+  return out;
+}
+
+std::string LastErrorText(const Json& counters, const char* indent) {
+  const Json& e = At(counters, "last_error");
+  if (!e.is_object()) return "";
+  return fmt::format("{}last error {} {}: {}\n", indent, Text(At(e, "time")),
+                     Text(At(e, "class")), Text(At(e, "status")));
+}
+
+}  // namespace
+
 std::string FormatStats(const Json& result) {
   std::string out;
   for (const Json& h : result["heads"]) {
     out += fmt::format(
-        "{} ({}): submitted {} completed {} errors {} failovers {} retries {} requeues {} "
-        "no_path {} in_flight {}\n",
+        "{} ({}): submitted {} completed {} {} failovers {} retries {} requeues {} no_path {} "
+        "in_flight {} | {} | {}\n",
         Text(h["name"]), Text(h["nqn"]), Text(h["submitted"]), Text(h["completed"]),
-        Text(h["errors"]), Text(h["failovers"]), Text(h["retries"]), Text(h["requeues"]),
-        Text(h["no_path"]), Text(h["in_flight"]));
+        ErrorsText(h), Text(h["failovers"]), Text(h["retries"]), Text(h["requeues"]),
+        Text(h["no_path"]), Text(h["in_flight"]), OpsText(At(h, "ops")), LatencyText(h));
+    out += LastErrorText(h, "  ");
     for (const Json& p : h["paths"]) {
-      out += fmt::format("  {}: ios {} bytes {} errors {} failovers {} retries {} in_flight {}\n",
-                         Text(p["path"]), Text(p["ios"]), Text(p["bytes"]), Text(p["errors"]),
-                         Text(p["failovers"]), Text(p["retries"]), Text(p["in_flight"]));
+      out += fmt::format(
+          "  {}: ios {} bytes {} {} failovers {} in {} retries {} in_flight {} | {} | {}\n",
+          Text(p["path"]), Text(p["ios"]), Text(p["bytes"]), ErrorsText(p), Text(p["failovers"]),
+          Text(At(p, "failovers_in")), Text(p["retries"]), Text(p["in_flight"]),
+          OpsText(At(p, "ops")), LatencyText(p));
+      out += LastErrorText(p, "    ");
     }
   }
   if (out.empty()) out = "(no heads)\n";

@@ -2,9 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <ctime>
+
 #include "cli/host_config.h"
 #include "client/host_identity.h"
 #include "control/json_fields.h"
+#include "export/counter_fields.h"
 #include "export/head_table.h"
 
 namespace nvmpath::cli {
@@ -196,19 +199,93 @@ Result<Json> SetTimeout(exports::HostService& service, const Json& params) {
   return Json::object();
 }
 
+double Micros(uint64_t ns) { return static_cast<double>(ns) / 1000.0; }
+
+Json QosJson(const QosCounters& q) {
+  return {{"issued", q.issued}, {"released", q.released}, {"waiting", q.waiting}};
+}
+
+Json OpsJson(const OpCounters& ops) {
+  Json j = Json::object();
+  for (const exports::OpField& f : exports::kOpFields) {
+    const IoCount& n = ops.*f.field;
+    j[f.name] = {{"ios", n.ios}, {"bytes", n.bytes}};
+  }
+  return j;
+}
+
+// A path shows the classes an attempt can end with; a head also no_path and rejected.
+Json ErrorsJson(const ErrorCounters& errors, bool head) {
+  Json j = Json::object();
+  for (const exports::ErrorClassField& f : exports::kErrorClassFields) {
+    if (head || !f.head_only) j[f.name] = errors.*f.field;
+  }
+  return j;
+}
+
+Json LatencyJson(const LatencySummary& l) {
+  return {{"count", l.count},
+          {"mean_us", l.count == 0 ? 0.0 : Micros(l.sum_ns) / static_cast<double>(l.count)},
+          {"p50_us", Micros(l.p50_ns)},
+          {"p99_us", Micros(l.p99_ns)},
+          {"p999_us", Micros(l.p999_ns)},
+          {"max_us", Micros(l.max_ns)}};
+}
+
+// "2026-12-07T20:46:51.123456Z": a LastError's time as stats shows it (UTC, microseconds).
+std::string Iso8601Utc(int64_t unix_ns) {
+  constexpr int64_t kNsPerS = 1'000'000'000;
+  // Floor division, so an instant before the epoch still names its own second.
+  int64_t secs = unix_ns / kNsPerS;
+  int64_t frac = unix_ns % kNsPerS;
+  if (frac < 0) {
+    frac += kNsPerS;
+    --secs;
+  }
+  const std::time_t t = static_cast<std::time_t>(secs);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac / 1000);
+}
+
+Json LastErrorJson(const LastError& e) {
+  if (e.unix_ns == 0) return nullptr;
+  return {{"time", Iso8601Utc(e.unix_ns)}, {"unix_ns", e.unix_ns}, {"class", e.error_class},
+          {"status", e.status}};
+}
+
 Json PathCountersJson(const PathCounters& c) {
-  return {{"ios", c.ios},           {"bytes", c.bytes},       {"errors", c.errors},
-          {"failovers", c.failovers}, {"retries", c.retries}, {"in_flight", c.in_flight},
-          {"qos", {{"issued", c.qos.issued}, {"released", c.qos.released},
-                   {"waiting", c.qos.waiting}}}};
+  return {{"ios", c.ios},
+          {"bytes", c.bytes},
+          {"errors", c.errors},
+          {"failovers", c.failovers},
+          {"failovers_in", c.failovers_in},
+          {"retries", c.retries},
+          {"in_flight", c.in_flight},
+          {"qos", QosJson(c.qos)},
+          {"ops", OpsJson(c.ops)},
+          {"errors_by_class", ErrorsJson(c.errors_by_class, false)},
+          {"latency", LatencyJson(c.latency)},
+          {"failover_gap", LatencyJson(c.failover_gap)},
+          {"last_error", LastErrorJson(c.last_error)}};
 }
 
 Json HeadCountersJson(const DeviceCounters& c) {
-  return {{"submitted", c.submitted}, {"completed", c.completed}, {"errors", c.errors},
-          {"failovers", c.failovers}, {"retries", c.retries},     {"requeues", c.requeues},
-          {"no_path", c.no_path},     {"in_flight", c.outstanding},
-          {"qos", {{"issued", c.qos.issued}, {"released", c.qos.released},
-                   {"waiting", c.qos.waiting}}}};
+  return {{"submitted", c.submitted},
+          {"completed", c.completed},
+          {"errors", c.errors},
+          {"failovers", c.failovers},
+          {"retries", c.retries},
+          {"requeues", c.requeues},
+          {"no_path", c.no_path},
+          {"in_flight", c.outstanding},
+          {"qos", QosJson(c.qos)},
+          {"ops", OpsJson(c.ops)},
+          {"errors_by_class", ErrorsJson(c.errors_by_class, true)},
+          {"latency", LatencyJson(c.latency)},
+          {"failover_gap", LatencyJson(c.failover_gap)},
+          {"last_error", LastErrorJson(c.last_error)}};
 }
 
 }  // namespace

@@ -17,7 +17,9 @@
 //   reset          {"path": "ADDR:PORT"} → {}
 //   set_timeout    {optional "nqn", any of "no_path_timeout", "fast_io_fail_tmo",
 //                  "ctrl_loss_tmo"} → {}
-//   stats          {} → per head and per path counters (docs/host-control.md lists them)
+//   stats          {} → {heads: [{name, nqn, counters…, ops, errors_by_class, latency,
+//                  failover_gap, last_error, paths: [{path, counters…}]}]} (docs/host-control.md
+//                  lists every key)
 //
 // Handlers run on the control socket's thread, one request at a time: they call the
 // HostService's blocking run-time methods and the Clients' snapshots, never on an I/O thread.

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <functional>
 
+#include "base/assert.h"
+#include "export/counter_fields.h"
 #include "export/head_table.h"
 
 namespace nvmpath::exports {
@@ -66,6 +68,9 @@ constexpr PathMetric kPathMetrics[] = {
      "I/O attempts on the path that ended with an error status.", &PathCounters::errors},
     {"nvmpath_path_failovers_total", MetricType::kCounter,
      "I/O attempts failed over away from the path to another path.", &PathCounters::failovers},
+    {"nvmpath_path_failovers_in_total", MetricType::kCounter,
+     "I/O attempts sent on the path right after failing over from another path.",
+     &PathCounters::failovers_in},
     {"nvmpath_path_retries_total", MetricType::kCounter,
      "I/O attempts retried on the same path (transient errors).", &PathCounters::retries},
     {"nvmpath_path_in_flight", MetricType::kGauge, "I/O attempts on the path now.",
@@ -92,6 +97,64 @@ constexpr HeadMetric kHeadMetrics[] = {
      "I/Os of the head submitted and not yet completed (queued ones included).",
      &DeviceCounters::outstanding},
 };
+
+// Every (labels, counters) row of the paths, or of the heads, for the families with an `op` or
+// `class` label.
+template <typename Counters>
+using Rows = std::vector<std::pair<MetricLabels, const Counters*>>;
+
+Rows<PathCounters> PathRows(const HostSnapshot& snap) {
+  Rows<PathCounters> rows;
+  for (const auto& s : snap.subsystems) {
+    for (const auto& h : s.heads) {
+      for (const auto& [name, pc] : h.counters.paths) rows.emplace_back(PathLabels(s, h, name), &pc);
+    }
+  }
+  return rows;
+}
+
+Rows<DeviceCounters> HeadRows(const HostSnapshot& snap) {
+  Rows<DeviceCounters> rows;
+  for (const auto& s : snap.subsystems) {
+    for (const auto& h : s.heads) rows.emplace_back(HeadLabels(s, h), &h.counters);
+  }
+  return rows;
+}
+
+// `<prefix>_ios_by_op_total` and `<prefix>_io_bytes_by_op_total`: one sample per operation.
+template <typename Counters>
+void ByOpFamilies(MetricsText& out, const Rows<Counters>& rows, const std::string& prefix,
+                  const std::string& what) {
+  for (bool bytes : {false, true}) {
+    out.Family(prefix + (bytes ? "_io_bytes_by_op_total" : "_ios_by_op_total"),
+               MetricType::kCounter,
+               (bytes ? "Bytes of " : "") + what + ", by operation (op: read, write, other).");
+    for (const auto& [labels, c] : rows) {
+      for (const OpField& f : kOpFields) {
+        MetricLabels l = labels;
+        l.emplace_back("op", f.name);
+        const IoCount& n = c->ops.*f.field;
+        out.Sample(l, bytes ? n.bytes : n.ios);
+      }
+    }
+  }
+}
+
+// `<prefix>_errors_by_class_total`: one sample per error class (a path's: those with an NVMe
+// status).
+template <typename Counters>
+void ByClassFamily(MetricsText& out, const Rows<Counters>& rows, const std::string& prefix,
+                   const std::string& help, bool head) {
+  out.Family(prefix + "_errors_by_class_total", MetricType::kCounter, help);
+  for (const auto& [labels, c] : rows) {
+    for (const ErrorClassField& f : kErrorClassFields) {
+      if (f.head_only && !head) continue;
+      MetricLabels l = labels;
+      l.emplace_back("class", f.name);
+      out.Sample(l, c->errors_by_class.*f.field);
+    }
+  }
+}
 
 void RenderPaths(const HostSnapshot& snap, MetricsText& out) {
   out.Family("nvmpath_path_controller_state", MetricType::kGauge,
@@ -134,6 +197,13 @@ void RenderPaths(const HostSnapshot& snap, MetricsText& out) {
       }
     }
   }
+  const Rows<PathCounters> rows = PathRows(snap);
+  ByOpFamilies(out, rows, "nvmpath_path", "I/O attempts sent on the path");
+  ByClassFamily(out, rows, "nvmpath_path",
+                "I/O attempts on the path that ended with an error status, by class (the NVMe "
+                "Status Code Type; host_aborted: the host ended the command when its queue "
+                "failed).",
+                false);
 }
 
 void RenderHeads(const HostSnapshot& snap, MetricsText& out) {
@@ -172,6 +242,12 @@ void RenderHeads(const HostSnapshot& snap, MetricsText& out) {
       for (const auto& h : s.heads) out.Sample(HeadLabels(s, h), h.counters.*m.field);
     }
   }
+  const Rows<DeviceCounters> rows = HeadRows(snap);
+  ByOpFamilies(out, rows, "nvmpath_head", "I/Os the application submitted to the head");
+  ByClassFamily(out, rows, "nvmpath_head",
+                "I/Os of the head completed with an error, by class: what the application saw "
+                "(no_path: no path could serve it; rejected: refused before any path saw it).",
+                true);
 }
 
 void RenderControllers(const HostSnapshot& snap, MetricsText& out) {
@@ -211,6 +287,23 @@ void RenderControllers(const HostSnapshot& snap, MetricsText& out) {
 
 }  // namespace
 
+HistogramData PowerOfTwoHistogram(const LatencySummary& l) {
+  HistogramData h;
+  h.count = l.count;
+  // Seconds by division by 1e9 (an exact double), rounded once, so a bound is written as its
+  // exact decimal ("4.095e-06"); multiplying by 1e-9 (inexact) gives 4.095000000000001e-06.
+  h.sum = static_cast<double>(l.sum_ns) / 1e9;
+  uint64_t below = 0;
+  for (const LatencyBucket& b : l.buckets) {
+    NVMP_ASSERT(b.count >= below && b.below_ns > 0, "latency buckets are not cumulative");
+    // The values below 2^b ns are, in whole nanoseconds, those at most 2^b - 1 ns: `le` exact.
+    h.buckets.push_back(HistogramBucket{static_cast<double>(b.below_ns - 1) / 1e9,
+                                        b.count - below});
+    below = b.count;
+  }
+  return h;
+}
+
 HostSnapshot TakeHostSnapshot(const std::vector<Client*>& clients) {
   HostSnapshot snap;
   for (unsigned i = 0; i < clients.size(); ++i) {
@@ -225,7 +318,13 @@ HostSnapshot TakeHostSnapshot(const std::vector<Client*>& clients) {
       HeadSnapshot h;
       h.name = HeadName(HeadId{i, d.nsid});
       auto dev = c->Open(d.nsid);
-      if (dev.ok()) h.counters = (*dev)->counters();
+      if (dev.ok()) {
+        h.counters = (*dev)->counters();
+        for (const auto& [name, pc] : h.counters.paths) {
+          h.path_latency.emplace_back(name, PowerOfTwoHistogram(pc.latency));
+        }
+        h.failover_gap = PowerOfTwoHistogram(h.counters.failover_gap);
+      }
       h.info = std::move(d);
       s.heads.push_back(std::move(h));
     }

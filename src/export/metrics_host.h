@@ -24,9 +24,9 @@ struct HeadSnapshot {
   std::string name;  // "nvmpath0n1"
   DeviceInfo info;
   DeviceCounters counters;
-  // Latency per path name and the failover gap, for when the path statistics carry histograms:
-  // empty today (RenderHostMetrics then writes no histogram family). Fill them from the
-  // counters' histograms in TakeHostSnapshot (Rebucket onto LatencyBoundsSeconds()).
+  // The counters' latency summaries as Prometheus histograms (PowerOfTwoHistogram): latency per
+  // path name, and the head's failover gap. TakeHostSnapshot fills them; without them (a
+  // synthetic snapshot) RenderHostMetrics writes no histogram family.
   std::vector<std::pair<std::string, HistogramData>> path_latency;
   std::optional<HistogramData> failover_gap;
 };
@@ -41,6 +41,11 @@ struct SubsystemSnapshot {
 struct HostSnapshot {
   std::vector<SubsystemSnapshot> subsystems;
 };
+
+// `l`'s buckets as they are, in seconds: a LatencySummary bucket counts the values below 2^b ns,
+// which (latencies being whole nanoseconds) are exactly those at most 2^b - 1 ns, so the bucket
+// is written with le = (2^b - 1) ns and its count is exact. No re-bucketing, no estimate.
+HistogramData PowerOfTwoHistogram(const LatencySummary& l);
 
 // clients[S] is subsystem S (nullptr entries are skipped).
 // REQUIRES: not on an I/O thread; the clients outlive the call.

@@ -105,26 +105,6 @@ std::string FormatMetricValue(double value) {
   return fmt::format("{}", value);
 }
 
-std::span<const double> LatencyBoundsSeconds() {
-  static constexpr std::array<double, 19> kBounds = {
-      10e-6, 25e-6, 50e-6,  100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3,
-      25e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1.0,    2.5,  5.0,    10.0};
-  return kBounds;
-}
-
-HistogramData Rebucket(const HistogramData& data, std::span<const double> bounds) {
-  HistogramData out;
-  out.count = data.count;
-  out.sum = data.sum;
-  for (double b : bounds) out.buckets.push_back(HistogramBucket{b, 0});
-  for (const HistogramBucket& src : data.buckets) {
-    auto it = std::lower_bound(bounds.begin(), bounds.end(), src.upper_bound);
-    // Above the last bound: counted in `count` only, so it shows in +Inf.
-    if (it != bounds.end()) out.buckets[it - bounds.begin()].count += src.count;
-  }
-  return out;
-}
-
 void MetricsText::Family(std::string_view name, MetricType type, std::string_view help) {
   NVMP_ASSERT(IsValidName(name, true), "metric name is not valid in the text format");
   NVMP_ASSERT(std::find(names_.begin(), names_.end(), name) == names_.end(),

@@ -15,7 +15,6 @@
 #pragma once
 
 #include <cstdint>
-#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -42,16 +41,6 @@ struct HistogramData {
   uint64_t count = 0;
   double sum = 0;
 };
-
-// `data` re-bucketed onto `bounds` (ascending): each source bucket goes to the first bound at or
-// above its own upper bound, and a source bucket above the last bound only into +Inf. Exact when
-// every source bound is one of `bounds`; otherwise a le=B count may miss observations of a
-// source bucket straddling B, never includes one above B. For exporting a fine-grained
-// (log-linear) histogram with a scrape-friendly number of buckets.
-HistogramData Rebucket(const HistogramData& data, std::span<const double> bounds);
-
-// The bounds nvmpath exports latencies with, in seconds: 1-2.5-5 steps from 10 µs to 10 s.
-std::span<const double> LatencyBoundsSeconds();
 
 class MetricsText {
  public:

@@ -96,6 +96,16 @@ if grep -E "nbd .*failed:" "$WORK/host.err"; then die "the NBD export answered a
 hctl stats --json > "$WORK/stats.json"
 jq -e '.heads[0] | .errors == 0 and .no_path == 0 and .in_flight == 0 and .completed > 0' \
   "$WORK/stats.json" > /dev/null || die "stats after the changes: $(cat "$WORK/stats.json")"
+# The statistics by operation, class and latency: writes counted, latencies measured, no error of
+# any class reached the application, and each I/O that failed over has its gap.
+jq -e '.heads[0] | .ops.write.ios > 0 and .ops.write.bytes >= 4096 * .ops.write.ios and
+  .latency.count > 0 and .latency.p99_us > 0 and .latency.p50_us <= .latency.p99_us and
+  .latency.p99_us <= .latency.max_us and ([.errors_by_class[]] | all(. == 0)) and
+  .last_error == null and
+  (.failovers == 0 or (.failover_gap.count > 0 and .failover_gap.p50_us <= .failover_gap.max_us)) and
+  all(.paths[]; has("failovers_in") and has("ops") and has("latency") and has("errors_by_class"))' \
+  "$WORK/stats.json" > /dev/null || die "stats fields after the changes: $(cat "$WORK/stats.json")"
+hctl stats | grep -q "^nvmpath0n1 ($NQN): .* | lat us p50 " || die "stats text: $(hctl stats)"
 [ "$(hctl list-subsys --json | jq '.[0].Subsystems[0].Paths | length')" = 3 ] || die "paths after the changes"
 echo "fio: $rounds rounds written and verified while paths were removed, added and reset"
 

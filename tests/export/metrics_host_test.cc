@@ -56,6 +56,13 @@ HostSnapshot Synthetic(std::string subnqn = "nqn.2026-12.io.nvmpath:m") {
       {"127.0.0.1:4420",
        PathCounters{.ios = 90, .bytes = 368640, .errors = 0, .failovers = 0, .in_flight = 2}},
       {"[::1]:4421", PathCounters{.ios = 16, .bytes = 65536, .errors = 6, .failovers = 6}}};
+  PathCounters& p1 = h.counters.paths[0].second;
+  p1.failovers_in = 5;
+  p1.ops = {.read = {60, 245760}, .write = {29, 118784}, .other = {1, 4096}};
+  PathCounters& p2 = h.counters.paths[1].second;
+  p2.errors_by_class = {.ana = 4, .host_aborted = 2};
+  h.counters.ops = {.read = {70, 286720}, .write = {29, 118784}, .other = {1, 0}};
+  h.counters.errors_by_class = {.no_path = 1};
   s.heads.push_back(std::move(h));
   snap.subsystems.push_back(std::move(s));
   return snap;
@@ -120,6 +127,84 @@ TEST(MetricsHost, HostileSubsystemNameIsEscaped) {
   EXPECT_NE(t.find(R"(subsystem="nqn.x:\"}\nevil 1")"), std::string::npos);
 }
 
+TEST(MetricsHost, OpsErrorClassesAndFailoversInAreLabelledCounters) {
+  const std::string t = RenderHostMetrics(Synthetic());
+  const std::string p1 =
+      R"(subsystem="nqn.2026-12.io.nvmpath:m",head="nvmpath0n1",path="127.0.0.1:4420")";
+  const std::string p2 =
+      R"(subsystem="nqn.2026-12.io.nvmpath:m",head="nvmpath0n1",path="[::1]:4421")";
+  const std::string h = R"(subsystem="nqn.2026-12.io.nvmpath:m",head="nvmpath0n1")";
+  EXPECT_TRUE(Has(t, "# TYPE nvmpath_path_failovers_in_total counter"));
+  EXPECT_TRUE(Has(t, "nvmpath_path_failovers_in_total{" + p1 + "} 5"));
+  EXPECT_TRUE(Has(t, "nvmpath_path_failovers_in_total{" + p2 + "} 0"));
+  EXPECT_TRUE(Has(t, "# TYPE nvmpath_path_ios_by_op_total counter"));
+  EXPECT_TRUE(Has(t, "nvmpath_path_ios_by_op_total{" + p1 + R"(,op="read"} 60)"));
+  EXPECT_TRUE(Has(t, "nvmpath_path_ios_by_op_total{" + p1 + R"(,op="write"} 29)"));
+  EXPECT_TRUE(Has(t, "nvmpath_path_ios_by_op_total{" + p1 + R"(,op="other"} 1)"));
+  EXPECT_TRUE(Has(t, "nvmpath_path_io_bytes_by_op_total{" + p1 + R"(,op="write"} 118784)"));
+  EXPECT_TRUE(Has(t, "nvmpath_path_ios_by_op_total{" + p2 + R"(,op="read"} 0)"));
+  EXPECT_TRUE(Has(t, "nvmpath_head_ios_by_op_total{" + h + R"(,op="read"} 70)"));
+  EXPECT_TRUE(Has(t, "nvmpath_head_io_bytes_by_op_total{" + h + R"(,op="read"} 286720)"));
+  // Every class shows, 0 included; a path has no no_path or rejected class (a head's own).
+  EXPECT_TRUE(Has(t, "nvmpath_path_errors_by_class_total{" + p2 + R"(,class="ana"} 4)"));
+  EXPECT_TRUE(Has(t, "nvmpath_path_errors_by_class_total{" + p2 + R"(,class="host_aborted"} 2)"));
+  EXPECT_TRUE(Has(t, "nvmpath_path_errors_by_class_total{" + p2 + R"(,class="generic"} 0)"));
+  EXPECT_TRUE(Has(t, "nvmpath_path_errors_by_class_total{" + p1 + R"(,class="media"} 0)"));
+  EXPECT_EQ(t.find(R"(path="127.0.0.1:4420",class="no_path")"), std::string::npos);
+  EXPECT_TRUE(Has(t, "nvmpath_head_errors_by_class_total{" + h + R"(,class="no_path"} 1)"));
+  EXPECT_TRUE(Has(t, "nvmpath_head_errors_by_class_total{" + h + R"(,class="rejected"} 0)"));
+  EXPECT_TRUE(Has(t, "nvmpath_head_errors_by_class_total{" + h + R"(,class="ana"} 0)"));
+}
+
+// 3 values below 2^10 ns, 4 more below 2^11, none more until 2^36 (68.7 s), 2 above it.
+LatencySummary PowerOfTwoSummary() {
+  LatencySummary l;
+  l.count = 9;
+  l.sum_ns = 2'500'000'000;
+  for (int bits = LatencySummary::kFirstBucketBits; bits <= LatencySummary::kLastBucketBits;
+       ++bits) {
+    l.buckets.push_back(LatencyBucket{uint64_t{1} << bits, bits == 10 ? 3u : 7u});
+  }
+  return l;
+}
+
+TEST(MetricsHost, PowerOfTwoBucketsAreWrittenExactlyWithLeOneNanosecondBelow) {
+  const HistogramData h = PowerOfTwoHistogram(PowerOfTwoSummary());
+  ASSERT_EQ(h.buckets.size(), size_t{LatencySummary::kLatencyBuckets});
+  // "below 1024 ns" is "at most 1023 ns" in whole nanoseconds.
+  EXPECT_DOUBLE_EQ(h.buckets[0].upper_bound, 1023e-9);
+  EXPECT_EQ(h.buckets[0].count, 3u);
+  EXPECT_DOUBLE_EQ(h.buckets[1].upper_bound, 2047e-9);
+  EXPECT_EQ(h.buckets[1].count, 4u) << "per bucket, not cumulative";
+  EXPECT_EQ(h.buckets.back().count, 0u);
+  EXPECT_DOUBLE_EQ(h.buckets.back().upper_bound, ((uint64_t{1} << 36) - 1) * 1e-9);
+  EXPECT_EQ(h.count, 9u) << "the 2 above 2^36 ns show in +Inf only";
+  EXPECT_DOUBLE_EQ(h.sum, 2.5);
+  MetricsText t;
+  t.Family("x_seconds", MetricType::kHistogram, "x");
+  t.Histogram({}, h);
+  EXPECT_NE(t.text().find("\nx_seconds_bucket{le=\"1.023e-06\"} 3\n"), std::string::npos)
+      << t.text();
+  EXPECT_NE(t.text().find("\nx_seconds_bucket{le=\"2.047e-06\"} 7\n"), std::string::npos);
+  EXPECT_NE(t.text().find("\nx_seconds_bucket{le=\"68.719476735\"} 7\n"), std::string::npos);
+  // Every bound is written as its exact decimal (no 4.095000000000001e-06).
+  for (const HistogramBucket& b : h.buckets) {
+    const std::string le = FormatMetricValue(b.upper_bound);
+    EXPECT_LE(le.size(), 14u) << le;
+  }
+  EXPECT_NE(t.text().find("\nx_seconds_bucket{le=\"+Inf\"} 9\n"), std::string::npos);
+  // An empty summary: buckets of 0, count 0.
+  const HistogramData empty = PowerOfTwoHistogram(LatencySummary{});
+  EXPECT_EQ(empty.count, 0u);
+}
+
+TEST(MetricsHostDeathTest, BucketsThatAreNotCumulativeFire) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  LatencySummary l = PowerOfTwoSummary();
+  l.buckets[1].count = 2;  // below the bucket before it
+  EXPECT_DEATH(PowerOfTwoHistogram(l), "not cumulative");
+}
+
 TEST(MetricsHost, HistogramFamiliesOnlyWithData) {
   HostSnapshot s = Synthetic();
   EXPECT_EQ(RenderHostMetrics(s).find("_seconds_bucket"), std::string::npos);
@@ -160,9 +245,8 @@ int Promtool(const std::string& text, std::string* output) {
 TEST(MetricsHost, PromtoolAcceptsTheTextWithHistograms) {
   HostSnapshot s = Synthetic("nqn.x:\"quoted\"\nand\\more\xFF");
   HeadSnapshot& h = s.subsystems[0].heads[0];
-  h.path_latency = {{"127.0.0.1:4420", Rebucket(HistogramData{{{0.0001, 50}, {0.003, 40}}, 95, 0.3},
-                                                LatencyBoundsSeconds())}};
-  h.failover_gap = HistogramData{{{0.001, 5}}, 6, 0.009};
+  h.path_latency = {{"127.0.0.1:4420", PowerOfTwoHistogram(PowerOfTwoSummary())}};
+  h.failover_gap = PowerOfTwoHistogram(LatencySummary{});
   std::string out;
   const int rc = Promtool(RenderHostMetrics(s), &out);
   if (rc < 0) GTEST_SKIP() << "promtool not installed (scripts/setup installs Debian's prometheus)";

@@ -81,23 +81,6 @@ TEST(MetricsText, EmptyHistogramStillHasInfSumAndCount) {
             "h_seconds_bucket{le=\"+Inf\"} 0\nh_seconds_sum 0\nh_seconds_count 0\n");
 }
 
-TEST(MetricsText, RebucketMovesEachBucketToTheFirstBoundAtOrAboveIt) {
-  // A log-linear source: bounds 1, 1.5, 2, 3, 4, 6, 8 (ms), and 2 observations past 8 ms.
-  HistogramData fine{
-      {{1e-3, 1}, {1.5e-3, 2}, {2e-3, 3}, {3e-3, 4}, {4e-3, 5}, {6e-3, 6}, {8e-3, 7}}, 30, 0.2};
-  const double bounds[] = {2e-3, 5e-3};
-  HistogramData coarse = Rebucket(fine, bounds);
-  ASSERT_EQ(coarse.buckets.size(), 2u);
-  EXPECT_EQ(coarse.buckets[0].count, 1u + 2 + 3) << "exact: 2 ms is a source bound";
-  EXPECT_EQ(coarse.buckets[1].count, 4u + 5) << "3 and 4 ms go to 5 ms; 6 and 8 ms only to +Inf";
-  EXPECT_EQ(coarse.count, 30u);
-  EXPECT_DOUBLE_EQ(coarse.sum, 0.2);
-  // The exported bounds ascend strictly (the writer asserts it).
-  auto b = LatencyBoundsSeconds();
-  for (size_t i = 1; i < b.size(); ++i) EXPECT_LT(b[i - 1], b[i]);
-  EXPECT_EQ(Rebucket(fine, b).count, 30u);
-}
-
 // The writer's invariants fire when broken on purpose.
 TEST(MetricsTextDeathTest, MalformedInputFires) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
