@@ -271,6 +271,11 @@ void RenderControllers(const HostSnapshot& snap, MetricsText& out) {
       out.Sample(labels(s, c), c.connect_attempts > 0 ? c.connect_attempts - 1 : 0);
     }
   }
+  out.Family("nvmpath_controller_keep_alive_timeouts_total", MetricType::kCounter,
+             "Keep-alives not answered within KATO (each ended an association).");
+  for (const auto& s : snap.subsystems) {
+    for (const ControllerInfo& c : s.controllers) out.Sample(labels(s, c), c.keep_alive_timeouts);
+  }
   out.Family("nvmpath_controller_failed_attempts", MetricType::kGauge,
              "Failed association attempts since the controller was last live.");
   for (const auto& s : snap.subsystems) {

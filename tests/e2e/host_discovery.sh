@@ -37,7 +37,8 @@ wait_paths() {
   done
   return 1
 }
-[ "$(paths)" = "127.0.0.1:$P1 127.0.0.1:$P2" ] || die "paths from the log at start: $(paths)"
+want=$(printf '%s\n' "127.0.0.1:$P1" "127.0.0.1:$P2" | sort | tr '\n' ' ' | sed 's/ $//')
+[ "$(paths)" = "$want" ] || die "paths from the log at start: $(paths)"
 
 fio_round() {
   fio --name=verify --ioengine=nbd --uri="$URI" --rw=randwrite --bs=4k --iodepth=16 \

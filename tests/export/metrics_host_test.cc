@@ -29,7 +29,8 @@ HostSnapshot Synthetic(std::string subnqn = "nqn.2026-12.io.nvmpath:m") {
                     .reconnect_attempts = 0,
                     .connect_attempts = 4};
   ControllerInfo c2{
-      .name = "[::1]:4421", .state = "connecting", .reconnect_attempts = 3, .connect_attempts = 7};
+      .name = "[::1]:4421", .state = "connecting", .reconnect_attempts = 3, .connect_attempts = 7,
+      .keep_alive_timeouts = 2};
   s.controllers = {c1, c2};
   HeadSnapshot h;
   h.name = "nvmpath0n1";
@@ -104,6 +105,7 @@ TEST(MetricsHost, HeadAndControllerValues) {
   EXPECT_TRUE(Has(t, "nvmpath_head_in_flight{" + h + "} 2"));
   const std::string c = R"(subsystem="nqn.2026-12.io.nvmpath:m",path="[::1]:4421")";
   EXPECT_TRUE(Has(t, "nvmpath_controller_reconnects_total{" + c + "} 6"));
+  EXPECT_TRUE(Has(t, "nvmpath_controller_keep_alive_timeouts_total{" + c + "} 2"));
   EXPECT_TRUE(Has(t, "nvmpath_controller_failed_attempts{" + c + "} 3"));
   EXPECT_TRUE(Has(t, "nvmpath_controller_state{" + c + R"(,state="connecting"} 1)"));
   // Every family has exactly one HELP and one TYPE line.
