@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "cli/connection_options.h"
+#include "cli/ctl_verb.h"
 #include "control/json_fields.h"
 #include "control/rpc_client.h"
 #include "export/counter_fields.h"
@@ -49,14 +50,6 @@ int Run(const HostCtlArgs& a, const std::string& verb, const std::string& method
     std::fputs(describe(*r).c_str(), stdout);
   }
   return 0;
-}
-
-CLI::App* Verb(CLI::App* ctl, const std::string& name, const std::string& help,
-               const std::string& example) {
-  CLI::App* v = ctl->add_subcommand(name, help);
-  v->footer("Example:\n  " + example);
-  v->fallthrough();  // --socket and --json may follow the verb too
-  return v;
 }
 
 // The connect flags as a subsystem object of the host config (the method's params): only what
@@ -269,7 +262,7 @@ void AddHostCtlCommand(CLI::App& app, int& exit_code) {
   ctl->add_flag("--json", a->json, "Print the raw JSON result");
   int& ec = exit_code;
 
-  CLI::App* v = Verb(ctl, "connect",
+  CLI::App* v = CtlVerb(ctl, "connect",
                      "Add a subsystem, or paths to one; returns once they are live or says why not",
                      "nvmpath host-ctl connect --nqn nqn.2026-11.io.nvmpath:demo "
                      "--path 127.0.0.1:4422");
@@ -284,7 +277,7 @@ void AddHostCtlCommand(CLI::App& app, int& exit_code) {
     ec = Run(*a, "connect", "connect", *params, DescribeConnect);
   });
 
-  v = Verb(ctl, "disconnect",
+  v = CtlVerb(ctl, "disconnect",
            "Drain a path (or every path of a subsystem) onto the others, then remove it",
            "nvmpath host-ctl disconnect --path 127.0.0.1:4420");
   auto* nqn = v->add_option("--nqn", a->nqn, "Every path of this subsystem");
@@ -308,21 +301,21 @@ void AddHostCtlCommand(CLI::App& app, int& exit_code) {
              [what](const Json&) { return "disconnected " + what + "\n"; });
   });
 
-  v = Verb(ctl, "list-subsys", "Subsystems and their paths (nvme-cli's list-subsys shape)",
+  v = CtlVerb(ctl, "list-subsys", "Subsystems and their paths (nvme-cli's list-subsys shape)",
            "nvmpath host-ctl list-subsys --json");
   v->callback([a, &ec] { ec = Run(*a, "list-subsys", "list_subsys", Json::object(),
                                   FormatListSubsys); });
 
-  v = Verb(ctl, "show-topology",
+  v = CtlVerb(ctl, "show-topology",
            "Heads and their paths: controller and ANA state, usable or why not, I/O in flight",
            "nvmpath host-ctl show-topology");
   v->callback([a, &ec] { ec = Run(*a, "show-topology", "show_topology", Json::object(),
                                   FormatTopology); });
 
-  v = Verb(ctl, "stats", "Counters per head and per path", "nvmpath host-ctl stats --json");
+  v = CtlVerb(ctl, "stats", "Counters per head and per path", "nvmpath host-ctl stats --json");
   v->callback([a, &ec] { ec = Run(*a, "stats", "stats", Json::object(), FormatStats); });
 
-  v = Verb(ctl, "set-policy", "Change the path policy (numa, round-robin, queue-depth)",
+  v = CtlVerb(ctl, "set-policy", "Change the path policy (numa, round-robin, queue-depth)",
            "nvmpath host-ctl set-policy round-robin");
   v->add_option("policy", a->policy, "numa, round-robin or queue-depth")->required();
   v->add_option("--nqn", a->nqn, "Only this subsystem (default: all)");
@@ -333,7 +326,7 @@ void AddHostCtlCommand(CLI::App& app, int& exit_code) {
              [a](const Json&) { return "policy " + a->policy + "\n"; });
   });
 
-  v = Verb(ctl, "rescan", "Read every controller's namespaces and ANA log again",
+  v = CtlVerb(ctl, "rescan", "Read every controller's namespaces and ANA log again",
            "nvmpath host-ctl rescan");
   v->add_option("--nqn", a->nqn, "Only this subsystem (default: all)");
   v->callback([a, &ec] {
@@ -342,7 +335,7 @@ void AddHostCtlCommand(CLI::App& app, int& exit_code) {
     ec = Run(*a, "rescan", "rescan", params, [](const Json&) { return std::string("rescan\n"); });
   });
 
-  v = Verb(ctl, "reset", "Reset one path's controller (its I/O fails over; it reconnects)",
+  v = CtlVerb(ctl, "reset", "Reset one path's controller (its I/O fails over; it reconnects)",
            "nvmpath host-ctl reset --path 127.0.0.1:4420");
   v->add_option("--path", a->path, "ADDR:PORT")->required();
   v->callback([a, &ec] {
@@ -350,7 +343,7 @@ void AddHostCtlCommand(CLI::App& app, int& exit_code) {
              [a](const Json&) { return "reset " + a->path + "\n"; });
   });
 
-  v = Verb(ctl, "set-timeout", "Change the no-path, fast-io-fail or ctrl-loss timeout",
+  v = CtlVerb(ctl, "set-timeout", "Change the no-path, fast-io-fail or ctrl-loss timeout",
            "nvmpath host-ctl set-timeout --no-path-timeout 30s --ctrl-loss-tmo -1");
   v->add_option("--no-path-timeout", a->no_path_timeout,
                 "How long I/O waits for a usable path (0: as long as one may return)");
@@ -369,7 +362,7 @@ void AddHostCtlCommand(CLI::App& app, int& exit_code) {
              [](const Json&) { return std::string("timeouts set\n"); });
   });
 
-  v = Verb(ctl, "call", "Call any control method with JSON params (prints the JSON result)",
+  v = CtlVerb(ctl, "call", "Call any control method with JSON params (prints the JSON result)",
            "nvmpath host-ctl call show_topology '{}'");
   v->add_option("method", a->method, "Method name")->required();
   v->add_option("params", a->params_text, "Params: a JSON object (default {})");

@@ -11,6 +11,7 @@
 #include <string>
 #include <tuple>
 
+#include "cli/ctl_verb.h"
 #include "control/json_fields.h"
 #include "control/rpc_client.h"
 
@@ -66,14 +67,6 @@ int Run(const CtlArgs& a, const std::string& verb, const std::string& method, co
   return 0;
 }
 
-CLI::App* Verb(CLI::App* ctl, const std::string& name, const std::string& help,
-               const std::string& example) {
-  CLI::App* v = ctl->add_subcommand(name, help);
-  v->footer("Example:\n  " + example);
-  v->fallthrough();  // --socket and --json may follow the verb too
-  return v;
-}
-
 std::string PortText(const Json& port) {
   return port.is_string() ? "all ports" : fmt::format("port {}", port.dump());
 }
@@ -100,10 +93,10 @@ void AddTargetCtlCommand(CLI::App& app, int& exit_code) {
   int& ec = exit_code;
 
   CLI::App* v =
-      Verb(ctl, "state", "Print the whole target state (pretty JSON)", "nvmpath target-ctl state");
+      CtlVerb(ctl, "state", "Print the whole target state (pretty JSON)", "nvmpath target-ctl state");
   v->callback([a, &ec] { ec = Run(*a, "state", "state", Json::object(), nullptr); });
 
-  v = Verb(
+  v = CtlVerb(
       ctl, "ns-add", "Add a namespace to a subsystem (hosts get an AEN)",
       "nvmpath target-ctl ns-add --subsystem nqn.2026-11.io.nvmpath:demo --nsid 2 --size 64MiB");
   v->add_option("--subsystem", a->subsystem, "Subsystem NQN")->required();
@@ -133,7 +126,7 @@ void AddTargetCtlCommand(CLI::App& app, int& exit_code) {
              });
   });
 
-  v = Verb(ctl, "ns-remove", "Remove a namespace (hosts get an AEN)",
+  v = CtlVerb(ctl, "ns-remove", "Remove a namespace (hosts get an AEN)",
            "nvmpath target-ctl ns-remove --subsystem nqn.2026-11.io.nvmpath:demo --nsid 1");
   v->add_option("--subsystem", a->subsystem, "Subsystem NQN")->required();
   v->add_option("--nsid", a->nsid, "Namespace ID")->required();
@@ -145,7 +138,7 @@ void AddTargetCtlCommand(CLI::App& app, int& exit_code) {
              });
   });
 
-  v = Verb(ctl, "ns-resize", "Change a namespace's size",
+  v = CtlVerb(ctl, "ns-resize", "Change a namespace's size",
            "nvmpath target-ctl ns-resize --subsystem nqn.2026-11.io.nvmpath:demo --nsid 1 --size "
            "128MiB");
   v->add_option("--subsystem", a->subsystem, "Subsystem NQN")->required();
@@ -166,7 +159,7 @@ void AddTargetCtlCommand(CLI::App& app, int& exit_code) {
             "an AEN)",
             "detached from"},
         {"ns-attach", "ns_attach", "Attach a detached namespace to its port again", "attached to"}}) {
-    v = Verb(ctl, name, help,
+    v = CtlVerb(ctl, name, help,
              fmt::format("nvmpath target-ctl {} --subsystem nqn.2026-11.io.nvmpath:demo --nsid 1 "
                          "--port 2",
                          name));
@@ -183,7 +176,7 @@ void AddTargetCtlCommand(CLI::App& app, int& exit_code) {
     });
   }
 
-  v = Verb(ctl, "ana-set", "Set the ANA state of a group as seen through a port",
+  v = CtlVerb(ctl, "ana-set", "Set the ANA state of a group as seen through a port",
            "nvmpath target-ctl ana-set --port 2 --group 1 inaccessible");
   v->add_option("--port", a->port, "Port ID")->required();
   v->add_option("--group", a->group, "ANA group ID")->required();
@@ -210,7 +203,7 @@ void AddTargetCtlCommand(CLI::App& app, int& exit_code) {
                  "Stop listening on a port and drop its connections", "disabled"},
         PortVerb{"port-drop", "port_drop", "Drop a port's connections (it keeps listening)",
                  "connections dropped"}}) {
-    v = Verb(ctl, pv.name, pv.help, fmt::format("nvmpath target-ctl {} 2", pv.name));
+    v = CtlVerb(ctl, pv.name, pv.help, fmt::format("nvmpath target-ctl {} 2", pv.name));
     v->add_option("port", a->port, "Port ID")->required();
     v->callback([a, &ec, pv] {
       ec = Run(*a, pv.name, pv.method, {{"port", a->port}}, [pv](const Json& r) {
@@ -219,7 +212,7 @@ void AddTargetCtlCommand(CLI::App& app, int& exit_code) {
     });
   }
 
-  v = Verb(ctl, "port-add",
+  v = CtlVerb(ctl, "port-add",
            "Add a port serving every subsystem (discovery controllers get a log change notice)",
            "nvmpath target-ctl port-add 3 [::1]:4422 --ana-state non-optimized");
   v->add_option("port", a->port, "Port ID (1..65535, not in use)")->required();
@@ -239,7 +232,7 @@ void AddTargetCtlCommand(CLI::App& app, int& exit_code) {
     });
   });
 
-  v = Verb(ctl, "port-remove",
+  v = CtlVerb(ctl, "port-remove",
            "Remove a port: close its listener and its connections, end its controllers",
            "nvmpath target-ctl port-remove 3");
   v->add_option("port", a->port, "Port ID")->required();
@@ -248,7 +241,7 @@ void AddTargetCtlCommand(CLI::App& app, int& exit_code) {
              [](const Json& r) { return fmt::format("port {}: removed", r["port"].dump()); });
   });
 
-  v = Verb(ctl, "delay", "Hold responses back by MS milliseconds (0: no delay)",
+  v = CtlVerb(ctl, "delay", "Hold responses back by MS milliseconds (0: no delay)",
            "nvmpath target-ctl delay --port 1 200");
   v->add_option("--port", a->port_opt, "Port ID (default: all ports)");
   v->add_option("ms", a->ms, "Delay in milliseconds")->required();
@@ -260,7 +253,7 @@ void AddTargetCtlCommand(CLI::App& app, int& exit_code) {
     });
   });
 
-  v = Verb(ctl, "stall", "Hold every response until un-stalled",
+  v = CtlVerb(ctl, "stall", "Hold every response until un-stalled",
            "nvmpath target-ctl stall --port 2 on");
   v->add_option("--port", a->port_opt, "Port ID (default: all ports)");
   v->add_option("on_off", a->on_off, "on or off")->required()->check(CLI::IsMember({"on", "off"}));
@@ -273,7 +266,7 @@ void AddTargetCtlCommand(CLI::App& app, int& exit_code) {
     });
   });
 
-  v = Verb(ctl, "fail-next", "Fail the next N matching commands with a status",
+  v = CtlVerb(ctl, "fail-next", "Fail the next N matching commands with a status",
            "nvmpath target-ctl fail-next --count 3 --status 0x302 --opcode write");
   v->add_option("--count", a->count, "How many commands")->required();
   v->add_option("--status", a->status,
@@ -294,7 +287,7 @@ void AddTargetCtlCommand(CLI::App& app, int& exit_code) {
     });
   });
 
-  v = Verb(ctl, "late-writes",
+  v = CtlVerb(ctl, "late-writes",
            "Execute the next N writes through a port DELAY ms after their connection closes",
            "nvmpath target-ctl late-writes --port 1 --count 1 --delay-ms 2000");
   v->add_option("--port", a->port, "Port ID")->required();
@@ -311,7 +304,7 @@ void AddTargetCtlCommand(CLI::App& app, int& exit_code) {
             });
   });
 
-  v = Verb(ctl, "call", "Call any control method with JSON params (for scripts)",
+  v = CtlVerb(ctl, "call", "Call any control method with JSON params (for scripts)",
            "nvmpath target-ctl call ana_set '{\"port\":2,\"group\":1,\"state\":\"optimized\"}'");
   v->add_option("method", a->method, "Method name (ns_add, ana_set, state, ...)")->required();
   v->add_option("params", a->params_text, "Params as a JSON object (default {})");
