@@ -17,8 +17,9 @@
 // whether the head had a usable path whenever it failed a Bio.
 //
 // Needs root, `ip`, `nft` and `tc`; otherwise every test is skipped with the reason. Times: the
-// blktests nvme/057 schedule is shortened 5x (058 has no timing: its 11 rounds run in full);
-// keep-alive is 1 s.
+// blktests nvme/057 schedule is shortened 5x; nvme/058 has no timing of its own: its 11 rounds
+// run in full, each change 0..19 ms after the last, as its shell's configfs writes; keep-alive is
+// 1 s.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <set>
 #include <variant>
 
 #include "reactor/sim.h"
@@ -72,6 +73,25 @@ TEST(Schedule, LastingFaultsAreUndoneAndNeverStacked) {
   EXPECT_EQ(down, 0);
   EXPECT_GT(kills, 0);
   for (int d : disabled) EXPECT_EQ(d, 0);
+}
+
+// Both storms draw remaps, each with an identity not used before, and never while the namespace
+// is removed (its NsPresent undo is due).
+TEST(Schedule, BothStormsDrawRemapsOfPresentNamespacesWithNewIdentities) {
+  const StormShape shape{.ports = 3, .namespaces = 2, .events = 400};
+  for (const FaultMix& mix : {RemapStormMix(), TcpStormMix()}) {
+    const Schedule s = MakeStormSchedule(5, mix, shape);
+    std::vector<bool> absent(2, false);
+    std::set<uint32_t> identities;
+    for (const TimedFault& e : s) {
+      if (auto* f = std::get_if<fault::NsPresent>(&e.fault)) absent[f->ns] = !f->present;
+      if (auto* f = std::get_if<fault::NsRemapped>(&e.fault)) {
+        EXPECT_FALSE(absent[f->ns]) << "namespace " << f->ns + 1 << " remapped while removed";
+        EXPECT_TRUE(identities.insert(f->identity).second) << "identity " << f->identity << " twice";
+      }
+    }
+    EXPECT_GT(identities.size(), 3u) << "a storm that draws (next to) no remaps";
+  }
 }
 
 TEST(Fault, DescribeCountsPortsAndNamespacesFromOne) {
