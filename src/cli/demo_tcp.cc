@@ -18,6 +18,7 @@
 #include "mpath/multipath_host.h"
 #include "reactor/uring.h"
 #include "sim/fabric.h"
+#include "sim/host_faults.h"
 #include "sim/runner.h"
 #include "sim/target_faults.h"
 #include "target/target.h"
@@ -316,6 +317,7 @@ Status TcpDemo::OnTarget(std::function<Status(target::Target&)> fn) {
 
 // The model is only touched on the target's thread while the caller waits.
 Status TcpDemo::Apply(const sim::Fault& fault) {
+  if (sim::IsHostFault(fault)) return sim::ApplyToHost(*this, *host_loop_, fault);
   return OnTarget([this, fault](target::Target& t) { return sim::ApplyToTarget(&t, model_, fault); });
 }
 

@@ -73,6 +73,9 @@ struct Describer {
   std::string operator()(const fault::TargetKill&) const { return "target killed"; }
   std::string operator()(const fault::TargetRestart&) const { return "target restarted"; }
   std::string operator()(const fault::Checkpoint&) const { return "checkpoint"; }
+  std::string operator()(const fault::HostPolicy& f) const {
+    return fmt::format("host: namespace {} I/O policy {}", f.ns + 1, mpath::PolicyName(f.policy));
+  }
   std::string operator()(const fault::LoseData& f) const {
     return fmt::format("TEST: namespace {} loses blocks {}..{}", f.ns + 1, f.lba,
                        f.lba + f.blocks - 1);

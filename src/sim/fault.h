@@ -13,6 +13,7 @@
 #include <variant>
 
 #include "base/time.h"
+#include "mpath/policy.h"
 #include "nvme/ana_log.h"
 #include "nvme/status.h"
 
@@ -130,6 +131,14 @@ struct LoseData {
   uint32_t blocks = 1;
 };
 
+// Not the target's nor a link's: the host's I/O policy for namespace `ns`'s head changes, as an
+// operator changes it on a running host while I/O runs (Linux: the subsystem's iopolicy file). A schedule
+// then measures the same broken links under two policies (host_faults.h plays it on every fabric).
+struct HostPolicy {
+  int ns = 0;
+  mpath::Policy policy = mpath::Policy::kNuma;
+};
+
 // Nothing breaks: a step that only carries expectations (expectation.h), for a schedule that
 // must measure before its first fault or between two. Every model plays it as nothing.
 struct Checkpoint {};
@@ -142,7 +151,7 @@ using Fault =
                  fault::DelayResponses, fault::DropConnections, fault::LateWrites, fault::LinkCut,
                  fault::LinkRefuse, fault::LinkStall, fault::LinkLatency, fault::LinkDown,
                  fault::LinkRate, fault::LinkChunking, fault::TargetKill, fault::TargetRestart,
-                 fault::LoseData, fault::Checkpoint>;
+                 fault::LoseData, fault::HostPolicy, fault::Checkpoint>;
 
 // One line for timelines: "port 2: namespace 1 ANA inaccessible" (ports and namespaces counted
 // from 1, as the target numbers them).

@@ -6,6 +6,7 @@
 
 #include "base/assert.h"
 #include "sim/bounded_run.h"
+#include "sim/host_faults.h"
 #include "sim/runner.h"
 
 namespace nvmpath::sim {
@@ -250,9 +251,12 @@ struct MemFabric::Applier {
   Status operator()(const fault::TargetRestart&) { return NotHere("target to restart"); }
   Status operator()(const fault::LoseData&) { return NotHere("media to lose data from"); }
   Status operator()(const fault::Checkpoint&) { return Status::Ok(); }
+  // Played by MemFabric::Apply before this visitor (ApplyToHost: it runs the model itself).
+  Status operator()(const fault::HostPolicy&) { return Status(Code::kInternal, "unreachable"); }
 };
 
 Status MemFabric::Apply(const Fault& fault) {
+  if (IsHostFault(fault)) return ApplyToHost(*this, home(), fault);
   return OnHome([&] { return std::visit(Applier{*this}, fault); });
 }
 

@@ -192,6 +192,10 @@ ScenarioReport Runner::Run() {
 ScenarioReport Runner::Finish() {
   checker_.CheckQuiesced();
   CheckAfterEvent();
+  report_.head_ios.assign(f_.heads().size(), 0);
+  for (size_t i = 0; i < workloads_.size(); ++i) {
+    report_.head_ios[i / reactors_.size()] += workloads_[i]->stats().ios;
+  }
   for (auto& w : workloads_) {
     report_.ios += w->stats().ios;
     report_.blocks_verified += w->stats().blocks_verified;

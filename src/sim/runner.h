@@ -26,6 +26,7 @@ struct ScenarioReport {
   uint64_t seed = 0;
   uint64_t events = 0;  // the schedule's events played (undo entries not counted)
   uint64_t ios = 0;
+  std::vector<uint64_t> head_ios;  // of those, per head (fabric.heads() order)
   uint64_t app_errors = 0;  // errors the application saw (allowed only while no path was usable)
   uint64_t blocks_verified = 0;
   uint64_t readback_blocks = 0;  // of those, in the final read-back

@@ -33,11 +33,13 @@ class Generator {
         detached_(shape.namespaces, std::vector<bool>(shape.ports, false)) {}
 
   Schedule Draw() {
-    const std::array<int, 17> weights = {
+    // The kinds in Play's order: a new kind goes last, so the seeds of a mix without it draw the
+    // same schedules as before.
+    const std::array<int, 18> weights = {
         mix_.port_toggle, mix_.ana,         mix_.ns_detach,   mix_.ns_attach,  mix_.ns_remove,
         mix_.ns_grow,     mix_.fail_next,   mix_.stall,       mix_.delay,      mix_.drop,
         mix_.late_writes, mix_.link_cut,    mix_.link_refuse, mix_.link_stall, mix_.link_latency,
-        mix_.link_chunking, mix_.target_kill};
+        mix_.link_chunking, mix_.target_kill, mix_.ns_remap};
     int total = 0;
     for (int w : weights) total += w;
     NVMP_ASSERT(total > 0, "a fault mix with nothing in it");
@@ -83,7 +85,8 @@ class Generator {
       case 13: return LinkStall(p);
       case 14: return LinkLatency(p);
       case 15: return Now(fault::LinkChunking{chunked_ = !chunked_}), true;
-      default: return Kill();
+      case 16: return Kill();
+      default: return Remap(h);
     }
   }
 
@@ -122,6 +125,16 @@ class Generator {
     Now(fault::NsPresent{h, false});
     After(d, fault::NsPresent{h, true});
     ns_absent_[h] = Tp(now_ + d);
+    return true;
+  }
+
+  // 058's remap: the namespace leaves every port and comes back at once with new identifiers,
+  // attached everywhere (a detachment does not survive it). Not while it is removed: its NsPresent
+  // undo is due.
+  bool Remap(int h) {
+    if (!Free(ns_absent_, h)) return false;
+    Now(fault::NsRemapped{h, ++identity_});
+    for (int p = 0; p < shape_.ports; ++p) detached_[h][p] = false;
     return true;
   }
 
@@ -245,6 +258,7 @@ class Generator {
   std::vector<std::vector<bool>> detached_;  // [ns][port]
   TimePoint target_down_until_{};
   bool chunked_ = true;
+  uint32_t identity_ = 0;  // the last NsRemapped's
 };
 
 }  // namespace
@@ -259,6 +273,7 @@ FaultMix RemapStormMix() {
   return FaultMix{.ana = 20,
                   .ns_detach = 20,
                   .ns_attach = 20,
+                  .ns_remap = 5,
                   .ns_grow = 8,
                   .fail_next = 12,
                   .stall = 5,
@@ -272,6 +287,7 @@ FaultMix TcpStormMix() {
                   .ns_detach = 3,
                   .ns_attach = 3,
                   .ns_remove = 8,
+                  .ns_remap = 4,
                   .ns_grow = 4,
                   .fail_next = 13,
                   .stall = 6,

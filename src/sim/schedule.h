@@ -44,6 +44,7 @@ struct FaultMix {
   int ns_detach = 0;        // NsAttached false behind one port (stays until an ns_attach)
   int ns_attach = 0;        // NsAttached true where detached
   int ns_remove = 0;        // NsPresent false, then true
+  int ns_remap = 0;         // NsRemapped (back at once, new identifiers; reattached everywhere)
   int ns_grow = 0;          // NsGrow
   int fail_next = 0;        // FailNext, failover and retry statuses
   int stall = 0;            // StallResponses, then released

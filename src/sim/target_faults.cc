@@ -133,6 +133,7 @@ struct TargetApplier {
   Status operator()(const fault::LinkRate& f) { return NotTheTargets(f); }
   Status operator()(const fault::LinkChunking& f) { return NotTheTargets(f); }
   Status operator()(const fault::TargetKill& f) { return NotTheTargets(f); }
+  Status operator()(const fault::HostPolicy& f) { return NotTheTargets(f); }
   Status operator()(const fault::TargetRestart& f) { return NotTheTargets(f); }
 };
 

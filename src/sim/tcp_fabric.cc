@@ -9,6 +9,7 @@
 
 #include "base/assert.h"
 #include "sim/bounded_run.h"
+#include "sim/host_faults.h"
 #include "sim/runner.h"
 
 namespace nvmpath::sim {
@@ -191,6 +192,8 @@ Status TcpFabric::Apply(const Fault& fault) {
   }
   if (std::holds_alternative<fault::TargetRestart>(fault)) return Restart();
   if (IsLinkFault(fault)) return ApplyToNetwork(world_.network(), model_, fault);
+  if (IsHostFault(fault)) return ApplyToHost(*this, *host_reactors_[0], fault);
+  if (const auto* remap = std::get_if<fault::NsRemapped>(&fault)) remapped_.insert(remap->ns);
   return OnTarget([&] { return ApplyToTarget(target_.get(), model_, fault); });
 }
 
@@ -207,8 +210,33 @@ Status TcpFabric::Heal() {
         OnTarget([&] { return ApplyToTarget(target_.get(), model_, fault::NsPresent{h, true}); }));
   }
   model_.Heal();
-  if (!target_) return Restart();  // from the healed model
-  return OnTarget([this] { return HealTarget(*target_, model_); });
+  // A killed target restarts from the healed model.
+  NVMP_RETURN_IF_ERROR(target_ ? OnTarget([this] { return HealTarget(*target_, model_); })
+                               : Restart());
+  return SettleRemaps();
+}
+
+// A remap can leave one controller's path refused for good: its scan saw the new identifiers
+// while the head still had paths with the old ones (a controller that was away during the remap,
+// or whose rescan raced it), and only the next namespace change makes it scan again — Linux
+// refuses it the same way. So the heal plays one settled remap of every namespace remapped since
+// the last heal, as blktests nvme/058's operator would: removed, every path gone from its head,
+// added back with the new identifiers.
+Status TcpFabric::SettleRemaps() {
+  for (int h : remapped_) {
+    NVMP_RETURN_IF_ERROR(
+        OnTarget([&] { return ApplyToTarget(target_.get(), model_, fault::NsPresent{h, false}); }));
+    if (!RunUntil([&] { return heads_[h]->path_count() == 0; }, std::chrono::seconds(10))) {
+      return Status(Code::kTimedOut,
+                    fmt::format("namespace {} removed to settle its remap, but its head kept "
+                                "paths: {}",
+                                h + 1, heads_[h]->DescribePathStates()));
+    }
+    NVMP_RETURN_IF_ERROR(
+        OnTarget([&] { return ApplyToTarget(target_.get(), model_, fault::NsPresent{h, true}); }));
+  }
+  remapped_.clear();
+  return Status::Ok();
 }
 
 // The path of head `h` through port `p` is back: live, attached, and in the ANA state the target

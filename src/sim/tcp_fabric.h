@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -92,6 +93,7 @@ class TcpFabric final : public Fabric {
   // Waits until a killed target has finished closing.
   bool WaitTargetGone();
   bool PathBack(int p, int h) const;
+  Status SettleRemaps();
 
   TcpFabricOptions o_;
   reactor::SimWorld world_;
@@ -105,6 +107,7 @@ class TcpFabric final : public Fabric {
   uint64_t restarts_ = 0;
   std::unique_ptr<mpath::MultipathHost> host_;
   std::vector<mpath::Head*> heads_;
+  std::set<int> remapped_;  // namespaces NsRemapped since the last heal
   bool spinning_ = false;
   bool stuck_ = false;  // something hung: the fabric must not be destroyed
 };

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "base/assert.h"
+#include "sim/host_faults.h"
 #include "sim/runner.h"
 #include "target/control/config_json.h"
 #include "control/rpc_client.h"
@@ -164,6 +165,7 @@ Status ProcessFabric::Apply(const sim::Fault& fault) {
     }
     return o_.play_link(fault);
   }
+  if (sim::IsHostFault(fault)) return sim::ApplyToHost(*this, *uring_, fault);
   auto calls = sim::FaultToRpc(o_.model, fault);
   if (!calls.ok()) return calls.status();
   if (pid_ <= 0) return Status::Ok();  // down: the model alone changes, as ApplyToTarget does

@@ -141,11 +141,13 @@ namespace {
 // target when the link flows again, after the host gave the connection up and failed the write
 // over, and the target (whose keep-alive timer has not run out) executes it over newer data.
 // docs/ARCHITECTURE.md ("what the fence does not cover") says to fence KATO + CQT; the storm
-// found these seeds before it did.
+// found such seeds before it did. The seeds are the storm's (TcpStormMix): a change to the mix
+// draws other schedules, and the seeds that show it are found again (these: the two of 1..1500
+// since NsRemapped joined the mix).
 TEST(TcpStormCatches, FenceOfCqtAloneUnderALinkBlackHole) {
   std::string all;
   uint64_t mismatches = 0;
-  for (uint64_t seed : {141, 220, 357}) {
+  for (uint64_t seed : {604, 1462}) {
     TcpStormOptions o;
     o.seed = seed;
     o.events = 120;

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <set>
 #include <variant>
 
 #include "reactor/sim.h"
@@ -72,6 +73,25 @@ TEST(Schedule, LastingFaultsAreUndoneAndNeverStacked) {
   EXPECT_EQ(down, 0);
   EXPECT_GT(kills, 0);
   for (int d : disabled) EXPECT_EQ(d, 0);
+}
+
+// Both storms draw remaps, each with an identity not used before, and never while the namespace
+// is removed (its NsPresent undo is due).
+TEST(Schedule, BothStormsDrawRemapsOfPresentNamespacesWithNewIdentities) {
+  const StormShape shape{.ports = 3, .namespaces = 2, .events = 400};
+  for (const FaultMix& mix : {RemapStormMix(), TcpStormMix()}) {
+    const Schedule s = MakeStormSchedule(5, mix, shape);
+    std::vector<bool> absent(2, false);
+    std::set<uint32_t> identities;
+    for (const TimedFault& e : s) {
+      if (auto* f = std::get_if<fault::NsPresent>(&e.fault)) absent[f->ns] = !f->present;
+      if (auto* f = std::get_if<fault::NsRemapped>(&e.fault)) {
+        EXPECT_FALSE(absent[f->ns]) << "namespace " << f->ns + 1 << " remapped while removed";
+        EXPECT_TRUE(identities.insert(f->identity).second) << "identity " << f->identity << " twice";
+      }
+    }
+    EXPECT_GT(identities.size(), 3u) << "a storm that draws (next to) no remaps";
+  }
 }
 
 TEST(Fault, DescribeCountsPortsAndNamespacesFromOne) {
@@ -306,6 +326,44 @@ TEST(Fault, CheckpointPlaysAsNothingEverywhere) {
   const ScenarioReport r = RunScenario(fabric, s, ScenarioOptions{.seed = 9});
   EXPECT_TRUE(r.ok()) << r.violations[0];
   EXPECT_TRUE(checked);
+}
+
+}  // namespace
+}  // namespace nvmpath::sim
+
+namespace nvmpath::sim {
+namespace {
+
+// The host's own fault plays on every fabric's heads: the named head's policy changes, the other
+// head's does not; a head the host does not have is refused (the runner reports it); the target
+// refuses it as not its own.
+TEST(Fault, HostPolicyPlaysOnTheHostOfEveryFabric) {
+  EXPECT_EQ(Describe(Fault(fault::HostPolicy{1, mpath::Policy::kQueueDepth})),
+            "host: namespace 2 I/O policy queue-depth");
+  TargetModel m = TargetModel::Make("nqn.2026-11.io.nvmpath:t", 2, 4420, 2, 1 << 20);
+  EXPECT_EQ(FaultToRpc(m, fault::HostPolicy{0, mpath::Policy::kRoundRobin}).status().code(),
+            Code::kUnsupported);
+  auto play = [](Fabric& fabric) {
+    auto policy = [&fabric](int h) { return fabric.heads()[h]->options().policy; };
+    Schedule s = {{.at = 100us, .fault = fault::HostPolicy{1, mpath::Policy::kQueueDepth}},
+                  {.at = 200us, .fault = fault::HostPolicy{7, mpath::Policy::kRoundRobin}}};
+    mpath::Policy head1_before = mpath::Policy::kNuma;  // the fabric draws each head's policy
+    s[0].expect = {Eventually("head 2 on queue-depth, head 1 on its own policy still", [&] {
+      return policy(1) == mpath::Policy::kQueueDepth && policy(0) == head1_before;
+    }, 0us)};
+    ScenarioOptions o{.seed = 5};
+    o.on_phase = [&](Phase p) {
+      if (p == Phase::kStarted) head1_before = policy(0);
+    };
+    const ScenarioReport r = RunScenario(fabric, s, o);
+    ASSERT_EQ(r.violations.size(), 1u) << ::testing::PrintToString(r.violations);
+    EXPECT_NE(r.violations[0].find("the host has 2 heads"), std::string::npos) << r.violations[0];
+    EXPECT_EQ(r.mismatches, 0u);
+  };
+  MemFabric mem(MemFabricOptions{.seed = 5});
+  play(mem);
+  TcpFabric tcp(TcpFabricOptions{.seed = 5, .heads = 2});
+  play(tcp);
 }
 
 }  // namespace
