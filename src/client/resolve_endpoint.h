@@ -14,4 +14,7 @@ namespace nvmpath::client {
 // does not resolve: ...".
 Result<mpath::PathAddress> ResolvePathAddress(const Endpoint& endpoint);
 
+// A path's address as the API shows it (numeric, as resolved).
+inline Endpoint ToEndpoint(const mpath::PathAddress& a) { return Endpoint{a.address, a.port}; }
+
 }  // namespace nvmpath::client
