@@ -238,6 +238,7 @@ struct DeviceCounters {
   uint64_t requeues = 0;    // times an I/O waited for a path
   uint64_t no_path = 0;     // errors because no path could serve the I/O
   uint64_t outstanding = 0;
+  uint64_t queued = 0;      // of those, waiting for a usable path now
   QosCounters qos;          // the head's limiters (zero without head_qos)
   std::vector<std::pair<std::string, PathCounters>> paths;  // path name → counters
   OpCounters ops;                 // submitted, by operation

@@ -280,6 +280,7 @@ Json HeadCountersJson(const DeviceCounters& c) {
           {"requeues", c.requeues},
           {"no_path", c.no_path},
           {"in_flight", c.outstanding},
+          {"queued", c.queued},
           {"qos", QosJson(c.qos)},
           {"ops", OpsJson(c.ops)},
           {"errors_by_class", ErrorsJson(c.errors_by_class, true)},

@@ -282,6 +282,7 @@ DeviceCounters ToDeviceCounters(const mpath::HeadStats& stats) {
   c.requeues = stats.head.requeues;
   c.no_path = stats.head.no_path;
   c.outstanding = stats.head.outstanding;
+  c.queued = stats.head.queued;
   c.qos = ToQosCounters(stats.head.qos);
   c.ops = ToOpCounters(stats.head.by_op);
   c.errors_by_class = ToErrorCounters(stats.head.errors_by_class);

@@ -96,6 +96,8 @@ constexpr HeadMetric kHeadMetrics[] = {
     {"nvmpath_head_in_flight", MetricType::kGauge,
      "I/Os of the head submitted and not yet completed (queued ones included).",
      &DeviceCounters::outstanding},
+    {"nvmpath_head_queued_ios", MetricType::kGauge,
+     "I/Os of the head waiting for a usable path now.", &DeviceCounters::queued},
 };
 
 // Every (labels, counters) row of the paths, or of the heads, for the families with an `op` or

@@ -84,6 +84,7 @@ struct HeadCounters {
   uint64_t requeues = 0;    // times a Bio entered the requeue list
   uint64_t no_path = 0;     // errors because no path could serve the I/O
   uint64_t outstanding = 0; // submitted, not completed
+  uint64_t queued = 0;      // waiting for a usable path at the moment the stats were read
   OpCounts by_op{};         // submitted, by operation
   ErrorCounts errors_by_class{};  // application-visible errors; sums to errors
   blk::QosCounters qos;     // the head's QoS limiters (zero without limits)
@@ -97,6 +98,7 @@ struct HeadCounters {
     requeues += o.requeues;
     no_path += o.no_path;
     outstanding += o.outstanding;
+    queued += o.queued;
     AddOps(by_op, o.by_op);
     AddErrors(errors_by_class, o.errors_by_class);
     qos.Add(o.qos);

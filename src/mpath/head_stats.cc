@@ -33,6 +33,7 @@ LastError PathLastError(const PathShardStats& p) {
 std::shared_ptr<Head::ShardStats> Head::CopyShardStats(const Shard& s) const {
   auto out = std::make_shared<ShardStats>();
   out->head = s.counters;
+  for (const blk::Bio* b = s.queue_head; b != nullptr; b = b->next_) ++out->head.queued;
   if (s.qos) out->head.qos = s.qos->counters();
   if (s.latency) out->latency = *s.latency;
   if (s.failover_gap) out->failover_gap = *s.failover_gap;

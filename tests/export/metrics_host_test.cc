@@ -53,6 +53,7 @@ HostSnapshot Synthetic(std::string subnqn = "nqn.2026-12.io.nvmpath:m") {
   h.counters.failovers = 6;
   h.counters.requeues = 4;
   h.counters.outstanding = 2;
+  h.counters.queued = 1;
   h.counters.paths = {
       {"127.0.0.1:4420",
        PathCounters{.ios = 90, .bytes = 368640, .errors = 0, .failovers = 0, .in_flight = 2}},
@@ -103,6 +104,7 @@ TEST(MetricsHost, HeadAndControllerValues) {
   EXPECT_TRUE(Has(t, "nvmpath_head_errors_total{" + h + "} 1"));
   EXPECT_TRUE(Has(t, "nvmpath_head_requeues_total{" + h + "} 4"));
   EXPECT_TRUE(Has(t, "nvmpath_head_in_flight{" + h + "} 2"));
+  EXPECT_TRUE(Has(t, "nvmpath_head_queued_ios{" + h + "} 1"));
   const std::string c = R"(subsystem="nqn.2026-12.io.nvmpath:m",path="[::1]:4421")";
   EXPECT_TRUE(Has(t, "nvmpath_controller_reconnects_total{" + c + "} 6"));
   EXPECT_TRUE(Has(t, "nvmpath_controller_keep_alive_timeouts_total{" + c + "} 2"));

@@ -143,6 +143,21 @@ TEST_F(HeadTest, NoPathErrorsAreTheirOwnClass) {
   EXPECT_NE(st.last_error.what.find("no usable path to h"), std::string::npos);
 }
 
+// I/O waiting for a path is counted as queued while it waits, and no longer once it is served.
+TEST_F(HeadTest, QueuedIsTheIoWaitingForAPathNow) {
+  SetUpRig(HeadOptions{.name = "h"});
+  MemPath* a = AddPath(Opts("a"));
+  OnHome([a] { a->LoseController(); });
+  Submit(3);
+  world_.RunFor(std::chrono::milliseconds(5));
+  EXPECT_EQ(Stats().head.queued, 3u);
+  EXPECT_EQ(Stats().head.outstanding, 3u);
+  OnHome([a] { a->RestoreController(); });
+  ASSERT_TRUE(RunUntilDone());
+  EXPECT_EQ(errors_.size(), 0u);
+  EXPECT_EQ(Stats().head.queued, 0u);
+}
+
 TEST_F(HeadTest, LatencyHistogramsMeasureAttemptsAndApplicationIo) {
   SetUpRig(HeadOptions{.name = "h", .policy = Policy::kRoundRobin});
   MemPathOptions slow = Opts("slow");
