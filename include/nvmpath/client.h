@@ -103,8 +103,9 @@ struct ClientOptions {
   // UUID text ("xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"); empty: a random one per client.
   std::string hostid;
 
-  // Paths: one controller per endpoint. Or `discovery`: every TCP/IPv4 entry of `subnqn` in that
-  // discovery controller's log becomes a path (both may be given; duplicates are merged).
+  // Paths: one controller per endpoint. Or `discovery`: every TCP entry (IPv4 or IPv6) of
+  // `subnqn` in that discovery controller's log becomes a path (both may be given; duplicates
+  // are merged).
   std::vector<Endpoint> paths;
   std::optional<Endpoint> discovery;
   // With `discovery`: keep the discovery controller connected (keep-alive; reconnecting for as
