@@ -40,8 +40,8 @@ struct DiscoveredPaths {
 };
 
 // The TCP paths (IPv4 or IPv6 addresses, or names) of `subnqn` among `entries` (NVM subsystem
-// entries only). With `subnqn` empty, the log must list exactly one NVM subsystem. Errors (kNotFound / kInvalidArgument) name
-// the discovery endpoint and the subsystems the log lists.
+// entries only). With `subnqn` empty, the log must list exactly one NVM subsystem. Errors
+// (kNotFound / kInvalidArgument) name the discovery endpoint and the subsystems the log lists.
 Result<DiscoveredPaths> PathsFromDiscovery(const std::vector<DiscoveryEntry>& entries,
                                            const std::string& subnqn, const Endpoint& discovery);
 
